@@ -1,0 +1,73 @@
+// bench/compare_registry.hpp - THE list of structures that memkv-compare and memkv-micro measure.
+//
+// HOW TO ADD A STRUCTURE (one adapter struct + one line):
+//   1. Include its header under `#if __has_include(...)`, and write an adapter struct. For a memkv
+//      structure that follows CONTRACT.md, derive from the generic adapter and give it a name
+//      (the table's row label) and an id (what `--structures` selects):
+//        struct FrontCodedRow : MemkvStaticAdapter<memkv::FrontCodedIndex<>> {
+//          static constexpr std::string_view name = "memkv::FrontCodedIndex";
+//          static constexpr std::string_view id = "front-coded";
+//        };
+//      MemkvMapAdapter<Map> is for mutable maps (insert/find/memory_usage/prefix/check_invariants),
+//      MemkvStaticAdapter<Index> for static ones (Index::build(range of pairs)/get/memory_usage/
+//      bytes()). If your API differs, write the members yourself: the interface is at the top of
+//      bench/adapters.hpp (insert or build, lookup, memory_usage, image_size, ...).
+//   2. Add one line to register_structures() below: `r.template add<FrontCodedRow>();`
+//   Static structures get two rows each (values = rank, values = 64-bit hash) unless their
+//   adapter says `static constexpr Values values = Values::ids;`.
+//   Check: build-bench/bench/memkv-compare --count 20000 --structures front-coded --self-check
+#pragma once
+
+#include "adapters.hpp"
+
+#if __has_include(<memkv/fast_art.hpp>)
+#include <memkv/fast_art.hpp>
+#define MEMKV_BENCH_HAVE_FAST_ART 1
+#endif
+
+namespace memkv_bench {
+
+#if MEMKV_BENCH_HAVE_FAST_ART
+struct FastArtRow : MemkvMapAdapter<memkv::FastArt<>> {
+  static constexpr std::string_view name = "memkv::FastArt";
+  static constexpr std::string_view id = "fast-art";
+};
+#endif
+
+// The rows, in table order. `r.skip(name, why)` prints a note instead of a row.
+template <class Registry>
+void register_structures(Registry& r) {
+  // --- mutable maps ---
+  r.template add<StdMapRow>();  // the baseline of every ratio: keep it first
+  r.template add<StdUnorderedMapRow>();
+#if MEMKV_BENCH_HAVE_ABSL
+  r.template add<AbslBtreeRow>();
+#else
+  r.skip("absl::btree_map", "libabsl-dev (find_package(absl)) not found by CMake");
+#endif
+#if MEMKV_BENCH_HAVE_JUDY
+  r.template add<JudySLRow>();
+#else
+  r.skip("JudySL", "libjudy-dev (Judy.h, libJudy) not found by CMake");
+#endif
+#if MEMKV_BENCH_HAVE_HATTRIE
+  r.template add<HatTrieRow>();
+#else
+  r.skip("C HAT-trie", "libhat-trie-dev not found by CMake");
+#endif
+#if MEMKV_BENCH_HAVE_FAST_ART
+  r.template add<FastArtRow>();
+#else
+  r.skip("memkv::FastArt", "include/memkv/fast_art.hpp does not exist yet");
+#endif
+
+  // --- static structures (built from sorted keys) ---
+  r.template add<SortedVectorRow>();  // the baseline of the static table's ratios
+#if MEMKV_BENCH_HAVE_MARISA
+  r.template add<MarisaRow>();
+#else
+  r.skip("marisa-trie", "libmarisa-dev (marisa.h, libmarisa) not found by CMake");
+#endif
+}
+
+}  // namespace memkv_bench
