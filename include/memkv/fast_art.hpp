@@ -7,13 +7,17 @@
 //
 //   struct NodeHeader {            // 16
 //     NodeType      type;          // Node4 | Node16 | Node48 | Node256
-//     uint8_t       flags;         // bit 0: an end slot follows the node body (see below)
+//     uint8_t       flags;         // bit 0: an end slot follows the node body (see below);
+//                                  // bits 1..5: child slots allocated (Node4/Node16)
 //     uint16_t      count;         // children reached by a byte, 0..256
 //     uint32_t      prefix_len;    // length of the compressed path above the children
 //     uint8_t       prefix[8];     // its first min(prefix_len, 8) bytes; the rest is read from
 //   };                             //   any leaf below (all leaves share the path: "optimistic")
-//   Node4   { header; uint8_t key[4]; pad[4]; Ref child[4];  }   //   56, keys sorted
-//   Node16  { header; uint8_t key[16];        Ref child[16]; }   //  160, keys sorted, SIMD search
+//   Node4   { header; uint8_t key[4]; pad[4]; Ref child[cap]; }  // 24 + 8*cap (cap 1..4)
+//   Node16  { header; uint8_t key[16];        Ref child[cap]; }  // 32 + 8*cap (cap 5..16)
+//                                  // keys sorted; Node16 searched with SIMD. Both are allocated
+//                                  // with exactly as many child slots as children (cap in
+//                                  // flags bits 1..5), grown and shrunk one slot at a time.
 //   Node48  { header; uint8_t index[256];     Ref child[48]; }   //  656, index[b] = slot + 1 or 0
 //   Node256 { header;                         Ref child[256]; }  // 2064
 //   [Ref end]                      // only when flags bit 0: the leaf whose key ends exactly at
@@ -21,7 +25,8 @@
 //                                  // such a key do not pay for the slot.
 //   Ref = TaggedPtr: low bit 1 = leaf, else inner node, 0 = empty.
 //
-//   Leaf<V> { V value; uint32_t key_len; char key[key_len]; }   // one allocation per key
+//   Leaf<V> { V value; LEB128 key_len; char key[key_len]; }     // one allocation per key;
+//                                  // the length takes 1 byte below 128, 2 below 16384, ...
 //
 // No terminator byte is assumed: the empty key, keys holding '\0' or '\xff' and keys that are
 // prefixes of other keys are all stored exactly. Keys are ordered bytewise unsigned.
@@ -117,28 +122,34 @@ struct Node256 {
 static_assert(sizeof(Node4) == 56 && sizeof(Node16) == 160 && sizeof(Node48) == 656 &&
               sizeof(Node256) == 2064);
 
-inline constexpr std::size_t body_bytes(NodeType t) noexcept {
+// Node4 and Node16 are allocated with room for exactly `cap` children (Node4: 1..4, Node16:
+// 5..16), so a node pays only for the slots it uses; cap lives in flags bits 1..5. Node48 and
+// Node256 always have all their slots.
+inline constexpr unsigned kMaxCap[4] = {4, 16, 48, 256};
+inline constexpr std::size_t body_bytes(NodeType t, unsigned cap) noexcept {
   switch (t) {
-    case NodeType::N4: return sizeof(Node4);
-    case NodeType::N16: return sizeof(Node16);
+    case NodeType::N4: return offsetof(Node4, child) + cap * sizeof(Ref);
+    case NodeType::N16: return offsetof(Node16, child) + cap * sizeof(Ref);
     case NodeType::N48: return sizeof(Node48);
     default: return sizeof(Node256);
   }
 }
-inline constexpr unsigned capacity(NodeType t) noexcept {
-  switch (t) {
-    case NodeType::N4: return 4;
-    case NodeType::N16: return 16;
-    case NodeType::N48: return 48;
-    default: return 256;
-  }
+inline unsigned capacity(const NodeHeader* h) noexcept {
+  return h->type <= NodeType::N16 ? (h->flags >> 1) & 31u : kMaxCap[static_cast<unsigned>(h->type)];
+}
+inline std::uint8_t make_flags(NodeType t, unsigned cap, bool end_slot) noexcept {
+  const unsigned c = t <= NodeType::N16 ? cap : 0u;
+  return static_cast<std::uint8_t>((c << 1) | (end_slot ? kHasEndSlot : 0u));
 }
 inline bool has_end_slot(const NodeHeader* h) noexcept { return (h->flags & kHasEndSlot) != 0; }
+inline std::size_t body_bytes(const NodeHeader* h) noexcept {
+  return body_bytes(h->type, capacity(h));
+}
 inline std::size_t node_bytes(const NodeHeader* h) noexcept {
-  return body_bytes(h->type) + (has_end_slot(h) ? sizeof(Ref) : 0);
+  return body_bytes(h) + (has_end_slot(h) ? sizeof(Ref) : 0);
 }
 inline Ref* end_slot(NodeHeader* h) noexcept {
-  return reinterpret_cast<Ref*>(reinterpret_cast<char*>(h) + body_bytes(h->type));
+  return reinterpret_cast<Ref*>(reinterpret_cast<char*>(h) + body_bytes(h));
 }
 inline Ref end_leaf(const NodeHeader* h) noexcept {
   return has_end_slot(h) ? *end_slot(const_cast<NodeHeader*>(h)) : Ref{};
@@ -251,26 +262,42 @@ void for_each_child(const NodeHeader* h, F&& f) {
   }
 }
 
-// Leaf layout for values of type V: [V value][uint32 key_len][key bytes].
+// Leaf layout for values of type V: [V value][key length, LEB128: 1 byte below 128][key bytes].
 template <class V>
 struct LeafLayout {
   static_assert(alignof(V) <= 8, "FastArt values need alignof(V) <= 8");
-  static constexpr std::size_t len_offset = (sizeof(V) + 3) / 4 * 4;
-  static constexpr std::size_t key_offset = len_offset + sizeof(std::uint32_t);
+  static constexpr std::size_t len_offset = sizeof(V);
 
-  static std::size_t bytes(std::size_t key_len) noexcept { return key_offset + key_len; }
+  static unsigned len_bytes(std::size_t n) noexcept {
+    unsigned w = 1;
+    while (n >= 0x80) {
+      n >>= 7;
+      ++w;
+    }
+    return w;
+  }
+  static std::size_t bytes(std::size_t key_len) noexcept {
+    return len_offset + len_bytes(key_len) + key_len;
+  }
+  static void write_len(void* leaf, std::uint32_t n) noexcept {
+    auto* p = static_cast<unsigned char*>(leaf) + len_offset;
+    while (n >= 0x80) {
+      *p++ = static_cast<unsigned char>(n | 0x80);
+      n >>= 7;
+    }
+    *p = static_cast<unsigned char>(n);
+  }
   static V& value(LeafTag* l) noexcept { return *std::launder(reinterpret_cast<V*>(l)); }
   static const V& value(const LeafTag* l) noexcept {
     return *std::launder(reinterpret_cast<const V*>(l));
   }
-  static std::uint32_t key_len(const LeafTag* l) noexcept {
-    std::uint32_t n;
-    std::memcpy(&n, reinterpret_cast<const char*>(l) + len_offset, sizeof n);
-    return n;
-  }
   static std::string_view key(const LeafTag* l) noexcept {
-    return {reinterpret_cast<const char*>(l) + key_offset, key_len(l)};
+    const auto* p = reinterpret_cast<const unsigned char*>(l) + len_offset;
+    std::uint32_t n = *p & 0x7f;
+    for (unsigned shift = 7; *p++ & 0x80; shift += 7) n |= static_cast<std::uint32_t>(*p & 0x7f) << shift;
+    return {reinterpret_cast<const char*>(p), n};
   }
+  static std::size_t key_len(const LeafTag* l) noexcept { return key(l).size(); }
 };
 
 // Statistics of the tree's shape (tests, benchmarks).
@@ -501,14 +528,22 @@ private:
     return i;
   }
 
-  NodeHeader* alloc_node(NodeType type, bool end_slot) {
-    const std::size_t bytes = detail::art::body_bytes(type) + (end_slot ? sizeof(Ref) : 0);
+  NodeHeader* alloc_node(NodeType type, unsigned cap, bool end_slot) {
+    const std::size_t bytes = detail::art::body_bytes(type, cap) + (end_slot ? sizeof(Ref) : 0);
     void* p = alloc_.allocate(bytes);
     std::memset(p, 0, bytes);
     auto* h = static_cast<NodeHeader*>(p);
     h->type = type;
-    h->flags = end_slot ? detail::art::kHasEndSlot : 0;
+    h->flags = detail::art::make_flags(type, cap, end_slot);
     return h;
+  }
+  // A copy of h with room for `cap` children and an end slot or not; the end leaf moves along.
+  NodeHeader* resized(const NodeHeader* h, NodeType type, unsigned cap, bool end_slot) {
+    NodeHeader* n = alloc_node(type, cap, end_slot);
+    copy_children(h, n);
+    if (end_slot && detail::art::has_end_slot(h))
+      *detail::art::end_slot(n) = *detail::art::end_slot(const_cast<NodeHeader*>(h));
+    return n;
   }
   void free_node(NodeHeader* h) noexcept { alloc_.deallocate(h, detail::art::node_bytes(h)); }
 
@@ -524,9 +559,9 @@ private:
       alloc_.deallocate(p, bytes);
       throw;
     }
-    const auto len = static_cast<std::uint32_t>(key.size());
-    std::memcpy(static_cast<char*>(p) + Leaf::len_offset, &len, sizeof len);
-    if (!key.empty()) std::memcpy(static_cast<char*>(p) + Leaf::key_offset, key.data(), key.size());
+    Leaf::write_len(p, static_cast<std::uint32_t>(key.size()));
+    if (!key.empty())
+      std::memcpy(static_cast<char*>(p) + bytes - key.size(), key.data(), key.size());
     return static_cast<LeafTag*>(p);
   }
   LeafTag* clone_leaf(const LeafTag* src) {
@@ -540,8 +575,7 @@ private:
       throw;
     }
     std::memcpy(static_cast<char*>(p) + Leaf::len_offset,
-                reinterpret_cast<const char*>(src) + Leaf::len_offset,
-                sizeof(std::uint32_t) + key.size());
+                reinterpret_cast<const char*>(src) + Leaf::len_offset, bytes - Leaf::len_offset);
     return static_cast<LeafTag*>(p);
   }
   void free_leaf(LeafTag* l) noexcept {
@@ -630,7 +664,7 @@ bool FastArt<V, Alloc>::upsert(std::string_view key, V& value, bool assign) {
       const std::size_t split = depth + lcp;
       const bool one_ends = old.size() == split || key.size() == split;
       LeafGuard guard{this, alloc_leaf(key, value)};
-      NodeHeader* n = alloc_node(NodeType::N4, one_ends);
+      NodeHeader* n = alloc_node(NodeType::N4, one_ends ? 1 : 2, one_ends);
       n->prefix_len = static_cast<std::uint32_t>(lcp);
       std::memcpy(n->prefix, key.data() + depth, std::min<std::size_t>(lcp, detail::art::kStoredPrefix));
       Ref fresh = Ref::from_leaf(guard.release());
@@ -656,7 +690,7 @@ bool FastArt<V, Alloc>::upsert(std::string_view key, V& value, bool assign) {
         const std::uint8_t h_byte = prefix_byte(h, depth, m, any);
         const bool key_ends = key.size() == depth + m;
         LeafGuard guard{this, alloc_leaf(key, value)};
-        NodeHeader* n = alloc_node(NodeType::N4, key_ends);
+        NodeHeader* n = alloc_node(NodeType::N4, key_ends ? 1 : 2, key_ends);
         n->prefix_len = static_cast<std::uint32_t>(m);
         std::memcpy(n->prefix, key.data() + depth, std::min<std::size_t>(m, detail::art::kStoredPrefix));
         // Shift h's path: it now starts at depth + m + 1.
@@ -687,9 +721,7 @@ bool FastArt<V, Alloc>::upsert(std::string_view key, V& value, bool assign) {
       }
       LeafGuard guard{this, alloc_leaf(key, value)};
       if (!detail::art::has_end_slot(h)) {
-        NodeHeader* n = alloc_node(h->type, true);
-        std::memcpy(n, h, detail::art::body_bytes(h->type));
-        n->flags |= detail::art::kHasEndSlot;
+        NodeHeader* n = resized(h, h->type, detail::art::capacity(h), true);
         free_node(h);
         h = n;
         *slot = Ref::from_inner(h);
@@ -715,7 +747,7 @@ bool FastArt<V, Alloc>::upsert(std::string_view key, V& value, bool assign) {
 
 template <class V, class Alloc>
 void FastArt<V, Alloc>::add_child_in_place(NodeHeader* h, std::uint8_t b, Ref child) noexcept {
-  assert(h->count < detail::art::capacity(h->type));
+  assert(h->count < detail::art::capacity(h));
   switch (h->type) {
     case NodeType::N4:
     case NodeType::N16: {
@@ -782,15 +814,19 @@ void FastArt<V, Alloc>::copy_children(const NodeHeader* from, NodeHeader* to) no
 template <class V, class Alloc>
 void FastArt<V, Alloc>::add_child(Ref* slot, std::uint8_t b, Ref child) {
   NodeHeader* h = slot->inner();
-  if (h->count < detail::art::capacity(h->type)) {
+  const unsigned cap = detail::art::capacity(h);
+  if (h->count < cap) {
     add_child_in_place(h, b, child);
     return;
   }
-  const auto bigger = static_cast<NodeType>(static_cast<int>(h->type) + 1);
-  const bool end = detail::art::has_end_slot(h);
-  NodeHeader* n = alloc_node(bigger, end);  // may throw: nothing changed yet
-  copy_children(h, n);
-  if (end) *detail::art::end_slot(n) = *detail::art::end_slot(h);
+  // One more slot in the same type while it has room, else the next type.
+  NodeType type = h->type;
+  unsigned new_cap = cap + 1;
+  if (cap == detail::art::kMaxCap[static_cast<unsigned>(type)]) {
+    type = static_cast<NodeType>(static_cast<int>(type) + 1);
+    new_cap = type == NodeType::N16 ? 5 : detail::art::kMaxCap[static_cast<unsigned>(type)];
+  }
+  NodeHeader* n = resized(h, type, new_cap, detail::art::has_end_slot(h));  // may throw
   add_child_in_place(n, b, child);
   free_node(h);
   *slot = Ref::from_inner(n);
@@ -875,24 +911,36 @@ void FastArt<V, Alloc>::remove_child(Ref* slot, std::uint8_t b) noexcept {
   }
   --h->count;
 
-  // Shrink with hysteresis: a node moves down only well below the smaller type's capacity.
-  NodeType smaller = h->type;
-  if (h->type == NodeType::N256 && h->count <= 37) smaller = NodeType::N48;
-  else if (h->type == NodeType::N48 && h->count <= 12) smaller = NodeType::N16;
-  else if (h->type == NodeType::N16 && h->count <= 3) smaller = NodeType::N4;
-  if (smaller != h->type) {
-    const bool end = detail::art::has_end_slot(h);
-    NodeHeader* n = nullptr;
-    try {
-      n = alloc_node(smaller, end);
-    } catch (...) {
-      n = nullptr;  // no memory to shrink: the node stays larger, still valid
+  // Shrink: Node4/Node16 to exactly their children; Node256 and Node48 with hysteresis, well
+  // below the smaller type's capacity. A node with a single entry left is collapsed instead.
+  const unsigned n_children = h->count;
+  const bool end = detail::art::has_end_slot(h);
+  if (n_children + (detail::art::end_leaf(h) ? 1u : 0u) >= 2 && n_children >= 1) {
+    NodeType type = h->type;
+    unsigned cap = detail::art::capacity(h);
+    if (type == NodeType::N256 && n_children <= 37) {
+      type = NodeType::N48;
+      cap = 48;
+    } else if (type == NodeType::N48 && n_children <= 12) {
+      type = NodeType::N16;
+      cap = n_children;
+    } else if (type == NodeType::N16 && n_children <= 4) {
+      type = NodeType::N4;
+      cap = n_children;
+    } else if (type <= NodeType::N16) {
+      cap = n_children;
     }
-    if (n) {
-      copy_children(h, n);
-      if (end) *detail::art::end_slot(n) = *detail::art::end_slot(h);
-      free_node(h);
-      *slot = Ref::from_inner(n);
+    if (type != h->type || cap != detail::art::capacity(h)) {
+      NodeHeader* n = nullptr;
+      try {
+        n = resized(h, type, cap, end);
+      } catch (...) {
+        n = nullptr;  // no memory to shrink: the node stays larger, still valid
+      }
+      if (n) {
+        free_node(h);
+        *slot = Ref::from_inner(n);
+      }
     }
   }
   collapse_if_single(slot);
@@ -906,13 +954,11 @@ void FastArt<V, Alloc>::remove_end(Ref* slot) noexcept {
     // Give the slot's 8 bytes back; without memory for the smaller copy, keep an empty slot.
     NodeHeader* n = nullptr;
     try {
-      n = alloc_node(h->type, false);
+      n = resized(h, h->type, detail::art::capacity(h), false);
     } catch (...) {
       n = nullptr;
     }
     if (n) {
-      std::memcpy(n, h, detail::art::body_bytes(h->type));
-      n->flags &= static_cast<std::uint8_t>(~detail::art::kHasEndSlot);
       free_node(h);
       *slot = Ref::from_inner(n);
     }
@@ -1027,8 +1073,12 @@ auto FastArt<V, Alloc>::clone(Ref src) -> Ref {
     std::memcpy(to, from, bytes);
     // Children are filled in as they are copied, so a partial copy is always destroyable.
     switch (to->type) {
-      case NodeType::N4: std::fill_n(reinterpret_cast<Node4*>(to)->child, 4, Ref{}); break;
-      case NodeType::N16: std::fill_n(reinterpret_cast<Node16*>(to)->child, 16, Ref{}); break;
+      case NodeType::N4:
+        std::fill_n(reinterpret_cast<Node4*>(to)->child, detail::art::capacity(to), Ref{});
+        break;
+      case NodeType::N16:
+        std::fill_n(reinterpret_cast<Node16*>(to)->child, detail::art::capacity(to), Ref{});
+        break;
       case NodeType::N48: std::fill_n(reinterpret_cast<Node48*>(to)->child, 48, Ref{}); break;
       default: std::fill_n(reinterpret_cast<Node256*>(to)->child, 256, Ref{}); break;
     }
@@ -1193,7 +1243,10 @@ void FastArt<V, Alloc>::check_invariants() const {
     }
     const NodeHeader* h = it.r.inner();
     if (static_cast<unsigned>(h->type) > 3) fail("bad node type");
-    if (h->count > detail::art::capacity(h->type)) fail("node over capacity");
+    const unsigned cap = detail::art::capacity(h);
+    if (cap == 0 || cap > detail::art::kMaxCap[static_cast<unsigned>(h->type)])
+      fail("bad node capacity");
+    if (h->count > cap) fail("node over capacity");
     const Ref e = detail::art::end_leaf(h);
     if (h->count + (e ? 1u : 0u) < 2) fail("node with fewer than two entries");
     const std::string_view ref_key = Leaf::key(min_leaf(it.r));
