@@ -1,0 +1,1030 @@
+// memkv/front_coded_index.hpp - FrontCodedIndex: an immutable, sorted, front-coded string map.
+//
+// DOC-COMMENT-PLACEHOLDER
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <compare>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <ranges>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "memkv/core/entry.hpp"
+#include "memkv/core/error.hpp"
+#include "memkv/core/file_io.hpp"
+#include "memkv/core/varint.hpp"
+
+namespace memkv {
+
+// Tag: FrontCodedIndex<keys_only> stores no values; every key maps to its rank (0-based
+// position in key order), so get() returns the rank and iteration yields it as .value.
+struct keys_only {};
+
+// How FrontCodedIndex stores the bytes of each key that front coding leaves (the remainders).
+enum class fci_coding : std::uint8_t {
+  raw = 0,      // plain bytes
+  huffman = 1,  // one canonical Huffman code over all remainder bytes, at most 11 bits a symbol
+  automatic = 255,  // builder only: the smaller of the two (Huffman unless it saves < 2%)
+};
+
+struct fci_open_options {
+  // Verify the XXH64 checksum of the payload: O(image) at ~10 GB/s. Structural validation is
+  // always done (it is what keeps every query in bounds), so turning this off trades only the
+  // detection of bit flips that leave a structurally valid image.
+  bool verify_checksum = true;
+};
+
+namespace detail::fci {
+
+inline constexpr std::uint64_t magic = 0x3149434656'4B4D4DULL;  // "MMKVFCI1" little-endian
+inline constexpr std::uint32_t format_version = 1;
+inline constexpr std::size_t params_size = 24;        // bytes after the 48-byte image header
+inline constexpr std::size_t tail_padding = 8;        // zero bytes after the body
+inline constexpr unsigned max_code_len = 11;          // Huffman codes: 1..11 bits
+inline constexpr std::size_t table_size = std::size_t{1} << max_code_len;
+inline constexpr std::uint32_t max_bucket_size = 1u << 16;
+inline constexpr std::uint32_t max_value_size = 1u << 16;
+
+// ---- Huffman code construction (builder side) ----------------------------------------------
+
+// Code lengths (0 = symbol unused) of a length-limited Huffman code for `freq`. When the optimal
+// code is deeper than max_code_len the frequencies are halved (keeping them >= 1) and the code
+// rebuilt: with 256 symbols and an 11-bit limit this loses well under 1%.
+inline std::array<std::uint8_t, 256> huffman_lengths(std::array<std::uint64_t, 256> freq) {
+  std::array<std::uint8_t, 256> len{};
+  std::vector<int> used;
+  for (int s = 0; s < 256; ++s)
+    if (freq[s]) used.push_back(s);
+  if (used.empty()) return len;
+  if (used.size() == 1) {
+    len[used[0]] = 1;
+    return len;
+  }
+  for (;;) {
+    // nodes 0..255 are leaves; parents follow
+    std::vector<std::uint64_t> weight(freq.begin(), freq.end());
+    std::vector<int> parent(256, -1);
+    using item = std::pair<std::uint64_t, int>;
+    std::priority_queue<item, std::vector<item>, std::greater<item>> pq;
+    for (int s : used) pq.push({freq[s], s});
+    while (pq.size() > 1) {
+      auto [wa, a] = pq.top();
+      pq.pop();
+      auto [wb, b] = pq.top();
+      pq.pop();
+      const int p = static_cast<int>(weight.size());
+      weight.push_back(wa + wb);
+      parent.push_back(-1);
+      parent[a] = p;
+      parent[b] = p;
+      pq.push({wa + wb, p});
+    }
+    unsigned deepest = 0;
+    for (int s : used) {
+      unsigned d = 0;
+      for (int x = s; parent[x] >= 0; x = parent[x]) ++d;
+      len[s] = static_cast<std::uint8_t>(std::min(d, 255u));
+      deepest = std::max(deepest, d);
+    }
+    if (deepest <= max_code_len) return len;
+    for (int s : used) freq[s] = (freq[s] >> 1) | 1;
+  }
+}
+
+// Canonical codes (bit-reversed, for an LSB-first stream) from code lengths.
+inline std::array<std::uint16_t, 256> canonical_codes(const std::array<std::uint8_t, 256>& len) {
+  std::array<std::uint16_t, 256> code{};
+  unsigned next = 0, prev_len = 0;
+  for (unsigned l = 1; l <= max_code_len; ++l) {
+    for (unsigned s = 0; s < 256; ++s) {
+      if (len[s] != l) continue;
+      next <<= (l - prev_len);
+      prev_len = l;
+      unsigned rev = 0;
+      for (unsigned i = 0; i < l; ++i) rev |= ((next >> i) & 1u) << (l - 1 - i);
+      code[s] = static_cast<std::uint16_t>(rev);
+      ++next;
+    }
+  }
+  return code;
+}
+
+// Decode table: entry = symbol | (code length << 8); 0 length = no code starts with these bits.
+// Returns false if the lengths over-subscribe the code space (not a prefix code).
+inline bool build_decode_table(const std::array<std::uint8_t, 256>& len,
+                               std::array<std::uint16_t, table_size>& table) {
+  table.fill(0);
+  std::uint64_t kraft = 0;
+  for (unsigned s = 0; s < 256; ++s) {
+    if (len[s] > max_code_len) return false;
+    if (len[s]) kraft += table_size >> len[s];
+  }
+  if (kraft > table_size) return false;
+  const auto code = canonical_codes(len);
+  for (unsigned s = 0; s < 256; ++s) {
+    const unsigned l = len[s];
+    if (!l) continue;
+    for (std::size_t i = code[s]; i < table_size; i += std::size_t{1} << l)
+      table[i] = static_cast<std::uint16_t>(s | (l << 8));
+  }
+  return true;
+}
+
+// LSB-first bit writer.
+class bit_writer {
+public:
+  explicit bit_writer(std::vector<std::byte>& out) : out_(out) {}
+  void put(std::uint32_t bits, unsigned n) {
+    acc_ |= static_cast<std::uint64_t>(bits) << fill_;
+    fill_ += n;
+    while (fill_ >= 8) {
+      out_.push_back(static_cast<std::byte>(acc_ & 0xff));
+      acc_ >>= 8;
+      fill_ -= 8;
+    }
+  }
+  void flush() {
+    if (fill_) out_.push_back(static_cast<std::byte>(acc_ & 0xff));
+    acc_ = 0;
+    fill_ = 0;
+  }
+
+private:
+  std::vector<std::byte>& out_;
+  std::uint64_t acc_ = 0;
+  unsigned fill_ = 0;
+};
+
+// ---- the loaded index ----------------------------------------------------------------------
+
+// Everything a query needs. Heap-allocated once per index so that iterators (which point to it)
+// survive moves of the FrontCodedIndex object.
+struct core {
+  io::byte_source source;
+  const std::byte* image = nullptr;
+  std::size_t image_size = 0;
+  std::uint64_t n = 0;             // keys
+  std::uint64_t buckets = 0;       // ceil(n / bucket_size)
+  std::uint32_t bucket_size = 16;
+  std::uint32_t value_size = 0;
+  std::uint8_t offset_width = 4;   // 4 or 8
+  fci_coding coding = fci_coding::raw;
+  const std::byte* offsets = nullptr;  // (buckets + 1) offsets into body
+  const std::byte* values = nullptr;   // n * value_size bytes
+  const std::byte* body = nullptr;
+  std::size_t body_size = 0;
+  std::array<std::uint8_t, 256> code_len{};
+  std::array<std::uint16_t, table_size> table{};
+  unsigned min_code_len = 1;  // shortest code: decoded bytes <= code bits / min_code_len
+
+  std::size_t bucket_begin(std::uint64_t k) const noexcept {
+    return offset_width == 4 ? io::load_le<std::uint32_t>(offsets + 4 * k)
+                             : static_cast<std::size_t>(io::load_le<std::uint64_t>(offsets + 8 * k));
+  }
+  std::uint32_t bucket_count(std::uint64_t k) const noexcept {
+    return k + 1 < buckets ? bucket_size
+                           : static_cast<std::uint32_t>(n - (buckets - 1) * std::uint64_t{bucket_size});
+  }
+  // Reads `nbits` bits at bit offset `pos` of the stream starting at `base`. The 8-byte load
+  // stays inside the image thanks to the tail padding (validated at open).
+  std::uint32_t peek(const std::byte* base, std::uint64_t pos) const noexcept {
+    const std::uint64_t w = io::load_le<std::uint64_t>(base + (pos >> 3));
+    return static_cast<std::uint32_t>(w >> (pos & 7)) & static_cast<std::uint32_t>(table_size - 1);
+  }
+};
+
+// A bucket's parsed framing:
+//   varint head_len | head bytes | varint meta_size | meta: (count-1) x (varint lcp, varint
+//   code_len) | data: the remainders (raw bytes, or one LSB-first Huffman bitstream, zero-padded
+//   to a byte)
+struct bucket_view {
+  const std::byte* head;
+  std::size_t head_len;
+  const std::byte* meta;      // next (lcp, code_len) pair
+  const std::byte* meta_end;
+  const std::byte* data;      // start of the remainder data
+  const std::byte* end;       // end of the bucket
+};
+
+// Unchecked framing parse, used after validation (the varint decoder itself stays in bounds).
+inline bucket_view open_bucket(const core& c, std::uint64_t k) noexcept {
+  const std::byte* p = c.body + c.bucket_begin(k);
+  const std::byte* end = c.body + c.bucket_begin(k + 1);
+  bucket_view b{};
+  std::uint64_t v = 0;
+  io::try_decode_varint(p, end, v);
+  b.head = p;
+  b.head_len = static_cast<std::size_t>(v);
+  p += v;
+  io::try_decode_varint(p, end, v);
+  b.meta = p;
+  b.meta_end = p + v;
+  b.data = b.meta_end;
+  b.end = end;
+  return b;
+}
+
+// Next (lcp, code_len) of a validated bucket.
+inline void next_meta(bucket_view& b, std::uint64_t& lcp, std::uint64_t& code_len) noexcept {
+  io::try_decode_varint(b.meta, b.meta_end, lcp);
+  io::try_decode_varint(b.meta, b.meta_end, code_len);
+}
+
+// Appends a remainder to `out` (raw: code_len bytes; Huffman: the symbols of code_len bits).
+// `pos` is the position in the data stream (bytes for raw, bits for Huffman) and is advanced.
+// Returns the number of bytes appended. `out` must have room for code_len bytes (an upper bound
+// either way, every code being at least one bit long).
+inline std::size_t decode_remainder(const core& c, const bucket_view& b, std::uint64_t& pos,
+                                    std::uint64_t code_len, char* out) noexcept {
+  if (c.coding == fci_coding::raw) {
+    std::memcpy(out, b.data + pos, code_len);
+    pos += code_len;
+    return static_cast<std::size_t>(code_len);
+  }
+  const std::uint64_t stop = pos + code_len;
+  char* o = out;
+  // several symbols per 64-bit load: 64 - 7 bits are usable after the byte-aligned load
+  while (pos < stop) {
+    std::uint64_t w = io::load_le<std::uint64_t>(b.data + (pos >> 3)) >> (pos & 7);
+    unsigned avail = 64 - static_cast<unsigned>(pos & 7);
+    while (avail >= max_code_len && pos < stop) {
+      const std::uint16_t e = c.table[w & (table_size - 1)];
+      const unsigned l = e >> 8;
+      *o++ = static_cast<char>(e & 0xff);
+      w >>= l;
+      avail -= l;
+      pos += l;
+    }
+  }
+  return static_cast<std::size_t>(o - out);
+}
+
+// Compares a remainder with `q` (the rest of the query), decoding no more than needed.
+// Returns <0, 0, >0 as remainder <=> q; `common` receives their common prefix length.
+// `pos` is advanced past the whole remainder.
+inline int compare_remainder(const core& c, const bucket_view& b, std::uint64_t& pos,
+                             std::uint64_t code_len, std::string_view q,
+                             std::size_t& common) noexcept {
+  const std::uint64_t stop = pos + code_len;
+  if (c.coding == fci_coding::raw) {
+    const std::size_t m = static_cast<std::size_t>(std::min<std::uint64_t>(code_len, q.size()));
+    const char* r = reinterpret_cast<const char*>(b.data + pos);
+    pos = stop;
+    std::size_t i = 0;
+    while (i < m && r[i] == q[i]) ++i;
+    common = i;
+    if (i < m) return static_cast<unsigned char>(r[i]) < static_cast<unsigned char>(q[i]) ? -1 : 1;
+    return code_len < q.size() ? -1 : (code_len > q.size() ? 1 : 0);
+  }
+  std::size_t i = 0;
+  while (pos < stop) {
+    const std::uint16_t e = c.table[c.peek(b.data, pos)];
+    pos += e >> 8;
+    if (i == q.size()) {  // q is a proper prefix of the remainder
+      common = i;
+      pos = stop;
+      return 1;
+    }
+    const auto sym = static_cast<unsigned char>(e & 0xff);
+    const auto qc = static_cast<unsigned char>(q[i]);
+    if (sym != qc) {
+      common = i;
+      pos = stop;
+      return sym < qc ? -1 : 1;
+    }
+    ++i;
+  }
+  common = i;
+  return i < q.size() ? -1 : 0;
+}
+
+inline int compare_bytes(std::string_view a, std::string_view b) noexcept {
+  const std::size_t m = std::min(a.size(), b.size());
+  if (m) {
+    const int r = std::memcmp(a.data(), b.data(), m);
+    if (r) return r;
+  }
+  return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
+}
+
+inline std::size_t common_prefix(std::string_view a, std::string_view b) noexcept {
+  const std::size_t m = std::min(a.size(), b.size());
+  std::size_t i = 0;
+  while (i + 8 <= m) {
+    std::uint64_t x, y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) {
+      if constexpr (std::endian::native == std::endian::little)
+        return i + static_cast<std::size_t>(std::countr_zero(x ^ y) >> 3);
+      break;
+    }
+    i += 8;
+  }
+  while (i < m && a[i] == b[i]) ++i;
+  return i;
+}
+
+// Result of a search: `rank` is the lower bound (first key >= q); found says key == q.
+struct search_result {
+  std::uint64_t rank;
+  bool found;
+};
+
+// Binary search over the bucket heads, then a scan inside one bucket (see the doc comment).
+inline search_result search(const core& c, std::string_view q) noexcept {
+  if (c.n == 0) return {0, false};
+  // last bucket whose head <= q
+  std::uint64_t lo = 0, hi = c.buckets;  // invariant: head(lo) <= q (checked below), head(hi) > q
+  {
+    const bucket_view b0 = open_bucket(c, 0);
+    const int r = compare_bytes({reinterpret_cast<const char*>(b0.head), b0.head_len}, q);
+    if (r > 0) return {0, false};
+    if (r == 0) return {0, true};
+  }
+  while (hi - lo > 1) {
+    const std::uint64_t mid = lo + (hi - lo) / 2;
+    const std::byte* p = c.body + c.bucket_begin(mid);
+    const std::byte* end = c.body + c.bucket_begin(mid + 1);
+    std::uint64_t hl = 0;
+    io::try_decode_varint(p, end, hl);
+    const int r = compare_bytes({reinterpret_cast<const char*>(p), static_cast<std::size_t>(hl)}, q);
+    if (r == 0) return {mid * c.bucket_size, true};
+    if (r < 0)
+      lo = mid;
+    else
+      hi = mid;
+  }
+  bucket_view b = open_bucket(c, lo);
+  const std::string_view head{reinterpret_cast<const char*>(b.head), b.head_len};
+  if (head == q) return {lo * c.bucket_size, true};
+  // invariant: the current key < q and shares exactly m bytes with q
+  std::size_t m = common_prefix(head, q);
+  const std::uint32_t count = c.bucket_count(lo);
+  std::uint64_t pos = 0;
+  for (std::uint32_t j = 1; j < count; ++j) {
+    std::uint64_t lcp, code_len;
+    next_meta(b, lcp, code_len);
+    if (lcp > m) {  // same byte as the previous key at position m: still < q
+      pos += code_len;
+      continue;
+    }
+    if (lcp < m) return {lo * c.bucket_size + j, false};  // bigger byte at position lcp: > q
+    std::size_t common = 0;
+    const int r = compare_remainder(c, b, pos, code_len, q.substr(m), common);
+    if (r == 0) return {lo * c.bucket_size + j, true};
+    if (r > 0) return {lo * c.bucket_size + j, false};
+    m += common;
+  }
+  return {lo * c.bucket_size + count, false};
+}
+
+// ---- validation ---------------------------------------------------------------------------
+
+[[noreturn]] inline void fail_at(const std::string& what, std::size_t offset) {
+  memkv::detail::throw_format_error("FrontCodedIndex: " + what + " at offset " +
+                                    std::to_string(offset));
+}
+
+// Parses and fully validates an image; fills `c` (whose source must already hold the bytes).
+inline void load(core& c, std::uint32_t expected_value_size, const fci_open_options& opt,
+                 bool check_buckets = true) {
+  const std::span<const std::byte> img = c.source.span();
+  c.image = img.data();
+  c.image_size = img.size();
+  const io::image_header h = io::parse_image_header(img, magic, format_version, opt.verify_checksum);
+  io::byte_reader r(img.data() + io::image_header_size, img.data() + img.size(), img.data());
+  c.n = h.key_count;
+  const std::size_t bs_at = r.offset();
+  c.bucket_size = r.le<std::uint32_t>();
+  if (c.bucket_size == 0 || c.bucket_size > max_bucket_size)
+    fail_at("bucket size " + std::to_string(c.bucket_size) + " out of range 1..65536", bs_at);
+  const std::size_t vs_at = r.offset();
+  c.value_size = r.le<std::uint32_t>();
+  if (c.value_size != expected_value_size)
+    fail_at("value size " + std::to_string(c.value_size) + " does not match this type's " +
+                std::to_string(expected_value_size),
+            vs_at);
+  const std::size_t ow_at = r.offset();
+  c.offset_width = r.u8();
+  if (c.offset_width != 4 && c.offset_width != 8) fail_at("offset width not 4 or 8", ow_at);
+  const std::size_t cd_at = r.offset();
+  const std::uint8_t coding = r.u8();
+  if (coding > 1) fail_at("unknown remainder coding " + std::to_string(coding), cd_at);
+  c.coding = static_cast<fci_coding>(coding);
+  const std::size_t rs_at = r.offset();
+  if (r.le<std::uint16_t>() != 0 || r.le<std::uint32_t>() != 0) fail_at("reserved bytes not zero", rs_at);
+  const std::size_t body_at = r.offset();
+  const std::uint64_t body_size = r.le<std::uint64_t>();
+  if (c.coding == fci_coding::huffman) {
+    const std::size_t at = r.offset();
+    const std::byte* lens = r.bytes(256);
+    for (int s = 0; s < 256; ++s) c.code_len[s] = static_cast<std::uint8_t>(lens[s]);
+    if (!build_decode_table(c.code_len, c.table)) fail_at("code lengths are not a prefix code", at);
+  }
+  // Sections: every size is checked against what remains before it is multiplied or used.
+  const std::uint64_t avail = r.remaining();
+  c.buckets = c.n == 0 ? 0 : (c.n - 1) / c.bucket_size + 1;
+  if (c.buckets >= avail / c.offset_width)  // (buckets + 1) offsets must fit
+    fail_at("key count " + std::to_string(c.n) + " needs more bucket offsets than the image holds",
+            24);
+  const std::size_t off_at = r.offset();
+  c.offsets = r.bytes(static_cast<std::size_t>((c.buckets + 1) * c.offset_width));
+  if (c.value_size && c.n > r.remaining() / c.value_size)
+    fail_at("values of " + std::to_string(c.n) + " keys do not fit", r.offset());
+  c.values = r.bytes(static_cast<std::size_t>(c.n * c.value_size));
+  if (body_size != r.remaining() - std::min<std::uint64_t>(r.remaining(), tail_padding) ||
+      r.remaining() < tail_padding)
+    fail_at("body size " + std::to_string(body_size) + " disagrees with the image length", body_at);
+  const std::size_t body_off = r.offset();
+  c.body = r.bytes(static_cast<std::size_t>(body_size));
+  c.body_size = static_cast<std::size_t>(body_size);
+  const std::byte* pad = r.bytes(tail_padding);
+  for (std::size_t i = 0; i < tail_padding; ++i)
+    if (pad[i] != std::byte{0}) fail_at("tail padding not zero", body_off + body_size + i);
+
+  // Offsets: start at 0, strictly increasing (no bucket is empty), end at body_size.
+  std::size_t prev = 0;
+  for (std::uint64_t k = 0; k <= c.buckets; ++k) {
+    const std::uint64_t o = c.offset_width == 4 ? io::load_le<std::uint32_t>(c.offsets + 4 * k)
+                                                : io::load_le<std::uint64_t>(c.offsets + 8 * k);
+    const bool ok = k == 0 ? o == 0 : (o > prev && o <= body_size);
+    if (!ok) fail_at("bucket offset " + std::to_string(k) + " is " + std::to_string(o), off_at + k * c.offset_width);
+    prev = static_cast<std::size_t>(o);
+  }
+  if (prev != body_size) fail_at("last bucket offset is not the body size", off_at + c.buckets * c.offset_width);
+
+  c.min_code_len = 1;
+  if (c.coding == fci_coding::huffman) {
+    c.min_code_len = max_code_len;
+    for (unsigned l : c.code_len)
+      if (l) c.min_code_len = std::min(c.min_code_len, l);
+  }
+  if (!check_buckets) return;
+  // Every bucket: framing, metadata, remainders, and strictly increasing keys.
+  std::string prev_key, key;
+  for (std::uint64_t k = 0; k < c.buckets; ++k) {
+    const std::size_t start = c.bucket_begin(k), stop = c.bucket_begin(k + 1);
+    io::byte_reader br(c.body + start, c.body + stop, c.image);
+    const std::size_t head_at = br.offset();
+    const std::uint64_t head_len = br.varint_at_most(br.remaining(), "head length");
+    const std::byte* head = br.bytes(static_cast<std::size_t>(head_len));
+    key.assign(reinterpret_cast<const char*>(head), static_cast<std::size_t>(head_len));
+    if (k > 0 && compare_bytes(prev_key, key) >= 0)
+      fail_at("bucket " + std::to_string(k) + " head is not greater than the key before it", head_at);
+    const std::uint64_t meta_size = br.varint_at_most(br.remaining(), "metadata size");
+    io::byte_reader mr(br.position(), br.position() + meta_size, c.image);
+    br.skip(static_cast<std::size_t>(meta_size));
+    const std::byte* data = br.position();
+    const std::uint64_t data_size = br.remaining();
+    const std::uint64_t data_units = c.coding == fci_coding::raw ? data_size : data_size * 8;
+    std::uint64_t pos = 0;
+    const std::uint32_t count = c.bucket_count(k);
+    for (std::uint32_t j = 1; j < count; ++j) {
+      const std::size_t at = mr.offset();
+      const std::uint64_t lcp = mr.varint_at_most(key.size(), "shared prefix length");
+      const std::uint64_t code_len = mr.varint_at_most(data_units - pos, "remainder length");
+      if (code_len == 0) fail_at("empty remainder (duplicate or unordered key)", at);
+      std::string_view rem;
+      std::string decoded;
+      if (c.coding == fci_coding::raw) {
+        rem = {reinterpret_cast<const char*>(data + pos), static_cast<std::size_t>(code_len)};
+        pos += code_len;
+      } else {
+        const std::uint64_t end_bit = pos + code_len;
+        while (pos < end_bit) {
+          // bits past the data are read as zeros here, and must not be used
+          std::uint32_t bits = 0;
+          for (unsigned i = 0; i < max_code_len && pos + i < data_units; ++i) {
+            const std::uint64_t bit = pos + i;
+            bits |= ((static_cast<unsigned>(data[bit >> 3]) >> (bit & 7)) & 1u) << i;
+          }
+          const std::uint16_t e = c.table[bits];
+          const unsigned l = e >> 8;
+          if (l == 0 || pos + l > end_bit)
+            fail_at("invalid Huffman code in bucket " + std::to_string(k), static_cast<std::size_t>(data - c.image + (pos >> 3)));
+          decoded.push_back(static_cast<char>(e & 0xff));
+          pos += l;
+        }
+        rem = decoded;
+      }
+      // strictly greater than the previous key, and lcp exact: rem[0] > key[lcp] unless the
+      // previous key is a prefix of this one
+      if (lcp < key.size() &&
+          static_cast<unsigned char>(rem[0]) <= static_cast<unsigned char>(key[lcp]))
+        fail_at("key " + std::to_string(k * c.bucket_size + j) + " is not greater than the key before it", at);
+      key.resize(static_cast<std::size_t>(lcp));
+      key.append(rem);
+    }
+    if (!mr.at_end()) fail_at("bucket " + std::to_string(k) + " metadata longer than its keys", mr.offset());
+    // data fully used: raw exactly; Huffman up to the zero padding of the last byte
+    const bool exact = c.coding == fci_coding::raw ? pos == data_units : (pos + 7) / 8 == data_size;
+    if (!exact) fail_at("bucket " + std::to_string(k) + " data size does not match its remainders", static_cast<std::size_t>(data - c.image));
+    if (c.coding == fci_coding::huffman && (pos & 7)) {
+      const unsigned last = static_cast<unsigned>(data[data_size - 1]);
+      if (last >> (pos & 7)) fail_at("nonzero padding bits", static_cast<std::size_t>(data - c.image + data_size - 1));
+    }
+    prev_key.swap(key);
+  }
+}
+
+// A growable byte buffer without zero-filling (the iterator's key).
+class key_buffer {
+public:
+  key_buffer() = default;
+  key_buffer(const key_buffer& o) { assign(o.data_.get(), o.size_); }
+  key_buffer& operator=(const key_buffer& o) {
+    if (this != &o) {
+      size_ = 0;
+      assign(o.data_.get(), o.size_);
+    }
+    return *this;
+  }
+  key_buffer(key_buffer&&) noexcept = default;
+  key_buffer& operator=(key_buffer&&) noexcept = default;
+  void reserve(std::size_t n) {
+    if (n <= cap_) return;
+    std::size_t cap = std::max<std::size_t>(n, cap_ * 2);
+    cap = std::max<std::size_t>(cap, 64);
+    auto p = std::make_unique_for_overwrite<char[]>(cap);
+    if (size_) std::memcpy(p.get(), data_.get(), size_);
+    data_ = std::move(p);
+    cap_ = cap;
+  }
+  void assign(const char* p, std::size_t n) {
+    reserve(n);
+    if (n) std::memcpy(data_.get(), p, n);
+    size_ = n;
+  }
+  char* data() noexcept { return data_.get(); }
+  std::size_t size() const noexcept { return size_; }
+  void set_size(std::size_t n) noexcept { size_ = n; }
+  std::string_view view() const noexcept { return {data_.get(), size_}; }
+
+private:
+  std::unique_ptr<char[]> data_;
+  std::size_t size_ = 0, cap_ = 0;
+};
+
+}  // namespace detail::fci
+
+// =============================================================================================
+
+template <class V = std::uint64_t>
+class FrontCodedIndex {
+  static constexpr bool is_keys_only = std::is_same_v<V, keys_only>;
+  static_assert(is_keys_only || std::is_trivially_copyable_v<V>,
+                "FrontCodedIndex<V> needs a trivially copyable V (or memkv::keys_only)");
+  using core = detail::fci::core;
+
+public:
+  using key_type = std::string_view;
+  using mapped_type = std::conditional_t<is_keys_only, std::uint64_t, V>;  // keys_only: rank
+  using value_type = basic_entry<mapped_type>;
+  using size_type = std::size_t;
+  static constexpr std::uint32_t value_size = is_keys_only ? 0u : static_cast<std::uint32_t>(sizeof(V));
+  static constexpr std::uint32_t default_bucket_size = 16;
+  static_assert(value_size <= detail::fci::max_value_size);
+
+  class const_iterator;
+  using iterator = const_iterator;
+  using range_type = std::ranges::subrange<const_iterator>;
+  class builder;
+
+  // ---- construction ----
+  FrontCodedIndex() : FrontCodedIndex(builder().finish()) {}
+  FrontCodedIndex(FrontCodedIndex&&) noexcept = default;
+  FrontCodedIndex& operator=(FrontCodedIndex&&) noexcept = default;
+  FrontCodedIndex(const FrontCodedIndex& o) : FrontCodedIndex(from_bytes(o.bytes())) {}
+  FrontCodedIndex& operator=(const FrontCodedIndex& o) {
+    if (this != &o) *this = FrontCodedIndex(o);
+    return *this;
+  }
+  void swap(FrontCodedIndex& o) noexcept { c_.swap(o.c_); }
+
+  template <std::ranges::input_range R>
+  static FrontCodedIndex build(R&& items, std::uint32_t bucket_size = default_bucket_size,
+                               fci_coding coding = fci_coding::automatic) {
+    builder b(bucket_size, coding);
+    for (auto&& item : items) {
+      if constexpr (requires { item.first; item.second; }) {
+        if constexpr (is_keys_only)
+          b.insert(std::string_view(item.first));
+        else
+          b.insert(std::string_view(item.first), static_cast<V>(item.second));
+      } else {
+        static_assert(is_keys_only, "build(range): a range of pairs (key, value) is needed");
+        b.insert(std::string_view(item));
+      }
+    }
+    return b.finish();
+  }
+
+  // Copies the image (the result owns its bytes).
+  static FrontCodedIndex from_bytes(std::span<const std::byte> image, fci_open_options opt = {}) {
+    return load(io::byte_source::owned(std::vector<std::byte>(image.begin(), image.end())), opt);
+  }
+  // Takes the vector (no copy).
+  static FrontCodedIndex from_bytes(std::vector<std::byte>&& image, fci_open_options opt = {}) {
+    return load(io::byte_source::owned(std::move(image)), opt);
+  }
+  // Views the bytes in place (no copy): the caller keeps them alive and unchanged.
+  static FrontCodedIndex view_bytes(std::span<const std::byte> image, fci_open_options opt = {}) {
+    return load(io::byte_source::borrowed(image), opt);
+  }
+  // Maps the file read-only (no copy).
+  static FrontCodedIndex open(const std::filesystem::path& path, fci_open_options opt = {}) {
+    try {
+      return load(io::byte_source::mapped(path), opt);
+    } catch (const format_error& e) {
+      memkv::detail::throw_format_error(std::string(e.what()) + " (file '" + path.string() + "')");
+    }
+  }
+
+  // ---- the image ----
+  std::span<const std::byte> bytes() const noexcept { return {c_->image, c_->image_size}; }
+  void save(const std::filesystem::path& path) const { io::atomic_write_file(path, bytes()); }
+
+  // ---- lookups ----
+  std::optional<mapped_type> get(std::string_view key) const {
+    const auto r = detail::fci::search(*c_, key);
+    if (!r.found) return std::nullopt;
+    return value_at(r.rank);
+  }
+  bool contains(std::string_view key) const noexcept { return detail::fci::search(*c_, key).found; }
+  std::optional<std::size_t> rank(std::string_view key) const noexcept {
+    const auto r = detail::fci::search(*c_, key);
+    if (!r.found) return std::nullopt;
+    return static_cast<std::size_t>(r.rank);
+  }
+  // The i-th entry in key order (the key copied out); throws memkv::error when i >= size().
+  std::pair<std::string, mapped_type> nth(std::size_t i) const {
+    if (i >= size())
+      memkv::detail::throw_error("FrontCodedIndex::nth(" + std::to_string(i) + ") with size " +
+                                 std::to_string(size()));
+    const const_iterator it(c_.get(), i);
+    return {std::string(it.key()), value_at(c_.get(), i)};
+  }
+  // An iterator at rank i (end() when i >= size()): nth without copying the key out.
+  const_iterator at_rank(std::size_t i) const {
+    return const_iterator(c_.get(), std::min<std::uint64_t>(i, c_->n));
+  }
+
+  std::size_t size() const noexcept { return static_cast<std::size_t>(c_->n); }
+  bool empty() const noexcept { return c_->n == 0; }
+  std::uint32_t bucket_size() const noexcept { return c_->bucket_size; }
+  fci_coding coding() const noexcept { return c_->coding; }
+  // sizeof(*this) + the core (decode table included) + the image when owned or mapped.
+  std::size_t memory_usage() const noexcept {
+    std::size_t m = sizeof(*this) + sizeof(core) + c_->source.heap_bytes();
+    if (c_->source.kind() == io::byte_source::kind_type::mapped) m += c_->image_size;
+    return m;
+  }
+
+  // ---- ordered traversal ----
+  const_iterator begin() const { return const_iterator(c_.get(), 0); }
+  const_iterator end() const noexcept { return const_iterator(c_.get()); }
+  const_iterator lower_bound(std::string_view key) const {
+    return const_iterator(c_.get(), detail::fci::search(*c_, key).rank);
+  }
+  range_type range(std::string_view lo, std::string_view hi) const {
+    if (detail::fci::compare_bytes(lo, hi) >= 0) {
+      auto e = end();
+      return {e, e};
+    }
+    return {lower_bound(lo), lower_bound(hi)};
+  }
+  range_type prefix(std::string_view p) const {
+    // the end is the lower bound of the smallest string greater than every extension of p
+    std::string succ(p);
+    while (!succ.empty() && static_cast<unsigned char>(succ.back()) == 0xff) succ.pop_back();
+    if (succ.empty()) return {lower_bound(p), end()};
+    succ.back() = static_cast<char>(static_cast<unsigned char>(succ.back()) + 1);
+    return {lower_bound(p), lower_bound(succ)};
+  }
+
+  // Re-validates the image (everything open does, checksum included); throws format_error.
+  void check_invariants() const {
+    core tmp;
+    tmp.source = io::byte_source::borrowed(bytes());
+    detail::fci::load(tmp, value_size, {});
+  }
+
+private:
+  explicit FrontCodedIndex(std::unique_ptr<core> c) noexcept : c_(std::move(c)) {}
+
+  static FrontCodedIndex load(io::byte_source src, const fci_open_options& opt) {
+    auto c = std::make_unique<core>();
+    c->source = std::move(src);
+    detail::fci::load(*c, value_size, opt);
+    return FrontCodedIndex(std::move(c));
+  }
+  // The builder's own image: correct by construction, so release builds skip the checksum
+  // and the per-bucket pass (debug builds run them to catch builder bugs).
+  static FrontCodedIndex adopt_built(std::vector<std::byte>&& image) {
+    auto c = std::make_unique<core>();
+    c->source = io::byte_source::owned(std::move(image));
+#ifdef NDEBUG
+    detail::fci::load(*c, value_size, {.verify_checksum = false}, /*check_buckets=*/false);
+#else
+    detail::fci::load(*c, value_size, {}, /*check_buckets=*/true);
+#endif
+    return FrontCodedIndex(std::move(c));
+  }
+
+  mapped_type value_at(std::uint64_t rank) const noexcept { return value_at(c_.get(), rank); }
+  static mapped_type value_at(const core* c, std::uint64_t rank) noexcept {
+    if constexpr (is_keys_only) {
+      return rank;
+    } else {
+      V v;
+      std::memcpy(static_cast<void*>(&v), c->values + rank * sizeof(V), sizeof(V));
+      return v;
+    }
+  }
+
+  std::unique_ptr<core> c_;
+};
+
+// ---- iterator ------------------------------------------------------------------------------
+
+template <class V>
+class FrontCodedIndex<V>::const_iterator {
+public:
+  using iterator_concept = std::forward_iterator_tag;
+  using iterator_category = std::input_iterator_tag;  // *it is a prvalue entry
+  using value_type = basic_entry<mapped_type>;
+  using reference = value_type;
+  using pointer = arrow_proxy<value_type>;
+  using difference_type = std::ptrdiff_t;
+
+  const_iterator() = default;
+
+  reference operator*() const noexcept { return {key_.view(), value_at(c_, rank_)}; }
+  pointer operator->() const noexcept { return {**this}; }
+  // The current key; valid until this iterator moves on or is destroyed.
+  std::string_view key() const noexcept { return key_.view(); }
+  // The position of the current entry in key order (size() at the end).
+  std::size_t rank() const noexcept { return static_cast<std::size_t>(rank_); }
+
+  const_iterator& operator++() {
+    advance();
+    return *this;
+  }
+  const_iterator operator++(int) {
+    const_iterator t = *this;
+    advance();
+    return t;
+  }
+  friend bool operator==(const const_iterator& a, const const_iterator& b) noexcept {
+    return a.rank_ == b.rank_ && a.c_ == b.c_;
+  }
+
+private:
+  friend class FrontCodedIndex;
+  // end()
+  explicit const_iterator(const core* c) noexcept : c_(c), rank_(c->n) {}
+  // the entry of rank r (end() when r == n)
+  const_iterator(const core* c, std::uint64_t r) : c_(c), rank_(r) {
+    if (r >= c->n) {
+      rank_ = c->n;
+      return;
+    }
+    enter_bucket(r / c->bucket_size);
+    const std::uint64_t steps = r % c->bucket_size;
+    for (std::uint64_t i = 0; i < steps; ++i) step_in_bucket();
+  }
+
+  void enter_bucket(std::uint64_t k) {
+    b_ = detail::fci::open_bucket(*c_, k);
+    key_.assign(reinterpret_cast<const char*>(b_.head), b_.head_len);
+    j_ = 0;
+    count_ = c_->bucket_count(k);
+    pos_ = 0;
+  }
+  void step_in_bucket() {
+    std::uint64_t lcp, code_len;
+    detail::fci::next_meta(b_, lcp, code_len);
+    const std::size_t keep = static_cast<std::size_t>(lcp);
+    key_.reserve(keep + static_cast<std::size_t>(code_len / c_->min_code_len));
+    key_.set_size(keep);
+    const std::size_t got =
+        detail::fci::decode_remainder(*c_, b_, pos_, code_len, key_.data() + keep);
+    key_.set_size(keep + got);
+    ++j_;
+  }
+  void advance() {
+    ++rank_;
+    if (rank_ >= c_->n) {
+      rank_ = c_->n;
+      return;
+    }
+    if (j_ + 1 < count_)
+      step_in_bucket();
+    else
+      enter_bucket(rank_ / c_->bucket_size);
+  }
+
+  const core* c_ = nullptr;
+  std::uint64_t rank_ = 0;
+  std::uint32_t j_ = 0, count_ = 0;
+  std::uint64_t pos_ = 0;  // in the bucket's remainder data: bytes (raw) or bits (Huffman)
+  detail::fci::bucket_view b_{};
+  detail::fci::key_buffer key_;
+};
+
+// ---- builder -------------------------------------------------------------------------------
+
+// Collects strictly increasing keys (front-coded, raw) and their values; finish() chooses the
+// remainder coding, encodes the buckets and returns the index. A key out of order throws
+// memkv::error naming its position, after which the builder is good only for destruction.
+template <class V>
+class FrontCodedIndex<V>::builder {
+public:
+  explicit builder(std::uint32_t bucket_size = default_bucket_size,
+                   fci_coding coding = fci_coding::automatic)
+      : bucket_size_(bucket_size), coding_(coding) {
+    if (bucket_size == 0 || bucket_size > detail::fci::max_bucket_size)
+      memkv::detail::throw_error("FrontCodedIndex: bucket size " + std::to_string(bucket_size) +
+                                 " out of range 1..65536");
+  }
+
+  void insert(std::string_view key, const mapped_type& value) requires(!is_keys_only) {
+    add_key(key);
+    const std::size_t at = values_.size();
+    values_.resize(at + sizeof(V));
+    std::memcpy(values_.data() + at, static_cast<const void*>(&value), sizeof(V));
+  }
+  void insert(std::string_view key) requires is_keys_only { add_key(key); }
+
+  std::size_t size() const noexcept { return static_cast<std::size_t>(n_); }
+
+  FrontCodedIndex finish() {
+    check_usable();
+    state_ = state::finished;
+    std::vector<std::byte> image = encode();
+    records_ = {};
+    values_ = {};
+    return adopt_built(std::move(image));
+  }
+
+private:
+  enum class state { open, failed, finished };
+
+  void check_usable() const {
+    if (state_ == state::failed)
+      memkv::detail::throw_error("FrontCodedIndex builder: used after a failed insert");
+    if (state_ == state::finished)
+      memkv::detail::throw_error("FrontCodedIndex builder: used after finish()");
+  }
+
+  void add_key(std::string_view key) {
+    check_usable();
+    if (n_ > 0 && detail::fci::compare_bytes(prev_, key) >= 0) {
+      state_ = state::failed;
+      memkv::detail::throw_error(
+          "FrontCodedIndex builder: key at position " + std::to_string(n_) +
+          (prev_ == key ? " repeats the key before it" : " is smaller than the key before it"));
+    }
+    // one record per key: varint lcp, varint remainder length, remainder bytes (the head of a
+    // bucket has lcp 0 and the whole key)
+    const bool head = n_ % bucket_size_ == 0;
+    const std::size_t lcp = head ? 0 : detail::fci::common_prefix(prev_, key);
+    io::append_varint(records_, lcp);
+    io::append_varint(records_, key.size() - lcp);
+    const auto* rem = reinterpret_cast<const std::byte*>(key.data() + lcp);
+    records_.insert(records_.end(), rem, rem + (key.size() - lcp));
+    if (!head)
+      for (std::size_t i = lcp; i < key.size(); ++i) ++freq_[static_cast<unsigned char>(key[i])];
+    prev_.assign(key.data(), key.size());
+    ++n_;
+  }
+
+  // Encodes all buckets with `coding` into body/offsets.
+  void encode_body(fci_coding coding, const std::array<std::uint8_t, 256>& len,
+                   std::vector<std::byte>& body, std::vector<std::uint64_t>& offsets) const {
+    const auto code = detail::fci::canonical_codes(len);
+    body.clear();
+    offsets.clear();
+    std::vector<std::byte> meta, data;
+    const std::byte* p = records_.data();
+    const std::byte* const end = p + records_.size();
+    std::uint64_t i = 0;
+    while (i < n_) {
+      offsets.push_back(body.size());
+      const std::uint64_t count = std::min<std::uint64_t>(bucket_size_, n_ - i);
+      meta.clear();
+      data.clear();
+      detail::fci::bit_writer bits(data);
+      for (std::uint64_t j = 0; j < count; ++j, ++i) {
+        const std::uint64_t lcp = io::decode_varint(p, end);
+        const std::uint64_t rlen = io::decode_varint(p, end);
+        const std::byte* rem = p;
+        p += rlen;
+        if (j == 0) {
+          io::append_varint(body, rlen);
+          body.insert(body.end(), rem, rem + rlen);
+          continue;
+        }
+        io::append_varint(meta, lcp);
+        if (coding == fci_coding::raw) {
+          io::append_varint(meta, rlen);
+          data.insert(data.end(), rem, rem + rlen);
+        } else {
+          std::uint64_t nbits = 0;
+          for (std::uint64_t x = 0; x < rlen; ++x) {
+            const auto s = static_cast<unsigned char>(rem[x]);
+            bits.put(code[s], len[s]);
+            nbits += len[s];
+          }
+          io::append_varint(meta, nbits);
+        }
+      }
+      bits.flush();
+      io::append_varint(body, meta.size());
+      body.insert(body.end(), meta.begin(), meta.end());
+      body.insert(body.end(), data.begin(), data.end());
+    }
+    offsets.push_back(body.size());
+  }
+
+  std::vector<std::byte> encode() const {
+    std::array<std::uint8_t, 256> len{};
+    std::vector<std::byte> body;
+    std::vector<std::uint64_t> offsets;
+    fci_coding coding = coding_;
+    if (coding != fci_coding::raw) {
+      len = detail::fci::huffman_lengths(freq_);
+      encode_body(fci_coding::huffman, len, body, offsets);
+      if (coding == fci_coding::automatic) {
+        std::vector<std::byte> raw_body;
+        std::vector<std::uint64_t> raw_offsets;
+        encode_body(fci_coding::raw, len, raw_body, raw_offsets);
+        // Huffman must pay for its 256-byte table and its slower decoding
+        if (static_cast<double>(body.size() + 256) > 0.98 * static_cast<double>(raw_body.size())) {
+          coding = fci_coding::raw;
+          body.swap(raw_body);
+          offsets.swap(raw_offsets);
+        } else {
+          coding = fci_coding::huffman;
+        }
+      }
+    } else {
+      encode_body(fci_coding::raw, len, body, offsets);
+    }
+    const std::uint8_t width = body.size() <= 0xffffffffu ? 4 : 8;
+    std::vector<std::byte> img = io::begin_image();
+    img.reserve(io::image_header_size + detail::fci::params_size + 256 +
+                offsets.size() * width + values_.size() + body.size() + detail::fci::tail_padding);
+    io::append_le<std::uint32_t>(img, bucket_size_);
+    io::append_le<std::uint32_t>(img, value_size);
+    img.push_back(std::byte{width});
+    img.push_back(static_cast<std::byte>(coding));
+    io::append_le<std::uint16_t>(img, 0);
+    io::append_le<std::uint32_t>(img, 0);
+    io::append_le<std::uint64_t>(img, body.size());
+    if (coding == fci_coding::huffman)
+      for (auto l : len) img.push_back(static_cast<std::byte>(l));
+    for (auto o : offsets) {
+      if (width == 4)
+        io::append_le<std::uint32_t>(img, static_cast<std::uint32_t>(o));
+      else
+        io::append_le<std::uint64_t>(img, o);
+    }
+    img.insert(img.end(), values_.begin(), values_.end());
+    img.insert(img.end(), body.begin(), body.end());
+    img.resize(img.size() + detail::fci::tail_padding);
+    io::finish_image(img, detail::fci::magic, detail::fci::format_version, 0, n_);
+    return img;
+  }
+
+  std::uint32_t bucket_size_;
+  fci_coding coding_;
+  state state_ = state::open;
+  std::uint64_t n_ = 0;
+  std::string prev_;
+  std::vector<std::byte> records_;
+  std::vector<std::byte> values_;
+  std::array<std::uint64_t, 256> freq_{};
+};
+
+template <class V = std::uint64_t>
+using FrontCodedIndexBuilder = typename FrontCodedIndex<V>::builder;
+using FrontCodedSet = FrontCodedIndex<keys_only>;
+
+}  // namespace memkv
