@@ -755,7 +755,8 @@ bool selects(const std::string& token, const Entry& e) {
 
 int run(int argc, char** argv) {
   Options opt;
-  for (int i = 0; i < argc; ++i) opt.command += (i ? " " : "") + std::string(i ? argv[i] : "memkv-compare");
+  opt.command = "memkv-compare";
+  for (int i = 1; i < argc; ++i) opt.command.append(" ").append(argv[i]);
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&]() -> std::string {
