@@ -16,8 +16,6 @@ class MemkvConan(ConanFile):
     version = "0.1.0"
     description = "Header-only C++20 ordered string-key maps with minimal bytes per key"
     license = "MIT"
-    url = "https://github.com/memkv/memkv"
-    homepage = "https://github.com/memkv/memkv"
     topics = ("trie", "adaptive-radix-tree", "fst", "ordered-map", "string-keys", "header-only")
     package_type = "header-library"
     settings = "os", "arch", "compiler", "build_type"

@@ -2,8 +2,8 @@
 #
 # As an overlay port from a checkout, it builds that checkout:
 #   vcpkg install memkv --overlay-ports=<memkv>/ports
-# Copied into a registry (no checkout two levels up), it downloads the release tag instead; set
-# SHA512 to the archive's hash when submitting.
+# Copied into a registry (no checkout two levels up), it downloads the release tag instead: memkv
+# has no published repository yet, so REPO is a placeholder to set, with SHA512, when it has one.
 set(VCPKG_BUILD_TYPE release)   # header-only: one configuration, nothing architecture-dependent
 
 get_filename_component(MEMKV_CHECKOUT "${CMAKE_CURRENT_LIST_DIR}/../.." ABSOLUTE)
