@@ -1,0 +1,804 @@
+// memkv/hot_art.hpp - HotArt<V, Alloc>: a Height Optimized Trie over arbitrary byte-string keys.
+//
+// The design of HOT (Binna, Zangerle, Pichl, Specht, Leis, SIGMOD 2018), written for memkv: the
+// keys form one binary Patricia trie (a BiNode per discriminative bit), cut into compound nodes
+// of up to 32 entries each so that the tree is as low as possible. A node stores only its
+// discriminative bit positions and, per entry, a partial key: the entry's path bits at those
+// positions (a 1 where the path goes right, 0 elsewhere: "sparse" partial keys). A lookup
+// extracts the search key's bits at the node's positions (pext with BMI2) into a "dense" key and
+// takes the last entry j with (pk[j] & dense) == pk[j], all entries compared at once with SIMD.
+//
+// Keys as bit strings (no terminator byte): byte i of a key is the 9-bit unit 0x100 | key[i] and
+// every unit past the key's end is 0. Bit position p is bit (8 - p % 9) of unit p / 9. The extra
+// "present" bit makes a key sort before its extensions, so the trie's order is exactly memcmp
+// order, and the empty key, '\0', '\xff' and keys that are prefixes of each other are all just
+// keys. Positions are 64-bit; unit offsets are 32-bit.
+//
+// Layout (all sizes in bytes; a node is one allocation, sized for exactly its entries):
+//
+//   struct NodeHeader {            // 8
+//     uint8_t  layout;             // bits 0-1: partial-key width w = 1, 2 or 4 bytes (k <= 8,
+//                                  //   <= 16, <= 31 positions); bit 2: multi-mask
+//     uint8_t  count;              // entries n, 2..32
+//     uint8_t  cap;                // entry slots, n..32 (== n except after an erase that could
+//                                  //   not allocate a smaller node)
+//     uint8_t  height;             // >= 1 + max(children's heights), leaves 0; saturates at 255
+//     uint32_t base;               // single-mask: first unit of the 7-unit window
+//   };
+//   struct SingleMaskNode {        // every position within units [base, base + 7)
+//     NodeHeader h;
+//     uint64_t   mask;             // pext mask over the window word: unit base + r at bits
+//                                  //   [9*(6-r), 9*(6-r)+9), present bit highest
+//     Ref        child[cap];       // entries in key order
+//     uintW_t    pk[cap];          // sparse partial keys, ascending; pk[0] == 0; the node's
+//   };                             //   first position is the most significant bit
+//   struct MultiMaskNode {         // positions spread over more than 7 units
+//     NodeHeader h;
+//     uint8_t  units, ucap; uint16_t pad;
+//     uint32_t unit[ucap];         // units holding positions, ascending
+//     uint16_t unit_mask[ucap];    // the positions within each unit (9 bits); pad to 8
+//     Ref      child[cap];
+//     uintW_t  pk[cap];
+//   };
+//   Ref = TaggedPtr: low bit 1 = leaf, else node; the root may be a leaf, or null when empty.
+//   Leaf<V> { V value; LEB128 key_len; char key[key_len]; }  // shared with FastArt
+//
+// Invariants (check_invariants() verifies them): positions strictly increase down the tree
+// (every position of a child node is greater than the positions on its entry's path); every
+// position of a node is a BiNode (some entry has a 1 there); partial keys strictly increase.
+//
+// Insert (the height-optimizing one): find the leaf the key's bits lead to, and the first bit m
+// where the key differs from it. The new BiNode at m splits the edge above the entries that
+// agree with the key before m. If that edge is a single leaf entry of a node of height > 1, the
+// leaf is pushed down into a new two-entry node; otherwise the node gets one more entry. A node
+// that overflows (33 entries) splits at its root BiNode: into a new intermediate node when the
+// parent is taller than needed, else the BiNode is pulled up into the parent (which may
+// overflow in turn), or a new root when there is no parent. Nodes are copy-on-write: every
+// allocation happens before the tree is touched.
+// Erase removes the entry and its parent BiNode; a node left with one entry is replaced by it.
+//
+// Complexity: find O(h * (w + k)) with h the height (about log32 n for random keys), k the key
+// length; insert and erase also rewrite up to a node per level (<= 32 entries each). begin,
+// lower_bound: one descent; iterator increment amortized O(1).
+//
+// Guarantees:
+//   - insert and insert_or_assign: strong guarantee; if an allocation throws the map is unchanged.
+//   - erase never throws (except from V's destructor): when no smaller node can be allocated,
+//     the node is rewritten in place in its old size.
+//   - Iterators: every insert/insert_or_assign/erase/clear/assignment invalidates all iterators and
+//     the key views of entries; find() pointers stay valid until that key is erased or the map is
+//     cleared, destroyed or assigned (values live in their leaf, which never moves).
+//   - const member functions may run concurrently; mutation needs exclusive access.
+//   - Copy is deep (each copy has its own allocator pool); move and swap are noexcept.
+//
+// Memory: memory_usage() is the allocator policy's bytes_in_use() plus sizeof(*this). Erasing every
+// key gives all nodes and leaves back (the SlabAllocator returns to its empty footprint).
+//
+// Limits: keys up to 2^32 - 1 bytes (longer ones throw memkv::error); alignof(V) <= 8.
+#pragma once
+
+#include <algorithm>
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <iterator>
+#include <new>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "core/allocator.hpp"
+#include "core/entry.hpp"
+#include "core/error.hpp"
+#include "core/key.hpp"
+#include "detail/hot_node.hpp"
+#include "fast_art.hpp"  // detail::art::LeafLayout: the leaf format both tries share
+
+namespace memkv {
+
+template <class V = std::uint64_t, class Alloc = SlabAllocator>
+class HotArt {
+  using NodeHeader = detail::hot::NodeHeader;
+  using Ref = detail::hot::Ref;
+  using Decoded = detail::hot::Decoded;
+  using Shape = detail::hot::Shape;
+  using LeafTag = detail::art::LeafTag;
+  using Leaf = detail::art::LeafLayout<V>;
+
+public:
+  using key_type = std::string_view;
+  using mapped_type = V;
+  using size_type = std::size_t;
+  using value_type = basic_entry<const V&>;
+  using allocator_type = Alloc;
+  using stats_type = detail::hot::Stats;
+
+  class const_iterator;
+  using iterator = const_iterator;
+  using range_type = std::ranges::subrange<const_iterator>;
+
+  HotArt() noexcept(std::is_nothrow_default_constructible_v<Alloc>) = default;
+  explicit HotArt(const Alloc& alloc) : alloc_(alloc) {}
+  HotArt(const HotArt& other) : alloc_(other.alloc_) {
+    root_ = clone(other.root_);
+    size_ = other.size_;
+  }
+  HotArt(HotArt&& other) noexcept
+      : root_(std::exchange(other.root_, Ref{})),
+        size_(std::exchange(other.size_, 0)),
+        alloc_(std::move(other.alloc_)) {}
+  HotArt& operator=(const HotArt& other) {
+    if (this != &other) {
+      HotArt copy(other);
+      swap(copy);
+    }
+    return *this;
+  }
+  HotArt& operator=(HotArt&& other) noexcept {
+    if (this != &other) {
+      clear();
+      root_ = std::exchange(other.root_, Ref{});
+      size_ = std::exchange(other.size_, 0);
+      alloc_ = std::move(other.alloc_);
+    }
+    return *this;
+  }
+  ~HotArt() { destroy(root_); }
+
+  void swap(HotArt& other) noexcept {
+    std::swap(root_, other.root_);
+    std::swap(size_, other.size_);
+    Alloc tmp(std::move(alloc_));
+    alloc_ = std::move(other.alloc_);
+    other.alloc_ = std::move(tmp);
+  }
+  friend void swap(HotArt& a, HotArt& b) noexcept { a.swap(b); }
+
+  // --- lookups ------------------------------------------------------------------------------
+  V* find(std::string_view key) noexcept {
+    LeafTag* l = find_leaf(key);
+    return l ? &Leaf::value(l) : nullptr;
+  }
+  const V* find(std::string_view key) const noexcept {
+    const LeafTag* l = find_leaf(key);
+    return l ? &Leaf::value(l) : nullptr;
+  }
+  std::optional<V> get(std::string_view key) const {
+    if (const V* v = find(key)) return *v;
+    return std::nullopt;
+  }
+  bool contains(std::string_view key) const noexcept { return find_leaf(key) != nullptr; }
+
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  std::size_t memory_usage() const noexcept { return alloc_.bytes_in_use() + sizeof(*this); }
+  const Alloc& allocator() const noexcept { return alloc_; }
+
+  // --- mutation -----------------------------------------------------------------------------
+  bool insert(std::string_view key, V value) { return upsert(key, value, false); }
+  bool insert_or_assign(std::string_view key, V value) { return upsert(key, value, true); }
+  bool erase(std::string_view key);
+  void clear() noexcept {
+    destroy(root_);
+    root_ = Ref{};
+    size_ = 0;
+  }
+
+  // --- ordered traversal --------------------------------------------------------------------
+  const_iterator begin() const {
+    const_iterator it;
+    if (root_) it.descend(root_);
+    return it;
+  }
+  const_iterator end() const noexcept { return const_iterator(); }
+  const_iterator lower_bound(std::string_view key) const;
+  range_type range(std::string_view lo, std::string_view hi) const {
+    if (lo.compare(hi) >= 0) return {end(), end()};
+    return {lower_bound(lo), lower_bound(hi)};
+  }
+  range_type prefix(std::string_view p) const {
+    auto succ = detail::prefix_successor(p);
+    return {lower_bound(p), succ ? lower_bound(*succ) : end()};
+  }
+
+  // --- checks -------------------------------------------------------------------------------
+  void check_invariants() const;
+  stats_type stats() const;
+
+  class const_iterator {
+  public:
+    using iterator_category = std::forward_iterator_tag;
+    using iterator_concept = std::forward_iterator_tag;
+    using value_type = basic_entry<const V&>;
+    using reference = value_type;
+    using difference_type = std::ptrdiff_t;
+    using pointer = arrow_proxy<value_type>;
+
+    const_iterator() = default;
+    reference operator*() const noexcept {
+      assert(leaf_ != nullptr);
+      return {Leaf::key(leaf_), Leaf::value(leaf_)};
+    }
+    pointer operator->() const noexcept { return {**this}; }
+    const_iterator& operator++() {
+      advance();
+      return *this;
+    }
+    const_iterator operator++(int) {
+      const_iterator old = *this;
+      advance();
+      return old;
+    }
+    friend bool operator==(const const_iterator& a, const const_iterator& b) noexcept {
+      return a.leaf_ == b.leaf_;
+    }
+
+  private:
+    friend class HotArt;
+    struct Frame {
+      const NodeHeader* node;
+      unsigned idx;
+    };
+
+    // Visit the smallest leaf at or below r.
+    void descend(Ref r) {
+      while (r.is_inner()) {
+        stack_.push_back({r.inner(), 0});
+        r = detail::hot::children(r.inner())[0];
+      }
+      leaf_ = r.leaf();
+    }
+    // Move to the first leaf after the subtree of the top frame's current entry.
+    void advance() {
+      while (!stack_.empty()) {
+        Frame& f = stack_.back();
+        if (f.idx + 1 < f.node->count) {
+          ++f.idx;
+          descend(detail::hot::children(f.node)[f.idx]);
+          return;
+        }
+        stack_.pop_back();
+      }
+      leaf_ = nullptr;
+    }
+
+    std::vector<Frame> stack_;
+    const LeafTag* leaf_ = nullptr;
+  };
+
+private:
+  // --- the search path of insert and erase (inline up to 64 levels) -------------------------
+  struct Frame {
+    NodeHeader* node;
+    unsigned idx;
+  };
+  class Path {
+  public:
+    void push(Frame f) {
+      if (size_ < kInline) {
+        inline_[size_++] = f;
+        return;
+      }
+      if (heap_.empty()) heap_.assign(inline_, inline_ + kInline);
+      heap_.push_back(f);
+      ++size_;
+    }
+    Frame& operator[](std::size_t i) noexcept { return heap_.empty() ? inline_[i] : heap_[i]; }
+    std::size_t size() const noexcept { return size_; }
+
+  private:
+    static constexpr std::size_t kInline = 64;
+    Frame inline_[kInline];
+    std::vector<Frame> heap_;
+    std::size_t size_ = 0;
+  };
+
+  // Where a new BiNode at position m goes: node level d of the path, above its entries [a, b].
+  struct Spot {
+    std::size_t level;
+    unsigned a, b;
+  };
+  template <class GetFrame>
+  static Spot locate(std::size_t depth, GetFrame&& frame, std::uint64_t m) noexcept;
+
+  static std::string_view leaf_key(Ref r) noexcept { return Leaf::key(r.leaf()); }
+
+  const LeafTag* find_leaf(std::string_view key) const noexcept {
+    Ref r = root_;
+    while (r.is_inner()) {
+      const NodeHeader* h = r.inner();
+      r = detail::hot::children(h)[detail::hot::match(h, detail::hot::extract(h, key))];
+    }
+    if (!r || leaf_key(r) != key) return nullptr;
+    return r.leaf();
+  }
+  LeafTag* find_leaf(std::string_view key) noexcept {
+    return const_cast<LeafTag*>(std::as_const(*this).find_leaf(key));
+  }
+
+  // --- allocation ---------------------------------------------------------------------------
+  NodeHeader* new_node(const Decoded& d) {
+    const Shape s = detail::hot::exact_shape(d);
+    void* p = alloc_.allocate(detail::hot::shape_bytes(s));
+    return detail::hot::encode(d, s, p);
+  }
+  void free_node(NodeHeader* h) noexcept { alloc_.deallocate(h, detail::hot::node_bytes(h)); }
+
+  LeafTag* alloc_leaf(std::string_view key, V& value) {
+    if (key.size() > UINT32_MAX)
+      detail::throw_error("key of " + std::to_string(key.size()) +
+                          " bytes exceeds HotArt's limit of 2^32-1");
+    const std::size_t bytes = Leaf::bytes(key.size());
+    void* p = alloc_.allocate(bytes);
+    try {
+      ::new (p) V(std::move(value));
+    } catch (...) {
+      alloc_.deallocate(p, bytes);
+      throw;
+    }
+    Leaf::write_len(p, static_cast<std::uint32_t>(key.size()));
+    if (!key.empty()) std::memcpy(static_cast<char*>(p) + bytes - key.size(), key.data(), key.size());
+    return static_cast<LeafTag*>(p);
+  }
+  LeafTag* clone_leaf(const LeafTag* src) {
+    const std::size_t bytes = Leaf::bytes(Leaf::key_len(src));
+    void* p = alloc_.allocate(bytes);
+    try {
+      ::new (p) V(Leaf::value(src));
+    } catch (...) {
+      alloc_.deallocate(p, bytes);
+      throw;
+    }
+    std::memcpy(static_cast<char*>(p) + Leaf::len_offset,
+                reinterpret_cast<const char*>(src) + Leaf::len_offset, bytes - Leaf::len_offset);
+    return static_cast<LeafTag*>(p);
+  }
+  void free_leaf(LeafTag* l) noexcept {
+    const std::size_t bytes = Leaf::bytes(Leaf::key_len(l));
+    Leaf::value(l).~V();
+    alloc_.deallocate(l, bytes);
+  }
+
+  // Nodes made for an insert that then failed: freed (not their children) unless committed.
+  struct Fresh {
+    HotArt* map;
+    NodeHeader* first[8];  // most inserts make one node; a cascade of splits makes 2 per level
+    unsigned n_first = 0;
+    std::vector<NodeHeader*> more{};
+    LeafTag* leaf = nullptr;
+    // A new node for d (registered here), or d's only child.
+    Ref entry(const Decoded& d) {
+      if (d.n == 1) return d.child[0];
+      return node(d);
+    }
+    Ref node(const Decoded& d) {
+      if (n_first == 8) more.reserve(more.size() + 1);
+      NodeHeader* h = map->new_node(d);
+      if (n_first < 8)
+        first[n_first++] = h;
+      else
+        more.push_back(h);
+      return Ref::from_inner(h);
+    }
+    void commit() noexcept {
+      n_first = 0;
+      more.clear();
+      leaf = nullptr;
+    }
+    ~Fresh() {
+      while (n_first > 0) map->free_node(first[--n_first]);
+      for (NodeHeader* h : more) map->free_node(h);
+      if (leaf) map->free_leaf(leaf);
+    }
+  };
+
+  bool upsert(std::string_view key, V& value, bool assign);
+  Ref clone(Ref src);
+  void destroy(Ref r) noexcept;
+
+  Ref root_{};
+  std::size_t size_ = 0;
+  Alloc alloc_{};
+};
+
+// ============================================================================================
+// Implementation
+// ============================================================================================
+
+template <class V, class Alloc>
+template <class GetFrame>
+auto HotArt<V, Alloc>::locate(std::size_t depth, GetFrame&& frame, std::uint64_t m) noexcept -> Spot {
+  std::uint64_t pos[detail::hot::kMaxFanout];
+  for (std::size_t d = 0; d < depth; ++d) {
+    const NodeHeader* h = frame(d).node;
+    const unsigned i = frame(d).idx;
+    const unsigned k = detail::hot::node_positions(h, pos);
+    unsigned c = 0;
+    while (c < k && pos[c] < m) ++c;
+    // Entries agreeing with entry i at the positions before m share the edge m splits.
+    const std::uint32_t before = c == 0 ? 0u : static_cast<std::uint32_t>(((std::uint64_t{1} << c) - 1) << (k - c));
+    const std::uint32_t pi = detail::hot::partial_key(h, i);
+    unsigned a = i, b = i;
+    while (a > 0 && ((detail::hot::partial_key(h, a - 1) ^ pi) & before) == 0) --a;
+    while (b + 1 < h->count && ((detail::hot::partial_key(h, b + 1) ^ pi) & before) == 0) ++b;
+    if (a != b) return {d, a, b};
+    const Ref child = detail::hot::children(h)[i];
+    if (child.is_leaf() || m < detail::hot::min_position(child.inner())) return {d, i, i};
+  }
+  assert(false && "the path ends at a leaf");
+  return {depth - 1, 0, 0};
+}
+
+template <class V, class Alloc>
+bool HotArt<V, Alloc>::upsert(std::string_view key, V& value, bool assign) {
+  if (!root_) {
+    root_ = Ref::from_leaf(alloc_leaf(key, value));
+    ++size_;
+    return true;
+  }
+  Path path;
+  Ref r = root_;
+  while (r.is_inner()) {
+    NodeHeader* h = r.inner();
+    const unsigned i = detail::hot::match(h, detail::hot::extract(h, key));
+    path.push({h, i});
+    r = detail::hot::children(h)[i];
+  }
+  const std::string_view old = leaf_key(r);
+  if (old == key) {
+    if (assign) Leaf::value(r.leaf()) = std::move(value);
+    return false;
+  }
+  const std::uint64_t m = detail::hot::mismatch_bit(key, old);
+  const bool right = detail::hot::key_bit(key, m) != 0;
+
+  Fresh fresh{this};
+  fresh.leaf = alloc_leaf(key, value);
+  const Ref leaf = Ref::from_leaf(fresh.leaf);
+  auto two = [&](Ref a, Ref b, std::uint64_t pos) {  // a node of a (left) and b (right) split at pos
+    Decoded d;
+    d.n = 2;
+    d.k = 1;
+    d.pos[0] = pos;
+    d.pk[0] = 0;
+    d.pk[1] = detail::hot::column(0);
+    d.child[0] = a;
+    d.child[1] = b;
+    return fresh.node(d);
+  };
+
+  if (path.size() == 0) {  // the root is a leaf
+    const Ref n = right ? two(r, leaf, m) : two(leaf, r, m);
+    root_ = n;
+    fresh.commit();
+    ++size_;
+    return true;
+  }
+
+  const Spot spot = locate(path.size(), [&](std::size_t d) -> Frame& { return path[d]; }, m);
+  NodeHeader* h = path[spot.level].node;
+  Ref* entry_slot = detail::hot::children(h) + spot.a;
+  if (spot.a == spot.b && entry_slot->is_leaf() && h->height > 1) {
+    // Leaf pushdown: a two-entry node below h costs h no fanout and the tree no height.
+    const Ref n = right ? two(*entry_slot, leaf, m) : two(leaf, *entry_slot, m);
+    *entry_slot = n;
+    fresh.commit();
+    ++size_;
+    return true;
+  }
+
+  // Copy-on-write from path level `level` up: `top` replaces path[level].node (freed after).
+  Decoded cur;
+  detail::hot::decode(h, cur);
+  detail::hot::insert_entry(cur, spot.a, spot.b, m, right, leaf);
+  std::size_t level = spot.level;
+  Ref top;
+  Ref* in_place_slot = nullptr;  // intermediate node creation writes into the parent instead
+  for (;;) {
+    if (cur.n <= detail::hot::kMaxFanout) {
+      top = fresh.node(cur);
+      break;
+    }
+    Decoded left, right_half;
+    const std::uint64_t root_pos = detail::hot::split(cur, left, right_half);
+    const Ref l = fresh.entry(left);
+    const Ref rr = fresh.entry(right_half);
+    if (level == 0) {  // a new root above the two halves
+      top = two(l, rr, root_pos);
+      break;
+    }
+    NodeHeader* parent = path[level - 1].node;
+    const unsigned pi = path[level - 1].idx;
+    const unsigned z_height = std::max(detail::hot::ref_height(l), detail::hot::ref_height(rr)) + 1;
+    if (z_height < parent->height) {
+      // Intermediate node: the halves under a new node that fits below the parent's height.
+      top = two(l, rr, root_pos);
+      in_place_slot = detail::hot::children(parent) + pi;
+      break;
+    }
+    // Parent pull-up: the root BiNode moves into the parent, which gets both halves.
+    detail::hot::decode(parent, cur);
+    cur.child[pi] = l;
+    detail::hot::insert_entry(cur, pi, pi, root_pos, true, rr);
+    --level;
+  }
+
+  // Commit: nothing below allocates.
+  Ref* slot = in_place_slot;
+  if (slot == nullptr) slot = level == 0 ? &root_ : detail::hot::children(path[level - 1].node) + path[level - 1].idx;
+  *slot = top;
+  fresh.commit();
+  for (std::size_t d = level; d <= spot.level; ++d) free_node(path[d].node);
+  ++size_;
+  return true;
+}
+
+template <class V, class Alloc>
+bool HotArt<V, Alloc>::erase(std::string_view key) {
+  if (!root_) return false;
+  Path path;
+  Ref r = root_;
+  while (r.is_inner()) {
+    NodeHeader* h = r.inner();
+    const unsigned i = detail::hot::match(h, detail::hot::extract(h, key));
+    path.push({h, i});
+    r = detail::hot::children(h)[i];
+  }
+  if (leaf_key(r) != key) return false;
+  if (path.size() == 0) {
+    root_ = Ref{};
+  } else {
+    const std::size_t level = path.size() - 1;
+    NodeHeader* h = path[level].node;
+    const unsigned i = path[level].idx;
+    Ref* slot = level == 0 ? &root_ : detail::hot::children(path[level - 1].node) + path[level - 1].idx;
+    if (h->count == 2) {
+      *slot = detail::hot::children(h)[1 - i];  // the sibling takes the node's place
+      free_node(h);
+    } else {
+      Decoded d;
+      detail::hot::decode(h, d);
+      detail::hot::remove_entry(d, i);
+      NodeHeader* n = nullptr;
+      try {
+        n = new_node(d);
+      } catch (...) {
+        n = nullptr;
+      }
+      if (n != nullptr) {
+        *slot = Ref::from_inner(n);
+        free_node(h);
+      } else {
+        // No memory for a smaller node: rewrite this one in its old shape.
+        const Shape s = detail::hot::shape_of(h);
+        assert(detail::hot::shape_holds(s, d));
+        const unsigned height = h->height;
+        detail::hot::encode(d, s, h);
+        h->height = static_cast<std::uint8_t>(std::max<unsigned>(h->height, height));
+      }
+    }
+  }
+  free_leaf(r.leaf());
+  --size_;
+  return true;
+}
+
+template <class V, class Alloc>
+auto HotArt<V, Alloc>::lower_bound(std::string_view key) const -> const_iterator {
+  const_iterator it;
+  if (!root_) return it;
+  Ref r = root_;
+  while (r.is_inner()) {
+    const NodeHeader* h = r.inner();
+    const unsigned i = detail::hot::match(h, detail::hot::extract(h, key));
+    it.stack_.push_back({h, i});
+    r = detail::hot::children(h)[i];
+  }
+  const std::string_view found = leaf_key(r);
+  if (found == key) {
+    it.leaf_ = r.leaf();
+    return it;
+  }
+  const std::uint64_t m = detail::hot::mismatch_bit(key, found);
+  const bool right = detail::hot::key_bit(key, m) != 0;
+  if (it.stack_.empty()) {  // a single leaf
+    if (!right) it.leaf_ = r.leaf();
+    return it;
+  }
+  // The key sits beside the subtree that the BiNode at m would split off: before it or after it.
+  const Spot spot = locate(it.stack_.size(), [&](std::size_t d) -> auto& { return it.stack_[d]; }, m);
+  it.stack_.resize(spot.level + 1);
+  auto& f = it.stack_.back();
+  if (right) {
+    f.idx = spot.b;
+    it.advance();
+  } else {
+    f.idx = spot.a;
+    it.descend(detail::hot::children(f.node)[spot.a]);
+  }
+  return it;
+}
+
+template <class V, class Alloc>
+auto HotArt<V, Alloc>::clone(Ref src) -> Ref {
+  if (!src) return Ref{};
+  if (src.is_leaf()) return Ref::from_leaf(clone_leaf(src.leaf()));
+  auto copy_node = [&](const NodeHeader* from) {
+    const std::size_t bytes = detail::hot::node_bytes(from);
+    auto* to = static_cast<NodeHeader*>(alloc_.allocate(bytes));
+    std::memcpy(static_cast<void*>(to), from, bytes);
+    // Children are filled in as they are copied, so a partial copy is always destroyable.
+    std::fill_n(detail::hot::children(to), to->cap, Ref{});
+    return to;
+  };
+  struct Work {
+    const NodeHeader* from;
+    NodeHeader* to;
+  };
+  NodeHeader* top = copy_node(src.inner());
+  const Ref result = Ref::from_inner(top);
+  std::vector<Work> work{{src.inner(), top}};
+  try {
+    while (!work.empty()) {
+      const Work w = work.back();
+      work.pop_back();
+      const Ref* from = detail::hot::children(w.from);
+      Ref* to = detail::hot::children(w.to);
+      for (unsigned j = 0; j < w.from->count; ++j) {
+        if (from[j].is_leaf()) {
+          to[j] = Ref::from_leaf(clone_leaf(from[j].leaf()));
+        } else {
+          NodeHeader* n = copy_node(from[j].inner());
+          to[j] = Ref::from_inner(n);
+          work.push_back({from[j].inner(), n});
+        }
+      }
+    }
+  } catch (...) {
+    destroy(result);
+    throw;
+  }
+  return result;
+}
+
+// Frees a whole subtree without allocating: a node being taken apart keeps its parent in child
+// slot 0 (whose entry is handled first) and its cursor over the other children in `base`.
+template <class V, class Alloc>
+void HotArt<V, Alloc>::destroy(Ref r) noexcept {
+  Ref pending = r;
+  NodeHeader* cur = nullptr;
+  for (;;) {
+    if (pending) {
+      if (pending.is_leaf()) {
+        free_leaf(pending.leaf());
+        pending = Ref{};
+      } else {
+        NodeHeader* n = pending.inner();
+        Ref* c = detail::hot::children(n);
+        pending = c[0];
+        c[0] = cur ? Ref::from_inner(cur) : Ref{};
+        n->base = n->count;
+        cur = n;
+      }
+      continue;
+    }
+    if (cur == nullptr) return;
+    Ref* c = detail::hot::children(cur);
+    if (cur->base > 1) {
+      pending = c[--cur->base];
+      continue;
+    }
+    NodeHeader* up = c[0] ? c[0].inner() : nullptr;
+    free_node(cur);
+    cur = up;
+  }
+}
+
+template <class V, class Alloc>
+auto HotArt<V, Alloc>::stats() const -> stats_type {
+  stats_type s;
+  if (!root_) return s;
+  if (root_.is_inner()) s.root_height = root_.inner()->height;
+  std::vector<std::pair<Ref, std::size_t>> stack{{root_, 0}};
+  while (!stack.empty()) {
+    auto [r, d] = stack.back();
+    stack.pop_back();
+    s.max_depth = std::max(s.max_depth, d);
+    if (r.is_leaf()) {
+      ++s.leaves;
+      continue;
+    }
+    const NodeHeader* h = r.inner();
+    ++s.nodes;
+    ++(detail::hot::is_multi(h) ? s.multi_mask : s.single_mask);
+    ++(detail::hot::width_code(h) == 0 ? s.pk8 : detail::hot::width_code(h) == 1 ? s.pk16 : s.pk32);
+    s.entries += h->count;
+    s.node_bytes += detail::hot::node_bytes(h);
+    for (unsigned j = 0; j < h->count; ++j) stack.push_back({detail::hot::children(h)[j], d + 1});
+  }
+  return s;
+}
+
+template <class V, class Alloc>
+void HotArt<V, Alloc>::check_invariants() const {
+  auto fail = [](const std::string& what) { detail::throw_error("HotArt invariant: " + what); };
+  if (!root_) {
+    if (size_ != 0) fail("empty tree with size " + std::to_string(size_));
+    return;
+  }
+  struct Item {
+    Ref r;
+    std::uint64_t above;  // positions on the path so far are < this... (0: none)
+    bool any;
+  };
+  std::vector<Item> stack{{root_, 0, false}};
+  std::uint64_t pos[detail::hot::kMaxFanout];
+  while (!stack.empty()) {
+    const Item it = stack.back();
+    stack.pop_back();
+    if (it.r.is_leaf()) continue;
+    const NodeHeader* h = it.r.inner();
+    if ((h->layout & ~std::uint8_t{7}) != 0 || detail::hot::width_code(h) > 2) fail("bad layout byte");
+    if (h->count < 2 || h->count > h->cap || h->cap > detail::hot::kMaxFanout) fail("bad entry count");
+    const unsigned k = detail::hot::node_positions(h, pos);
+    if (k == 0 || k > 31) fail("bad number of positions");
+    if (k > h->count - 1u) fail("more positions than BiNodes");
+    const unsigned need = k <= 8 ? 0 : k <= 16 ? 1 : 2;
+    if (detail::hot::width_code(h) < need) fail("partial keys too narrow");
+    for (unsigned t = 0; t < k; ++t)
+      if (t > 0 && pos[t] <= pos[t - 1]) fail("positions not ascending");
+    if (it.any && pos[0] <= it.above) fail("a child node's position is not below its parent's path");
+    if (detail::hot::is_multi(h)) {
+      const auto* mh = detail::hot::multi_header(h);
+      if (mh->units == 0 || mh->units > mh->ucap) fail("bad unit count");
+      for (unsigned u = 0; u < mh->units; ++u) {
+        if (detail::hot::multi_masks(h)[u] == 0 || detail::hot::multi_masks(h)[u] > 0x1ff) fail("bad unit mask");
+        if (u > 0 && detail::hot::multi_units(h)[u] <= detail::hot::multi_units(h)[u - 1]) fail("units not ascending");
+      }
+    } else if ((detail::hot::single_mask(h) >> 63) != 0) {
+      fail("single mask beyond the window");
+    }
+    std::uint32_t used = 0;
+    const std::uint32_t limit = k == 32 ? ~0u : (1u << k) - 1u;
+    if (detail::hot::partial_key(h, 0) != 0) fail("first partial key not zero");
+    unsigned max_child_height = 0;
+    for (unsigned j = 0; j < h->count; ++j) {
+      const std::uint32_t pk = detail::hot::partial_key(h, j);
+      if (pk > limit) fail("partial key has bits beyond the node's positions");
+      if (j > 0 && pk <= detail::hot::partial_key(h, j - 1)) fail("partial keys not ascending");
+      used |= pk;
+      const Ref c = detail::hot::children(h)[j];
+      if (!c) fail("empty child slot");
+      max_child_height = std::max(max_child_height, detail::hot::ref_height(c));
+      // The deepest position on entry j's path: where it parts from its nearest neighbour.
+      unsigned deepest = 0;
+      auto part = [&](std::uint32_t a, std::uint32_t b) {
+        const unsigned bit = static_cast<unsigned>(std::bit_width(a ^ b) - 1);  // from the low end
+        deepest = std::max(deepest, k - 1 - bit);
+      };
+      if (j > 0) part(detail::hot::partial_key(h, j - 1), pk);
+      if (j + 1 < h->count) part(pk, detail::hot::partial_key(h, j + 1));
+      stack.push_back({c, pos[deepest], true});
+    }
+    if (used != limit) fail("a position no entry branches on");
+    if (h->height < std::min(max_child_height + 1, 255u)) fail("node height below its children's");
+  }
+  // Every leaf is reached by its own key, and the leaves are in strictly increasing key order.
+  std::size_t leaves = 0;
+  std::string_view last;
+  for (auto it = begin(); it != end(); ++it) {
+    const std::string_view k = (*it).key;
+    if (leaves > 0 && !(last < k)) fail("keys out of order at leaf " + std::to_string(leaves));
+    if (find_leaf(k) != it.leaf_) fail("a leaf its own key does not reach");
+    last = k;
+    ++leaves;
+  }
+  if (leaves != size_) fail("size " + std::to_string(size_) + " but " + std::to_string(leaves) + " leaves");
+}
+
+}  // namespace memkv
