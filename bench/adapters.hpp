@@ -27,6 +27,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -308,6 +309,7 @@ struct JudySLRow {
 #include <hat-trie/hat-trie.h>
 namespace memkv_bench {
 // The C HAT-trie (libhat-trie-dev): unordered lookups, sorted iteration, no seek (no prefix scans).
+// Its value slots are packed unaligned inside its hash-table buckets: read/write them with memcpy.
 struct HatTrieRow {
   static constexpr std::string_view name = "C HAT-trie";
   static constexpr std::string_view id = "hat-trie";
@@ -318,12 +320,15 @@ struct HatTrieRow {
   HatTrieRow& operator=(const HatTrieRow&) = delete;
   ~HatTrieRow() { hattrie_free(trie); }
   void insert(std::string_view key, std::uint64_t value) {
-    *hattrie_get(trie, key.data(), key.size()) = static_cast<value_t>(value);
+    const value_t v = static_cast<value_t>(value);
+    std::memcpy(hattrie_get(trie, key.data(), key.size()), &v, sizeof v);
   }
   bool lookup(std::string_view key, std::uint64_t& value) const {
     value_t* slot = hattrie_tryget(trie, key.data(), key.size());
     if (slot == nullptr) return false;
-    value = *slot;
+    value_t v;
+    std::memcpy(&v, slot, sizeof v);
+    value = v;
     return true;
   }
   std::size_t memory_usage() const { return hattrie_sizeof(trie); }
@@ -333,7 +338,9 @@ struct HatTrieRow {
     for (; !hattrie_iter_finished(it); hattrie_iter_next(it)) {
       std::size_t len = 0;
       const char* k = hattrie_iter_key(it, &len);
-      f(std::string_view(k, len), static_cast<std::uint64_t>(*hattrie_iter_val(it)));
+      value_t v;
+      std::memcpy(&v, hattrie_iter_val(it), sizeof v);
+      f(std::string_view(k, len), static_cast<std::uint64_t>(v));
     }
     hattrie_iter_free(it);
   }
