@@ -172,6 +172,32 @@ private:
 
 // ---- the loaded index ----------------------------------------------------------------------
 
+// One node of the implicit binary search over bucket heads: bucket `mid` is probed only while
+// the search interval is one fixed (lo, hi), so every key it is compared with shares the prefix
+// skip = lcp(head(lo), head(hi)) (0 when hi is the end). The node keeps the 8 head bytes after
+// that prefix, big-endian and zero-padded: comparing them with the query's 8 bytes at the same
+// depth decides the step without touching the bucket, unless they are equal.
+struct search_node {
+  std::uint32_t window_hi, window_lo;  // two halves: 12-byte nodes, 5 to a cache line
+  std::uint32_t skip;
+  std::uint64_t window() const noexcept { return (std::uint64_t{window_hi} << 32) | window_lo; }
+};
+
+// 8 bytes of s from `at`, big-endian, zero-padded.
+inline std::uint64_t window_at(std::string_view s, std::size_t at) noexcept {
+  if (at >= s.size()) return 0;
+  const std::size_t left = s.size() - at;
+  std::uint64_t w = 0;
+  if (left >= 8) {
+    std::memcpy(&w, s.data() + at, 8);
+    if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap64(w);
+    return w;
+  }
+  for (std::size_t i = 0; i < 8; ++i)
+    w = (w << 8) | (i < left ? static_cast<unsigned char>(s[at + i]) : 0u);
+  return w;
+}
+
 // Everything a query needs. Heap-allocated once per index so that iterators (which point to it)
 // survive moves of the FrontCodedIndex object.
 struct core {
@@ -191,6 +217,8 @@ struct core {
   std::array<std::uint8_t, 256> code_len{};
   std::array<std::uint16_t, table_size> table{};
   unsigned min_code_len = 1;  // shortest code: decoded bytes <= code bits / min_code_len
+  // The search tree over the bucket heads, built at load (12 bytes a bucket, see search()).
+  std::vector<search_node> nodes;
 
   std::size_t bucket_begin(std::uint64_t k) const noexcept {
     return offset_width == 4 ? io::load_le<std::uint32_t>(offsets + 4 * k)
@@ -357,18 +385,32 @@ inline search_result search(const core& c, std::string_view q) noexcept {
     if (r > 0) return {0, false};
     if (r == 0) return {0, true};
   }
+  const search_node* nodes = c.nodes.data();
   while (hi - lo > 1) {
     const std::uint64_t mid = lo + (hi - lo) / 2;
-    const std::byte* p = c.body + c.bucket_begin(mid);
-    const std::byte* end = c.body + c.bucket_begin(mid + 1);
-    std::uint64_t hl = 0;
-    io::try_decode_varint(p, end, hl);
-    const int r = compare_bytes({reinterpret_cast<const char*>(p), static_cast<std::size_t>(hl)}, q);
-    if (r == 0) return {mid * c.bucket_size, true};
+    const search_node nd = nodes[mid];
+    const std::uint64_t qw = window_at(q, nd.skip);
+    const std::uint64_t hw = nd.window();
+    int r;
+    if (hw != qw) {
+      r = hw < qw ? -1 : 1;
+    } else {
+      const std::byte* p = c.body + c.bucket_begin(mid);
+      const std::byte* end = c.body + c.bucket_begin(mid + 1);
+      std::uint64_t hl = 0;
+      io::try_decode_varint(p, end, hl);
+      r = compare_bytes({reinterpret_cast<const char*>(p), static_cast<std::size_t>(hl)}, q);
+      if (r == 0) return {mid * c.bucket_size, true};
+    }
     if (r < 0)
       lo = mid;
     else
       hi = mid;
+  }
+  {  // the bucket's lines are read next: ask for all of them at once
+    const std::byte* p = c.body + c.bucket_begin(lo);
+    const std::byte* e = c.body + c.bucket_begin(lo + 1);
+    for (int i = 0; i < 8 && p < e; ++i, p += 64) __builtin_prefetch(p);
   }
   bucket_view b = open_bucket(c, lo);
   const std::string_view head{reinterpret_cast<const char*>(b.head), b.head_len};
@@ -392,6 +434,35 @@ inline search_result search(const core& c, std::string_view q) noexcept {
     m += common;
   }
   return {lo * c.bucket_size + count, false};
+}
+
+inline std::string_view head_of(const core& c, std::uint64_t k) noexcept {
+  const bucket_view b = open_bucket(c, k);
+  return {reinterpret_cast<const char*>(b.head), b.head_len};
+}
+
+// Fills c.nodes: for every (lo, hi) interval of the binary search in search(), the node of its
+// midpoint. O(buckets) intervals, each costing one lcp of two heads.
+inline void build_search_nodes(core& c) {
+  c.nodes.assign(static_cast<std::size_t>(c.buckets), search_node{0, 0, 0});
+  if (c.buckets < 2) return;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> stack{{0, c.buckets}};
+  while (!stack.empty()) {
+    const auto [lo, hi] = stack.back();
+    stack.pop_back();
+    if (hi - lo <= 1) continue;
+    const std::uint64_t mid = lo + (hi - lo) / 2;
+    const std::size_t skip =
+        hi == c.buckets ? 0 : common_prefix(head_of(c, lo), head_of(c, hi));
+    const std::uint64_t w = window_at(head_of(c, mid), skip);
+    // skip beyond 32 bits: fall back to skip 0 (still correct, just less selective)
+    const bool fits = skip <= 0xffffffffu;
+    c.nodes[mid] = search_node{static_cast<std::uint32_t>((fits ? w : window_at(head_of(c, mid), 0)) >> 32),
+                               static_cast<std::uint32_t>(fits ? w : window_at(head_of(c, mid), 0)),
+                               fits ? static_cast<std::uint32_t>(skip) : 0u};
+    stack.push_back({lo, mid});
+    stack.push_back({mid, hi});
+  }
 }
 
 // ---- validation ---------------------------------------------------------------------------
@@ -475,7 +546,10 @@ inline void load(core& c, std::uint32_t expected_value_size, const fci_open_opti
     for (unsigned l : c.code_len)
       if (l) c.min_code_len = std::min(c.min_code_len, l);
   }
-  if (!check_buckets) return;
+  if (!check_buckets) {
+    build_search_nodes(c);
+    return;
+  }
   // Every bucket: framing, metadata, remainders, and strictly increasing keys.
   std::string prev_key, key;
   for (std::uint64_t k = 0; k < c.buckets; ++k) {
@@ -541,6 +615,7 @@ inline void load(core& c, std::uint32_t expected_value_size, const fci_open_opti
     }
     prev_key.swap(key);
   }
+  build_search_nodes(c);
 }
 
 // A growable byte buffer without zero-filling (the iterator's key).
@@ -691,7 +766,8 @@ public:
   fci_coding coding() const noexcept { return c_->coding; }
   // sizeof(*this) + the core (decode table included) + the image when owned or mapped.
   std::size_t memory_usage() const noexcept {
-    std::size_t m = sizeof(*this) + sizeof(core) + c_->source.heap_bytes();
+    std::size_t m = sizeof(*this) + sizeof(core) + c_->source.heap_bytes() +
+                    c_->nodes.capacity() * sizeof(detail::fci::search_node);
     if (c_->source.kind() == io::byte_source::kind_type::mapped) m += c_->image_size;
     return m;
   }
