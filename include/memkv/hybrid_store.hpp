@@ -1,0 +1,516 @@
+// memkv/hybrid_store.hpp - HybridStore<V>: a mutable ordered map whose bulk lives in a compressed,
+// immutable FrozenLayer, with a small FastArt taking the writes (the dual-stage "hybrid index" of
+// Zhang et al., SIGMOD 2016).
+//
+//   memkv::HybridStore<> s;
+//   s.insert("https://a.example/x", 1);   s.erase("https://a.example/x");
+//   for (auto e : s.prefix("https://")) use(e.key, e.value);
+//   s.save("urls.hyb");                   auto t = memkv::HybridStore<>::open("urls.hyb");
+//
+// ## Layout
+//
+//   class HybridStore<V> {
+//     io::mapped_file               file_;    // the file the base came from (open()), else empty
+//     std::optional<FrozenLayer>    base_;    // key -> rank (its index in key order); rank mode,
+//                                             //   so the FST carries no value bits at all;
+//                                             //   nullopt while no merge has happened
+//     std::vector<V>                values_;  // base values by rank (exactly base_.size() of them)
+//     FastArt<std::optional<V>>     delta_;   // recent writes: a value, or nullopt = tombstone
+//     std::size_t                   size_;    // exact number of live keys
+//   };
+//
+// The delta overrides the base; a tombstone hides an erased base key. Only base keys ever get a
+// tombstone (erasing a key that lives only in the delta removes it from the delta). Assigning to a
+// key of the base writes values_[rank] in place: overwrites never grow the delta.
+//
+// ## Merging
+// merge() streams the merged view (the base's iterator and the delta's, merged in key order) into
+// a FrozenLayerBuilder and the values into a fresh vector, then swaps them in: one pass, O(n + d),
+// never a second copy of the keys (the new FST is the only new copy, compressed). Automatic merges
+// run after an insert or erase once the delta holds more than
+//     max(options.min_merge_keys, options.delta_share * base keys)  entries,
+// or its memory exceeds options.max_delta_bytes. With the defaults (65,536 keys, 1/8 of the base,
+// 256 MiB) every key is rewritten at most about 9 times per doubling of the map, so sustained
+// inserts cost O(1 + 1/delta_share) amortized merge work each; the worst single operation is the
+// one that triggers a merge: O(n). A merge that runs out of memory during an automatic trigger
+// is abandoned (the map stays as it was, the operation that triggered it has succeeded) and tried
+// again later; an explicit merge() throws.
+//
+// ## Complexity
+// find/get/contains/insert/erase: O(k) in the delta plus O(k) in the FST. Iteration merges two
+// ordered iterators: O(1) amortized per entry plus key comparisons. size() is exact, O(1).
+//
+// ## Guarantees and iterator validity
+// - insert/insert_or_assign: strong guarantee (the delta insert is strong; a merge failure is
+//   absorbed as above). erase never loses another key.
+// - Any insert, insert_or_assign, erase, merge, clear or assignment invalidates every iterator and
+//   every pointer from find(). An entry's key views the base iterator's buffer or the delta's
+//   leaf: it is valid until the iterator moves on (or the map is modified).
+// - const member functions may run concurrently; mutations need exclusive access.
+// - Copy is deep (the base image is copied), move is noexcept.
+//
+// ## Durability
+// save(path) merges, then writes the merged state atomically (temporary file, fsync, rename): a
+// crash leaves the previous file or the new one. open(path) maps the file read-only, verifies its
+// checksum (one pass over the file), views the FST in the mapping with no copy and copies the
+// value column into memory (values must be writable through find()). EVERYTHING INSERTED OR
+// ERASED AFTER THE LAST save() IS ONLY IN MEMORY and is lost if the process dies. save/open need
+// a trivially copyable V. A corrupt or truncated file throws memkv::format_error.
+//
+// File: [48-byte memkv image header, magic "MKVHYB\0\1", version 1, key count]
+//       [u64 fst_bytes][u64 value_size][FrozenLayer image: fst_bytes][values: n * value_size]
+//
+// ## Memory
+// memory_usage() = base image (heap or mapped) + values_ capacity + delta (FastArt, including its
+// allocator's slack) + sizeof(*this); stats() reports the parts apart.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <iterator>
+#include <new>
+#include <optional>
+#include <ranges>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "core/allocator.hpp"
+#include "core/entry.hpp"
+#include "core/error.hpp"
+#include "core/file_io.hpp"
+#include "core/key.hpp"
+#include "fast_art.hpp"
+#include "frozen_layer.hpp"
+
+namespace memkv {
+
+struct hybrid_options {
+  std::size_t min_merge_keys = std::size_t{1} << 16;   // deltas smaller than this never auto-merge
+  double delta_share = 0.125;                          // auto-merge at this share of the base keys
+  std::size_t max_delta_bytes = std::size_t{256} << 20;  // ... or at this much delta memory
+  bool auto_merge = true;                              // false: only merge()/save() merge
+};
+
+struct hybrid_stats {
+  std::size_t base_keys = 0, base_bytes = 0, value_bytes = 0;
+  std::size_t delta_entries = 0, delta_tombstones = 0, delta_bytes = 0;
+  std::size_t merges = 0;
+};
+
+template <class V = std::uint64_t, class Alloc = SlabAllocator>
+class HybridStore {
+  using Delta = FastArt<std::optional<V>, Alloc>;
+
+public:
+  using key_type = std::string_view;
+  using mapped_type = V;
+  using size_type = std::size_t;
+  using value_type = basic_entry<const V&>;
+  using options = hybrid_options;
+
+  class const_iterator;
+  using iterator = const_iterator;
+  using range_type = std::ranges::subrange<const_iterator>;
+
+  HybridStore() = default;
+  explicit HybridStore(options opt) : opt_(opt) {}
+  HybridStore(const HybridStore& o)
+      : base_(o.base_), values_(o.values_), delta_(o.delta_), size_(o.size_),
+        tombstones_(o.tombstones_), merges_(o.merges_), opt_(o.opt_) {}
+  HybridStore(HybridStore&& o) noexcept
+      : file_(std::move(o.file_)), base_(std::exchange(o.base_, std::nullopt)),
+        values_(std::exchange(o.values_, {})), delta_(std::move(o.delta_)),
+        size_(std::exchange(o.size_, 0)), tombstones_(std::exchange(o.tombstones_, 0)),
+        merges_(o.merges_), opt_(o.opt_) {}
+  HybridStore& operator=(const HybridStore& o) {
+    if (this != &o) {
+      HybridStore copy(o);
+      swap(copy);
+    }
+    return *this;
+  }
+  HybridStore& operator=(HybridStore&& o) noexcept {
+    HybridStore moved(std::move(o));
+    swap(moved);
+    return *this;
+  }
+  void swap(HybridStore& o) noexcept {
+    file_.swap(o.file_);
+    base_.swap(o.base_);
+    values_.swap(o.values_);
+    delta_.swap(o.delta_);
+    std::swap(size_, o.size_);
+    std::swap(tombstones_, o.tombstones_);
+    std::swap(merges_, o.merges_);
+    std::swap(opt_, o.opt_);
+  }
+  friend void swap(HybridStore& a, HybridStore& b) noexcept { a.swap(b); }
+
+  // --- lookups ------------------------------------------------------------------------------
+  V* find(std::string_view key) noexcept {
+    if (std::optional<V>* d = delta_.find(key)) return d->has_value() ? &**d : nullptr;
+    if (auto r = base_rank(key)) return &values_[*r];
+    return nullptr;
+  }
+  const V* find(std::string_view key) const noexcept {
+    return const_cast<HybridStore*>(this)->find(key);
+  }
+  std::optional<V> get(std::string_view key) const {
+    if (const V* v = find(key)) return *v;
+    return std::nullopt;
+  }
+  bool contains(std::string_view key) const noexcept { return find(key) != nullptr; }
+
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  std::size_t memory_usage() const noexcept {
+    const hybrid_stats s = stats();
+    return s.base_bytes + s.value_bytes + s.delta_bytes + sizeof(*this);
+  }
+  hybrid_stats stats() const noexcept {
+    hybrid_stats s;
+    s.base_keys = base_size();
+    if (base_) s.base_bytes = base_->memory_usage() + (file_.empty() ? 0 : base_->image_size());
+    s.value_bytes = values_.capacity() * sizeof(V);
+    s.delta_entries = delta_.size();
+    s.delta_tombstones = tombstones_;
+    s.delta_bytes = delta_.memory_usage() - sizeof(Delta);
+    s.merges = merges_;
+    return s;
+  }
+  const options& merge_options() const noexcept { return opt_; }
+
+  // --- mutation -----------------------------------------------------------------------------
+  bool insert(std::string_view key, V value) { return upsert(key, value, false); }
+  bool insert_or_assign(std::string_view key, V value) { return upsert(key, value, true); }
+
+  bool erase(std::string_view key) {
+    if (std::optional<V>* d = delta_.find(key)) {
+      if (!d->has_value()) return false;
+      if (base_rank(key)) {
+        d->reset();  // the base still holds the key: hide it
+        ++tombstones_;
+      } else {
+        delta_.erase(key);
+      }
+      --size_;
+      if (size_ == 0) clear();  // nothing live: give base and delta back at once
+      return true;
+    }
+    if (!base_rank(key)) return false;
+    if (size_ == 1) {  // the last live key
+      clear();
+      return true;
+    }
+    delta_.insert(key, std::nullopt);
+    ++tombstones_;
+    --size_;
+    maybe_merge();
+    return true;
+  }
+
+  void clear() noexcept {
+    delta_.clear();
+    base_.reset();
+    values_ = std::vector<V>();
+    file_ = io::mapped_file();
+    size_ = 0;
+    tombstones_ = 0;
+  }
+
+  // Folds the delta into a new base (see "Merging"). Throws what the builder or allocation throws;
+  // the map is then unchanged.
+  void merge() {
+    if (delta_.empty()) return;
+    frozen_layer_options fo;
+    fo.registry_cells = std::clamp<std::size_t>(size_ / 2, 1024, std::size_t{1} << 20);
+    FrozenLayerBuilder builder(fo);
+    std::vector<V> values;
+    values.reserve(size_);
+    for (auto e : *this) {
+      builder.insert(e.key, values.size());
+      values.push_back(e.value);
+    }
+    FrozenLayer base = builder.finish();
+    // Nothing below throws.
+    if (base.empty())
+      base_.reset();
+    else
+      base_ = std::move(base);
+    values_ = std::move(values);
+    file_ = io::mapped_file();
+    delta_.clear();
+    tombstones_ = 0;
+    ++merges_;
+  }
+
+  // --- ordered traversal --------------------------------------------------------------------
+  // Without a base, default-constructed FrozenLayer iterators stand for its empty range.
+  const_iterator begin() const {
+    return base_ ? const_iterator(this, base_->begin(), base_->end(), delta_.begin(), delta_.end())
+                 : const_iterator(this, {}, {}, delta_.begin(), delta_.end());
+  }
+  const_iterator end() const {
+    return base_ ? const_iterator(this, base_->end(), base_->end(), delta_.end(), delta_.end())
+                 : const_iterator(this, {}, {}, delta_.end(), delta_.end());
+  }
+  const_iterator lower_bound(std::string_view key) const {
+    return base_ ? const_iterator(this, base_->lower_bound(key), base_->end(),
+                                  delta_.lower_bound(key), delta_.end())
+                 : const_iterator(this, {}, {}, delta_.lower_bound(key), delta_.end());
+  }
+  range_type range(std::string_view lo, std::string_view hi) const {
+    if (lo.compare(hi) >= 0) return {end(), end()};
+    return bounded(base_ ? base_->range(lo, hi) : FrozenLayer::range_type{}, delta_.range(lo, hi));
+  }
+  range_type prefix(std::string_view p) const {
+    return bounded(base_ ? base_->prefix(p) : FrozenLayer::range_type{}, delta_.prefix(p));
+  }
+
+  // --- files --------------------------------------------------------------------------------
+  // Merges, then writes the whole map atomically. Needs a trivially copyable V.
+  void save(const std::filesystem::path& path) {
+    static_assert(std::is_trivially_copyable_v<V>, "HybridStore::save needs a trivially copyable V");
+    merge();
+    std::optional<FrozenLayer> no_keys;  // an empty store still writes a valid (empty) FST
+    if (!base_) no_keys.emplace();
+    const std::span<const std::byte> fst = base_ ? base_->bytes() : no_keys->bytes();
+    std::vector<std::byte> image = io::begin_image();
+    image.reserve(io::image_header_size + 16 + fst.size() + values_.size() * sizeof(V));
+    io::append_le<std::uint64_t>(image, fst.size());
+    io::append_le<std::uint64_t>(image, sizeof(V));
+    image.insert(image.end(), fst.begin(), fst.end());
+    const auto* vb = reinterpret_cast<const std::byte*>(values_.data());
+    image.insert(image.end(), vb, vb + values_.size() * sizeof(V));
+    io::finish_image(image, kMagic, kVersion, 0, size_);
+    io::atomic_write_file(path, image);
+  }
+
+  // Maps the file, verifies it and starts with an empty delta. Throws memkv::format_error for a
+  // file that is not an intact HybridStore image, memkv::error when it cannot be read.
+  static HybridStore open(const std::filesystem::path& path, options opt = {}) {
+    static_assert(std::is_trivially_copyable_v<V>, "HybridStore::open needs a trivially copyable V");
+    HybridStore s(opt);
+    s.file_ = io::mapped_file(path);
+    try {
+      s.load(s.file_.span());
+    } catch (const format_error& e) {
+      throw format_error(std::string(e.what()) + " (file '" + path.string() + "')");
+    }
+    return s;
+  }
+
+  // --- checks -------------------------------------------------------------------------------
+  void check_invariants() const {
+    auto fail = [](const std::string& what) { detail::throw_error("HybridStore invariant: " + what); };
+    if (base_) {
+      base_->check_invariants();
+      if (base_->empty()) fail("an empty base is kept");
+    }
+    delta_.check_invariants();
+    if (values_.size() != base_size()) fail("value column size differs from the base key count");
+    std::size_t tomb = 0, live_new = 0, hidden = 0;
+    for (auto e : delta_) {
+      const bool in_base = base_rank(e.key).has_value();
+      if (!e.value.has_value()) {
+        ++tomb;
+        if (!in_base) fail("tombstone for a key the base does not hold");
+      } else if (in_base) {
+        ++hidden;
+      } else {
+        ++live_new;
+      }
+    }
+    (void)hidden;
+    if (tomb != tombstones_) fail("tombstone count mismatch");
+    if (size_ != base_size() - tomb + live_new) fail("size mismatch");
+    std::size_t n = 0;
+    std::string prev;
+    for (auto e : *this) {
+      if (n > 0 && !(prev < e.key)) fail("iteration out of order");
+      prev.assign(e.key);
+      ++n;
+    }
+    if (n != size_) fail("iteration count differs from size()");
+  }
+
+  class const_iterator {
+    using BaseIt = FrozenLayer::const_iterator;
+    using DeltaIt = typename Delta::const_iterator;
+
+  public:
+    using iterator_category = std::input_iterator_tag;  // *it is a prvalue
+    using iterator_concept = std::forward_iterator_tag;
+    using value_type = basic_entry<const V&>;
+    using reference = value_type;
+    using difference_type = std::ptrdiff_t;
+    using pointer = arrow_proxy<value_type>;
+
+    const_iterator() = default;
+    reference operator*() const {
+      if (from_delta_) {
+        auto e = *d_;
+        return {e.key, *e.value};
+      }
+      return {b_.key(), owner_->values_[b_.index()]};
+    }
+    pointer operator->() const { return {**this}; }
+    const_iterator& operator++() {
+      if (from_delta_)
+        ++d_;
+      else
+        ++b_;
+      settle();
+      return *this;
+    }
+    const_iterator operator++(int) {
+      const_iterator old = *this;
+      ++*this;
+      return old;
+    }
+    friend bool operator==(const const_iterator& a, const const_iterator& b) noexcept {
+      return a.b_ == b.b_ && a.d_ == b.d_;
+    }
+
+  private:
+    friend class HybridStore;
+    const_iterator(const HybridStore* owner, BaseIt b, BaseIt b_end, DeltaIt d, DeltaIt d_end)
+        : owner_(owner), b_(std::move(b)), b_end_(std::move(b_end)), d_(std::move(d)),
+          d_end_(std::move(d_end)) {
+      settle();
+    }
+    // Positions on the smallest live entry: the delta wins ties, tombstones hide base keys.
+    void settle() {
+      for (;;) {
+        const bool has_b = !(b_ == b_end_);
+        const bool has_d = !(d_ == d_end_);
+        if (!has_d) {
+          from_delta_ = false;
+          return;
+        }
+        const auto de = *d_;
+        if (has_b) {
+          const int c = b_.key().compare(de.key);
+          if (c < 0) {
+            from_delta_ = false;
+            return;
+          }
+          if (c == 0) ++b_;  // shadowed by the delta
+        }
+        if (de.value.has_value()) {
+          from_delta_ = true;
+          return;
+        }
+        ++d_;  // tombstone
+      }
+    }
+
+    const HybridStore* owner_ = nullptr;
+    BaseIt b_, b_end_;
+    DeltaIt d_, d_end_;
+    bool from_delta_ = false;
+  };
+
+private:
+  static constexpr std::uint64_t kMagic = 0x0100'4259'4856'4b4dULL;  // "MKVHYB\0\1"
+  static constexpr std::uint32_t kVersion = 1;
+
+  std::size_t base_size() const noexcept { return base_ ? base_->size() : 0; }
+  std::optional<std::size_t> base_rank(std::string_view key) const noexcept {
+    if (!base_) return std::nullopt;
+    try {
+      if (auto r = base_->rank(key)) return static_cast<std::size_t>(*r);
+    } catch (...) {
+      // a damaged image answers "absent"; open() verified the checksum, so this is unreachable
+    }
+    return std::nullopt;
+  }
+
+  bool upsert(std::string_view key, V& value, bool assign) {
+    if (std::optional<V>* d = delta_.find(key)) {
+      if (d->has_value()) {
+        if (assign) **d = std::move(value);
+        return false;
+      }
+      *d = std::move(value);  // revives a key erased from the base
+      --tombstones_;
+      ++size_;
+      return true;
+    }
+    if (auto r = base_rank(key)) {
+      if (assign) values_[*r] = std::move(value);
+      return false;
+    }
+    delta_.insert(key, std::optional<V>(std::move(value)));
+    ++size_;
+    maybe_merge();
+    return true;
+  }
+
+  void maybe_merge() noexcept {
+    if (!opt_.auto_merge) return;
+    const auto share = static_cast<std::size_t>(opt_.delta_share * static_cast<double>(base_size()));
+    const bool by_count = delta_.size() > std::max(opt_.min_merge_keys, share);
+    const bool by_bytes = delta_.memory_usage() > opt_.max_delta_bytes;
+    if (!by_count && !by_bytes) return;
+    try {
+      merge();
+    } catch (...) {
+      // Out of memory (or a builder error, which a correct merged view cannot cause): keep the
+      // delta and try again at a later trigger.
+    }
+  }
+
+  range_type bounded(FrozenLayer::range_type b, typename Delta::range_type d) const {
+    const_iterator first(this, b.begin(), b.end(), d.begin(), d.end());
+    const_iterator last(this, b.end(), b.end(), d.end(), d.end());
+    return {std::move(first), std::move(last)};
+  }
+
+  void load(std::span<const std::byte> image) {
+    const io::image_header h = io::parse_image_header(image, kMagic, kVersion, true);
+    const std::size_t body = io::image_header_size;
+    if (image.size() < body + 16) detail::throw_format_error("HybridStore image truncated at offset 48");
+    const std::uint64_t fst_bytes = io::load_le<std::uint64_t>(image.data() + body);
+    const std::uint64_t value_size = io::load_le<std::uint64_t>(image.data() + body + 8);
+    if (value_size != sizeof(V))
+      detail::throw_format_error("HybridStore value size " + std::to_string(value_size) +
+                                 " at offset 56 differs from sizeof(V) = " + std::to_string(sizeof(V)));
+    const std::size_t fst_off = body + 16;
+    if (fst_bytes > image.size() - fst_off)
+      detail::throw_format_error("HybridStore FST length at offset 48 runs past the end of the image");
+    const std::size_t values_off = fst_off + static_cast<std::size_t>(fst_bytes);
+    const std::size_t values_len = image.size() - values_off;
+    if (values_len % sizeof(V) != 0 || values_len / sizeof(V) != h.key_count)
+      detail::throw_format_error("HybridStore value column at offset " + std::to_string(values_off) +
+                                 " does not hold exactly " + std::to_string(h.key_count) + " values");
+    // The outer checksum covered the FST image; its own structure is still checked.
+    base_ = FrozenLayer::view_bytes(image.subspan(fst_off, static_cast<std::size_t>(fst_bytes)),
+                                    image_check::structure);
+    if (base_->size() != h.key_count)
+      detail::throw_format_error("HybridStore key count at offset 24 differs from the FST's");
+    if (base_->empty()) base_.reset();
+    values_.resize(static_cast<std::size_t>(h.key_count));
+    if (values_len) std::memcpy(values_.data(), image.data() + values_off, values_len);
+    size_ = values_.size();
+  }
+
+  // Declared first: the base may view the mapping, so it must die after the base.
+  io::mapped_file file_;
+  std::optional<FrozenLayer> base_;
+  std::vector<V> values_;
+  Delta delta_;
+  std::size_t size_ = 0;
+  std::size_t tombstones_ = 0;
+  std::size_t merges_ = 0;
+  options opt_{};
+};
+
+}  // namespace memkv

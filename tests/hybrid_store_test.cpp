@@ -1,0 +1,346 @@
+// Tests of memkv::HybridStore: the merged view of a FrozenLayer base and a FastArt delta,
+// merges (forced at random points in the differential runs), files, and crash safety of save().
+#include <catch2/catch.hpp>
+
+#include <memkv/hybrid_store.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "differential.hpp"
+
+namespace {
+
+using Store = memkv::HybridStore<>;
+
+std::filesystem::path temp_path(const std::string& name) {
+  return std::filesystem::temp_directory_path() /
+         ("memkv_hybrid_" + std::to_string(::getpid()) + "_" + name);
+}
+
+// A HybridStore that also merges at random points (1 in `period` mutations), so the differential
+// harness sees every mix of base, delta, tombstones and merges.
+template <class V>
+class RandomlyMergingStore : public memkv::HybridStore<V> {
+  using Base = memkv::HybridStore<V>;
+
+public:
+  RandomlyMergingStore() : Base(small_options()) {}
+  bool insert(std::string_view k, V v) {
+    const bool r = Base::insert(k, std::move(v));
+    tick();
+    return r;
+  }
+  bool insert_or_assign(std::string_view k, V v) {
+    const bool r = Base::insert_or_assign(k, std::move(v));
+    tick();
+    return r;
+  }
+  bool erase(std::string_view k) {
+    const bool r = Base::erase(k);
+    tick();
+    return r;
+  }
+
+private:
+  static memkv::hybrid_options small_options() {
+    memkv::hybrid_options o;
+    o.min_merge_keys = 512;  // automatic merges happen too
+    o.delta_share = 0.25;
+    return o;
+  }
+  void tick() {
+    state_ = state_ * 6364136223846793005ULL + 1442695040888963407ULL;
+    if ((state_ >> 33) % 4096 == 0) Base::merge();
+  }
+  std::uint64_t state_ = 12345;
+};
+
+template <class M>
+void differential(const char* name, memkv_test::DiffOptions o, std::size_t seeds) {
+  for (std::size_t s = 0; s < seeds; ++s) {
+    memkv_test::DiffOptions run = o;
+    run.seed = o.seed + s;
+    INFO(name << " seed " << run.seed << ", " << run.ops << " ops");
+    memkv_test::DiffStats stats;
+    REQUIRE_NOTHROW(stats = memkv_test::run_differential<M>(run));
+    CHECK(stats.inserted > 0);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("HybridStore: a new store is empty", "[hybrid]") {
+  Store s;
+  CHECK(s.empty());
+  CHECK(s.size() == 0);
+  CHECK(s.begin() == s.end());
+  CHECK_FALSE(s.contains(""));
+  s.check_invariants();
+}
+
+TEST_CASE("HybridStore: keys move from the delta to the base and stay reachable", "[hybrid]") {
+  Store s;
+  CHECK(s.insert("b", 2));
+  CHECK(s.insert("a", 1));
+  CHECK_FALSE(s.insert("a", 9));
+  CHECK(s.stats().delta_entries == 2);
+  s.merge();
+  CHECK(s.stats().delta_entries == 0);
+  CHECK(s.stats().base_keys == 2);
+  CHECK(s.get("a") == 1u);
+  CHECK(s.get("b") == 2u);
+  CHECK(s.size() == 2);
+  s.check_invariants();
+}
+
+TEST_CASE("HybridStore: assigning to a base key writes in place, the delta does not grow", "[hybrid]") {
+  Store s;
+  s.insert("k", 1);
+  s.merge();
+  CHECK_FALSE(s.insert_or_assign("k", 5));
+  CHECK(s.get("k") == 5u);
+  CHECK(s.stats().delta_entries == 0);
+  *s.find("k") = 6;
+  CHECK(s.get("k") == 6u);
+  s.check_invariants();
+}
+
+TEST_CASE("HybridStore: erasing a base key leaves a tombstone; inserting revives it", "[hybrid]") {
+  Store s;
+  s.insert("x", 1);
+  s.insert("y", 2);
+  s.merge();
+  CHECK(s.erase("x"));
+  CHECK_FALSE(s.erase("x"));
+  CHECK_FALSE(s.contains("x"));
+  CHECK(s.size() == 1);
+  CHECK(s.stats().delta_tombstones == 1);
+  std::vector<std::string> keys;
+  for (auto e : s) keys.emplace_back(e.key);
+  CHECK(keys == std::vector<std::string>{"y"});
+  CHECK(s.insert("x", 7));
+  CHECK(s.get("x") == 7u);
+  CHECK(s.size() == 2);
+  CHECK(s.stats().delta_tombstones == 0);
+  s.check_invariants();
+  s.merge();
+  CHECK(s.get("x") == 7u);
+  CHECK(s.size() == 2);
+}
+
+TEST_CASE("HybridStore: erasing a delta-only key removes it from the delta", "[hybrid]") {
+  Store s;
+  s.insert("base", 1);
+  s.merge();
+  s.insert("new", 2);
+  CHECK(s.erase("new"));
+  CHECK(s.stats().delta_entries == 0);
+  CHECK(s.size() == 1);
+  s.check_invariants();
+}
+
+TEST_CASE("HybridStore: erasing the last key gives all memory back", "[hybrid][memory]") {
+  Store s;
+  const std::size_t empty = s.memory_usage();
+  for (int i = 0; i < 1000; ++i) s.insert("key" + std::to_string(i), i);
+  s.merge();
+  for (int i = 0; i < 1000; ++i) CHECK(s.erase("key" + std::to_string(i)));
+  CHECK(s.empty());
+  CHECK(s.memory_usage() == empty);
+}
+
+TEST_CASE("HybridStore: merged iteration, lower_bound, prefix and range", "[hybrid][scan]") {
+  Store s;
+  std::map<std::string, std::uint64_t> ref;
+  for (int i = 0; i < 200; ++i) {
+    const std::string k = "p/" + std::to_string(i * 7 % 200);
+    s.insert(k, i);
+    ref.emplace(k, i);
+    if (i == 100) s.merge();
+  }
+  for (int i = 0; i < 200; i += 3) {
+    const std::string k = "p/" + std::to_string(i);
+    s.erase(k);
+    ref.erase(k);
+  }
+  s.insert("", 1);
+  ref.emplace("", 1);
+  memkv_test::detail::compare_all(s, ref, "merged view");
+  std::vector<std::string> got;
+  for (auto e : s.prefix("p/1")) got.emplace_back(e.key);
+  std::vector<std::string> want;
+  for (auto& [k, v] : ref)
+    if (k.rfind("p/1", 0) == 0) want.push_back(k);
+  CHECK(got == want);
+  got.clear();
+  for (auto e : s.range("p/2", "p/5")) got.emplace_back(e.key);
+  want.clear();
+  for (auto it = ref.lower_bound("p/2"); it != ref.lower_bound("p/5"); ++it) want.push_back(it->first);
+  CHECK(got == want);
+  auto lb = s.lower_bound("p/150");
+  REQUIRE(lb != s.end());
+  CHECK((*lb).key == ref.lower_bound("p/150")->first);
+  CHECK(std::ranges::distance(s.begin(), s.end()) == static_cast<std::ptrdiff_t>(ref.size()));
+}
+
+TEST_CASE("HybridStore: std::string values through merges", "[hybrid][values]") {
+  memkv::HybridStore<std::string> s;
+  s.insert("a", std::string(100, 'x'));
+  s.insert("b", "short");
+  s.merge();
+  s.insert_or_assign("a", "changed");
+  s.insert("c", "delta");
+  CHECK(s.get("a") == std::string("changed"));
+  s.merge();
+  CHECK(s.get("a") == std::string("changed"));
+  CHECK(s.get("b") == std::string("short"));
+  CHECK(s.get("c") == std::string("delta"));
+  s.check_invariants();
+}
+
+TEST_CASE("HybridStore: automatic merges keep the delta bounded", "[hybrid]") {
+  memkv::hybrid_options o;
+  o.min_merge_keys = 1000;
+  o.delta_share = 0.5;
+  Store s(o);
+  for (int i = 0; i < 20000; ++i) s.insert("u/" + std::to_string(i), i);
+  CHECK(s.stats().merges > 0);
+  CHECK(s.stats().delta_entries <= std::max<std::size_t>(1000, s.stats().base_keys / 2) + 1);
+  CHECK(s.size() == 20000);
+  s.check_invariants();
+}
+
+TEST_CASE("HybridStore: copies are deep, moves leave an empty store", "[hybrid]") {
+  Store s;
+  s.insert("a", 1);
+  s.merge();
+  s.insert("b", 2);
+  Store c = s;
+  c.insert_or_assign("a", 10);
+  c.erase("b");
+  CHECK(s.get("a") == 1u);
+  CHECK(s.get("b") == 2u);
+  Store m = std::move(s);
+  CHECK(m.size() == 2);
+  CHECK(s.empty());  // NOLINT(bugprone-use-after-move): documented moved-from state
+}
+
+TEST_CASE("HybridStore: save and open round-trip, the delta starts empty", "[hybrid][file]") {
+  const auto path = temp_path("roundtrip");
+  auto ref = memkv_test::nasty_map<std::uint64_t>(7, 3000);
+  {
+    Store s;
+    for (auto& [k, v] : ref) s.insert(k, v);
+    s.merge();
+    s.erase(ref.begin()->first);
+    s.insert("zzz-after-merge", 5);
+    ref.erase(ref.begin());
+    ref.emplace("zzz-after-merge", 5);
+    s.save(path);
+  }
+  Store t = Store::open(path);
+  CHECK(t.stats().delta_entries == 0);
+  memkv_test::detail::compare_all(t, ref, "opened store");
+  t.check_invariants();
+  // Writes after open go to the delta; the file is untouched until the next save.
+  t.insert("new", 1);
+  *t.find("zzz-after-merge") = 6;
+  CHECK(t.get("zzz-after-merge") == 6u);
+  Store u = Store::open(path);
+  CHECK_FALSE(u.contains("new"));
+  CHECK(u.get("zzz-after-merge") == 5u);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("HybridStore: corrupt, truncated or foreign files throw format_error", "[hybrid][file]") {
+  const auto path = temp_path("corrupt");
+  Store s;
+  for (int i = 0; i < 500; ++i) s.insert("key/" + std::to_string(i), i);
+  s.save(path);
+  std::vector<char> good;
+  {
+    std::ifstream f(path, std::ios::binary);
+    good.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  auto write = [&](const std::vector<char>& bytes) {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  };
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 200; ++i) {
+    std::vector<char> bad = good;
+    switch (i % 3) {
+      case 0: bad.resize(rng() % bad.size()); break;
+      case 1: bad[rng() % bad.size()] ^= static_cast<char>(1 + rng() % 255); break;
+      default: bad.push_back(static_cast<char>(rng())); break;
+    }
+    write(bad);
+    CHECK_THROWS_AS(Store::open(path), memkv::format_error);
+  }
+  write(good);
+  CHECK(Store::open(path).size() == 500);
+  CHECK_THROWS_AS(memkv::HybridStore<std::uint32_t>::open(path), memkv::format_error);
+  std::filesystem::remove(path);
+  CHECK_THROWS_AS(Store::open(path), memkv::error);
+}
+
+TEST_CASE("HybridStore: a process killed during save leaves the old file or the new one", "[hybrid][file][crash]") {
+  const auto path = temp_path("crash");
+  // Two states the file may hold; the child alternates between them, saving as fast as it can.
+  Store a, b;
+  for (int i = 0; i < 20000; ++i) a.insert("a/" + std::to_string(i), i);
+  for (int i = 0; i < 15000; ++i) b.insert("b/" + std::to_string(i), i * 2);
+  a.save(path);
+  std::mt19937_64 rng(11);
+  int opened = 0;
+  for (int round = 0; round < 40; ++round) {
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      for (int i = 0;; ++i) (i % 2 ? a : b).save(path);
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200 + rng() % 20000));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    Store t = Store::open(path);  // must never throw: the old image or the new one
+    const bool is_a = t.size() == 20000 && t.get("a/19999") == 19999u;
+    const bool is_b = t.size() == 15000 && t.get("b/14999") == 29998u;
+    CHECK((is_a || is_b));
+    ++opened;
+  }
+  CHECK(opened == 40);
+  // Leftover temporary files of killed saves are the only debris.
+  for (auto& e : std::filesystem::directory_iterator(path.parent_path()))
+    if (e.path().string().rfind(path.string() + ".tmp.", 0) == 0) std::filesystem::remove(e.path());
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("HybridStore differential: uint64 values, merges at random points", "[hybrid][differential]") {
+  memkv_test::DiffOptions o;
+  o.seed = memkv_test::base_seed() + 500;
+  o.ops = std::max<std::size_t>(1000, memkv_test::test_ops() / 4);
+  o.max_size = 8000;
+  differential<RandomlyMergingStore<std::uint64_t>>("HybridStore<uint64>", o, memkv_test::test_seeds());
+}
+
+TEST_CASE("HybridStore differential: std::string values, merges at random points", "[hybrid][differential]") {
+  memkv_test::DiffOptions o;
+  o.seed = memkv_test::base_seed() + 600;
+  o.ops = std::max<std::size_t>(1000, memkv_test::test_ops() / 8);
+  o.max_size = 8000;
+  differential<RandomlyMergingStore<std::string>>("HybridStore<string>", o, 1);
+}
