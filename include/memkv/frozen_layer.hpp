@@ -1,0 +1,1286 @@
+// memkv/frozen_layer.hpp - FrozenLayer: an immutable ordered map from byte-string keys to
+// std::uint64_t, stored as a minimal-ish acyclic finite-state transducer (an FST, after the Rust
+// `fst` crate) that shares both prefixes and suffixes, so the image is usually smaller than the
+// raw keys. Build it with FrozenLayerBuilder (streaming, keys in strictly increasing order) or
+// FrozenLayer::build(range); use it from memory, from bytes, or straight from an mmap'ed file.
+//
+//   memkv::FrozenLayerBuilder b;                 // or FrozenLayerBuilder b("dict.fst"): to a file
+//   b.insert("apple", 7); b.insert("apricot", 9);
+//   memkv::FrozenLayer fl = b.finish();
+//   fl.get("apple");                              // std::optional<std::uint64_t>{7}
+//   for (auto e : fl.prefix("ap")) use(e.key, e.value);
+//   fl.save("dict.fst"); auto m = memkv::FrozenLayer::open("dict.fst");   // mmap, no copy
+//
+// ## Design, in one paragraph
+// The transducer maps every key to its RANK (its index in key order): the output of a transition
+// is the number of keys in the subtrees of the earlier transitions of its state (a state that is
+// itself final adds one more), pushed as close to the root as it can go, so the rank of a key is
+// the sum of the outputs along its path plus the number of final states passed. Rank outputs
+// depend only on the shape of the subtree below a state, so they never prevent suffix sharing:
+// the transducer is exactly as small as the automaton of the key set. The user's values then
+// live beside it: nothing at all when every value equals its key's rank (value mode `rank`), else
+// a flat bit-packed column `value = base + column[rank]` with the smallest width that holds
+// max - min (mode `packed`). This is the choice ANCHORS.md argues for: arbitrary 64-bit values
+// (hashes) cost an FST 12-16 B/key as outputs because they defeat sharing, more than the 8 B/key
+// of a flat column beside a rank FST; monotone values (file offsets) pack to a few bytes.
+//
+// States are bit-packed, and transition labels are Huffman-coded with a code learnt from the
+// first few MiB of keys (stored in the header): most states of a key set are links of a chain
+// (one transition, not final, its target written just before it) and cost 1 bit + the label's
+// code, about 5-6 bits for text keys instead of the 8-16 of a byte-aligned format.
+//
+// ## Complexity and guarantees
+// get/contains/rank: O(|key|) state decodes (a multi-transition state: O(transitions) labels).
+// lower_bound/prefix/range/nth: O(|key| + transitions on the path). ++it: amortised O(1) states.
+// Builder: O(total key bytes) with a bounded registry; its memory is the registry (64 B per cell,
+// `registry_cells` cells at most, 1 Mi by default) + ~20 B per byte of the longest key + the
+// sample buffer (`sample_bytes`, 4 MiB by default) + (memory output) the image itself. When
+// writing to a file, the value column is spooled to an anonymous temporary file, so memory does
+// not grow with the key count.
+// Thread safety: const members may be called concurrently. Iterators hold a pointer to an
+// internal object that survives moves of the FrozenLayer; they are invalidated by its
+// destruction or assignment. An entry's key lives in the iterator and is valid until the
+// iterator moves on or dies. Exceptions: builder errors throw memkv::error (the builder is then
+// usable only for destruction); image errors throw memkv::format_error; bad_alloc passes through.
+//
+// ## What open()/from_bytes() check, and what it costs
+// image_check::checksum (the default): the 48-byte memkv header (magic, version, header checksum,
+// length), the XXH64 checksum of the whole payload (one sequential pass, ~10 GB/s: 3 ms for a
+// 30 MB image; an mmap'ed file is read once), then the FST header below: region sizes that add
+// up, the Huffman code (complete, lengths 1..12), root address and value column inside their
+// regions. No state is parsed. image_check::structure skips only the payload checksum: O(1),
+// nothing of an mmap'ed file is touched beyond its first page.
+// Every later read is bounds-checked against its region, every transition must point strictly
+// below its own state (so every walk ends), paths are capped at the recorded longest key length,
+// ranks must stay below the key count and increase strictly during iteration. So no byte
+// sequence can cause an out-of-bounds read, a crash or a hang; a damaged image whose checksum was
+// not verified may answer wrongly or throw memkv::format_error from get()/iteration (contains()
+// answers false then).
+//
+// ## Image format, version 1 (all integers little-endian; position independent)
+//
+//   offset 0   memkv image header, 48 bytes (memkv/core/file_io.hpp): magic "MKVFST\0\1",
+//              version 1, flags 0, total length, key count n, payload checksum, header checksum
+//   offset 48  struct fst_header {            // 176 bytes
+//                u64 fst_bytes;      // bytes of the FST region (a whole number of bytes)
+//                u64 root;           // bit address of the root state (0: the final leaf)
+//                u64 max_key_length; // longest key: caps every walk
+//                u64 value_base;     // mode packed: value = value_base + column[rank]
+//                u64 values_bytes;   // bytes of the value region, 16 zero bytes included
+//                u8  value_mode;     // 0 = rank (value == rank, no column), 1 = packed
+//                u8  value_width;    // bits per packed value, 0..64
+//                u8  reserved[6];    // 0
+//                u8  code_length[128];  // Huffman code length of byte b in nibble b (low first)
+//              };
+//   offset 224 FST region: fst_bytes bytes, then 8 zero bytes (so 8-byte loads stay inside)
+//   then       value region: ceil(n * value_width / 8) bytes + 16 zero bytes
+//   total      224 + fst_bytes + 8 + values_bytes
+//
+// The FST region is a bit string (bit b = bit b % 8 of byte b / 8). States are written children
+// first; a state's ADDRESS is the bit just above its last bit (its top), and it is decoded from
+// the top down. Address 0 is the "final leaf" (final, no transitions), which is never written.
+// A target is encoded relative to the state's START s (its lowest bit): t = 0 means the leaf,
+// t >= 1 means address s - (t - 1), so a target is always strictly below its state. Shapes, as
+// read from the top (H(x) = Huffman code of label byte x):
+//
+//   chain link   "1"   H(label)                                  1 transition, not final,
+//                                                                 target = s (written just before)
+//   leaf link    "01"  H(label)                                  1 transition to the leaf
+//   one          "001" final:1 H(label) w:6 t:w                  1 transition, anything else
+//   many         "000" final:1 (k-2):8 wo:6 wt:6                 k = 2..256 transitions
+//                      label[0..k):8 each, strictly increasing
+//                      out[1..k):wo each   (out[0] = 0: output of transition i = number of keys
+//                                           under transitions 0..i-1)
+//                      t[0..k):wt each
+//
+// Arrays are read top down: element 0 is the topmost. Output of taking transition i from a
+// state = final + out[i]. Widths wo, wt <= 56.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "memkv/core/entry.hpp"
+#include "memkv/core/error.hpp"
+#include "memkv/core/file_io.hpp"
+#include "memkv/detail/fst_codec.hpp"
+
+namespace memkv {
+
+// What open()/from_bytes() verify before answering (see the header comment).
+enum class image_check { checksum, structure };
+
+class FrozenLayer;
+class FrozenLayerBuilder;
+
+// Tuning of FrozenLayerBuilder.
+struct frozen_layer_options {
+  std::size_t registry_cells = std::size_t{1} << 20;  // states remembered for suffix sharing
+  std::size_t sample_bytes = std::size_t{4} << 20;    // key bytes used to learn the label code
+};
+
+namespace detail::fst {
+
+inline constexpr std::uint64_t magic = 0x0100'5453'4656'4b4dULL;  // "MKVFST\0\1"
+inline constexpr std::uint32_t version = 1;
+inline constexpr std::size_t header_offset = io::image_header_size;  // 48
+inline constexpr std::size_t fst_header_size = 176;
+inline constexpr std::size_t region_offset = header_offset + fst_header_size;  // 224
+inline constexpr std::size_t fst_pad = 8;
+inline constexpr std::size_t value_pad = 16;
+
+struct fst_header {
+  std::uint64_t fst_bytes = 0, root = 0, max_key_length = 0, value_base = 0, values_bytes = 0;
+  std::uint8_t value_mode = 0, value_width = 0;
+  std::array<std::uint8_t, 256> code_length{};
+
+  void store(std::byte* p) const {
+    std::memset(p, 0, fst_header_size);
+    io::store_le<std::uint64_t>(p + 0, fst_bytes);
+    io::store_le<std::uint64_t>(p + 8, root);
+    io::store_le<std::uint64_t>(p + 16, max_key_length);
+    io::store_le<std::uint64_t>(p + 24, value_base);
+    io::store_le<std::uint64_t>(p + 32, values_bytes);
+    p[40] = static_cast<std::byte>(value_mode);
+    p[41] = static_cast<std::byte>(value_width);
+    for (unsigned i = 0; i < 128; ++i)
+      p[48 + i] = static_cast<std::byte>(code_length[2 * i] | (code_length[2 * i + 1] << 4));
+  }
+  static fst_header load(const std::byte* p) {
+    fst_header h;
+    h.fst_bytes = io::load_le<std::uint64_t>(p + 0);
+    h.root = io::load_le<std::uint64_t>(p + 8);
+    h.max_key_length = io::load_le<std::uint64_t>(p + 16);
+    h.value_base = io::load_le<std::uint64_t>(p + 24);
+    h.values_bytes = io::load_le<std::uint64_t>(p + 32);
+    h.value_mode = static_cast<std::uint8_t>(p[40]);
+    h.value_width = static_cast<std::uint8_t>(p[41]);
+    for (unsigned i = 0; i < 128; ++i) {
+      const auto b = static_cast<std::uint8_t>(p[48 + i]);
+      h.code_length[2 * i] = b & 0xf;
+      h.code_length[2 * i + 1] = b >> 4;
+    }
+    return h;
+  }
+};
+
+// One decoded state. For one-transition shapes the transition is in label0/target0.
+struct state {
+  std::uint64_t start = 0;  // lowest bit
+  std::uint32_t ntrans = 0;
+  bool final = false;
+  std::uint8_t label0 = 0;
+  std::uint64_t target0 = 0;
+  std::uint64_t labels_top = 0, outs_top = 0, tgts_top = 0;
+  unsigned w_out = 0, w_tgt = 0;
+};
+
+// The read side: an image plus its decode table. Lives behind a unique_ptr in FrozenLayer so
+// iterators survive moves of the FrozenLayer.
+class reader {
+public:
+  io::byte_source source;
+  const std::byte* fst = nullptr;      // FST region
+  const std::byte* values = nullptr;   // value region
+  std::uint64_t fst_bits = 0;
+  std::uint64_t n = 0;
+  fst_header hdr;
+  label_decoder labels;
+
+  void init(io::byte_source src, image_check check) {
+    source = std::move(src);
+    const std::span<const std::byte> img = source.span();
+    const io::image_header ih =
+        io::parse_image_header(img, magic, version, check == image_check::checksum);
+    if (img.size() < region_offset + fst_pad + value_pad)
+      throw_format_error("FrozenLayer image of " + std::to_string(img.size()) +
+                         " bytes is shorter than its fixed parts (offset 48)");
+    n = ih.key_count;
+    hdr = fst_header::load(img.data() + header_offset);
+    const std::uint64_t room = img.size() - region_offset - fst_pad;
+    if (hdr.fst_bytes > room || hdr.values_bytes != room - hdr.fst_bytes)
+      throw_format_error("FrozenLayer region sizes (offsets 48 and 80) do not add up to the "
+                         "image length " + std::to_string(img.size()));
+    if (hdr.fst_bytes > (~std::uint64_t{0} >> 4))
+      throw_format_error("FrozenLayer FST region too large (offset 48)");
+    fst_bits = hdr.fst_bytes * 8;
+    fst = img.data() + region_offset;
+    values = fst + hdr.fst_bytes + fst_pad;
+    if (hdr.root > fst_bits)
+      throw_format_error("FrozenLayer root address " + std::to_string(hdr.root) +
+                         " outside the FST region (offset 56)");
+    if (hdr.value_mode > 1 || hdr.value_width > 64 || (hdr.value_mode == 0 && hdr.value_width))
+      throw_format_error("FrozenLayer bad value mode/width (offset 88)");
+    if (hdr.value_mode == 1) {
+      const unsigned __int128 need =
+          (static_cast<unsigned __int128>(n) * hdr.value_width + 7) / 8 + value_pad;
+      if (need > hdr.values_bytes)
+        throw_format_error("FrozenLayer value column shorter than key count x width (offset 80)");
+    }
+    if (n > 0 && hdr.max_key_length > fst_bits + 1 && hdr.max_key_length > 0)
+      throw_format_error("FrozenLayer longest key length larger than possible (offset 64)");
+    if (n == 0 && hdr.root != 0)
+      throw_format_error("FrozenLayer empty image with a root state (offset 56)");
+    labels.init(hdr.code_length);
+  }
+
+  std::uint64_t value_at(std::uint64_t rank) const {
+    if (rank >= n) corrupt("rank beyond the key count", rank);
+    if (hdr.value_mode == 0) return rank;
+    return hdr.value_base +
+           read_bits64(values, rank * hdr.value_width, hdr.value_width);
+  }
+
+  std::uint64_t field(std::uint64_t& p, unsigned w) const {
+    if (p < w) corrupt("field below the region start", p);
+    p -= w;
+    return read_bits(fst, p, w);
+  }
+
+  std::uint64_t resolve(std::uint64_t t, std::uint64_t start, std::uint64_t at) const {
+    if (t == 0) return 0;
+    if (t - 1 > start) corrupt("target below the region start", at);
+    return start - (t - 1);
+  }
+
+  state decode(std::uint64_t e) const {
+    state s;
+    if (e == 0) {
+      s.final = true;
+      return s;
+    }
+    if (e > fst_bits) corrupt("state address outside the region", e);
+    std::uint64_t h = e >= 3 ? read_bits(fst, e - 3, 3)
+                             : read_bits(fst, 0, static_cast<unsigned>(e)) << (3 - e);
+    std::uint64_t p;
+    if (h & 4) {  // chain link
+      p = e - 1;
+      const std::uint32_t c = labels.decode(fst, p);
+      s.start = p - (c >> 8);
+      s.ntrans = 1;
+      s.label0 = static_cast<std::uint8_t>(c);
+      s.target0 = s.start;
+      return s;
+    }
+    if (e < 3 && (h & 2) == 0) corrupt("truncated state", e);
+    if (h & 2) {  // leaf link
+      p = e - 2;
+      const std::uint32_t c = labels.decode(fst, p);
+      s.start = p - (c >> 8);
+      s.ntrans = 1;
+      s.label0 = static_cast<std::uint8_t>(c);
+      s.target0 = 0;
+      return s;
+    }
+    p = e - 3;
+    s.final = field(p, 1) != 0;
+    if (h & 1) {  // one transition
+      const std::uint32_t c = labels.decode(fst, p);
+      p -= c >> 8;
+      s.label0 = static_cast<std::uint8_t>(c);
+      const unsigned w = static_cast<unsigned>(field(p, 6));
+      if (w > max_field_width) corrupt("field width too large", p);
+      const std::uint64_t t = field(p, w);
+      s.start = p;
+      s.ntrans = 1;
+      s.target0 = resolve(t, p, e);
+      return s;
+    }
+    s.ntrans = static_cast<std::uint32_t>(field(p, 8)) + 2;
+    s.w_out = static_cast<unsigned>(field(p, 6));
+    s.w_tgt = static_cast<unsigned>(field(p, 6));
+    if (s.w_out > max_field_width || s.w_tgt > max_field_width) corrupt("field width too large", p);
+    const std::uint64_t k = s.ntrans;
+    const std::uint64_t size = 8 * k + s.w_out * (k - 1) + s.w_tgt * k;
+    if (size > p) corrupt("state extends below the region start", e);
+    s.labels_top = p;
+    s.outs_top = p - 8 * k;
+    s.tgts_top = s.outs_top - s.w_out * (k - 1);
+    s.start = p - size;
+    return s;
+  }
+
+  std::uint8_t label(const state& s, std::uint32_t i) const {
+    if (s.ntrans == 1) return s.label0;
+    return static_cast<std::uint8_t>(read_bits(fst, s.labels_top - 8 * (i + 1), 8));
+  }
+  std::uint64_t out(const state& s, std::uint32_t i) const {
+    if (i == 0) return 0;
+    return read_bits(fst, s.outs_top - std::uint64_t{s.w_out} * i, s.w_out);
+  }
+  std::uint64_t target(const state& s, std::uint32_t i) const {
+    if (s.ntrans == 1) return s.target0;
+    const std::uint64_t t =
+        read_bits(fst, s.tgts_top - std::uint64_t{s.w_tgt} * (i + 1), s.w_tgt);
+    return resolve(t, s.start, s.tgts_top);
+  }
+  // Index of the first transition whose label is >= c (ntrans if none).
+  std::uint32_t first_at_least(const state& s, std::uint8_t c) const {
+    if (s.ntrans <= 1) return (s.ntrans == 1 && s.label0 >= c) ? 0 : s.ntrans;
+    std::uint32_t lo = 0, hi = s.ntrans;
+    if (s.ntrans <= 8) {
+      while (lo < hi && label(s, lo) < c) ++lo;
+      return lo;
+    }
+    while (lo < hi) {
+      const std::uint32_t mid = (lo + hi) / 2;
+      if (label(s, mid) < c) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+  }
+
+  // Rank of key, or nullopt. Throws format_error on a damaged image.
+  std::optional<std::uint64_t> rank_of(std::string_view key) const {
+    if (n == 0) return std::nullopt;
+    std::uint64_t addr = hdr.root, rank = 0;
+    for (char ch : key) {
+      const auto c = static_cast<std::uint8_t>(ch);
+      const state s = decode(addr);
+      if (s.ntrans == 1) {
+        if (s.label0 != c) return std::nullopt;
+        rank += s.final;
+        addr = s.target0;
+        continue;
+      }
+      const std::uint32_t i = first_at_least(s, c);
+      if (i == s.ntrans || label(s, i) != c) return std::nullopt;
+      rank += s.final + out(s, i);
+      addr = target(s, i);
+    }
+    if (!decode(addr).final) return std::nullopt;
+    if (rank >= n) corrupt("rank beyond the key count", addr);
+    return rank;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Builder internals.
+
+// A transition on the builder's path: label in the top byte, target address below.
+inline constexpr std::uint64_t target_mask = (std::uint64_t{1} << 56) - 1;
+
+// Byte sink: to a vector, or buffered to a file descriptor.
+class byte_sink {
+public:
+  std::vector<std::byte>* vec = nullptr;
+  int fd = -1;
+  std::vector<std::byte> buf;
+  std::uint64_t written = 0;
+
+  void put(std::byte b) {
+    if (vec) {
+      vec->push_back(b);
+    } else {
+      buf.push_back(b);
+      if (buf.size() >= (1u << 16)) drain();
+    }
+    ++written;
+  }
+  void put(const std::byte* p, std::size_t len) {
+    for (std::size_t i = 0; i < len; ++i) put(p[i]);
+  }
+  void drain() {
+#if MEMKV_HAS_POSIX_IO
+    const std::byte* p = buf.data();
+    std::size_t left = buf.size();
+    while (left > 0) {
+      const ::ssize_t w = ::write(fd, p, left);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        throw_error(std::string("FrozenLayerBuilder: cannot write output file: ") +
+                    std::strerror(errno));
+      }
+      p += w;
+      left -= static_cast<std::size_t>(w);
+    }
+#endif
+    buf.clear();
+  }
+};
+
+// A set-associative cache of frozen states (4 ways per bucket, least recently used evicted):
+// the "registry" that finds an equal, already written state for suffix sharing. Bounded: it
+// grows by doubling up to max_cells and then evicts, which only costs some sharing (the
+// automaton stays correct, just less minimal). Each bucket has one 64-bit word of metadata (four
+// 14-bit tags from the hash and the LRU order of its ways), so a miss, the common case, usually
+// reads only that small array (2 MiB for 1 Mi cells) and not the 48-byte cells themselves.
+class registry {
+public:
+  struct cell {
+    std::uint64_t addr = 0, count = 0;
+    std::uint32_t ntrans = 0, final = 0;
+    std::uint64_t small[2] = {0, 0};  // the transitions, or small[0] = offset in the ring
+  };
+
+  explicit registry(std::size_t max_cells)
+      : max_cells_(std::bit_floor(std::max<std::size_t>(max_cells, 4))),
+        ring_(std::max<std::size_t>(max_cells_, 1024)) {
+    resize(std::min<std::size_t>(4096, max_cells_));
+  }
+
+  static std::uint64_t hash_of(bool final, const std::uint64_t* t, std::size_t k) {
+    std::uint64_t h = 0x9e3779b97f4a7c15ULL ^ (final ? 0x51ed27 : 0) ^ (k << 40);
+    for (std::size_t i = 0; i < k; ++i) {
+      h ^= t[i];
+      h *= 0xff51afd7ed558ccdULL;
+      h ^= h >> 32;
+    }
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 29);
+  }
+
+  // Finds an equal state; nullptr on a miss.
+  const cell* find(std::uint64_t h, bool final, const std::uint64_t* t, std::uint32_t k) {
+    const std::size_t b = h & mask_;
+    const std::uint64_t m = meta_[b];
+    const std::uint64_t tag = tag_of(h);
+    for (unsigned pos = 0; pos < 4; ++pos) {
+      const unsigned way = (m >> (56 + 2 * pos)) & 3;
+      if (((m >> (14 * way)) & 0x3fff) != tag) continue;
+      const cell& c = cells_[b * 4 + way];
+      if (c.ntrans != k || c.final != static_cast<std::uint32_t>(final)) continue;
+      const std::uint64_t* ct = trans_of(c);
+      if (ct && std::equal(t, t + k, ct)) {
+        promote(b, pos);
+        return &c;
+      }
+    }
+    return nullptr;
+  }
+
+  void prefetch(std::uint64_t h) const noexcept {
+#if defined(__GNUC__)
+    __builtin_prefetch(&meta_[h & mask_], 1);
+#else
+    (void)h;
+#endif
+  }
+
+  void insert(std::uint64_t h, bool final, const std::uint64_t* t, std::uint32_t k,
+              std::uint64_t addr, std::uint64_t count) {
+    if (++inserted_ > cells_.size() && cells_.size() < max_cells_) resize(cells_.size() * 2);
+    place(h, final, t, k, addr, count);
+  }
+
+  std::size_t cells() const noexcept { return cells_.size(); }
+
+private:
+  static std::uint64_t tag_of(std::uint64_t h) noexcept {
+    const std::uint64_t t = h >> 50;
+    return t ? t : 1;  // 0 marks an empty way
+  }
+  // Transitions of a cell; nullptr when a ring entry has been overwritten since.
+  const std::uint64_t* trans_of(const cell& c) const noexcept {
+    if (c.ntrans <= 2) return c.small;
+    if (head_ - c.small[0] > ring_.size()) return nullptr;
+    return ring_.data() + (c.small[0] % ring_.size());
+  }
+  void promote(std::size_t b, unsigned pos) noexcept {
+    std::uint64_t m = meta_[b];
+    std::uint64_t order = m >> 56;
+    const std::uint64_t way = (order >> (2 * pos)) & 3;
+    const std::uint64_t below = order & ((std::uint64_t{1} << (2 * pos)) - 1);  // ways before pos
+    const std::uint64_t above = order >> (2 * pos + 2) << (2 * pos + 2);
+    order = above | (below << 2) | way;
+    meta_[b] = (m & ((std::uint64_t{1} << 56) - 1)) | (order << 56);
+  }
+  void place(std::uint64_t h, bool final, const std::uint64_t* t, std::uint32_t k,
+             std::uint64_t addr, std::uint64_t count) {
+    const std::size_t b = h & mask_;
+    const unsigned way = (meta_[b] >> 62) & 3;  // least recently used
+    cell& c = cells_[b * 4 + way];
+    c.addr = addr;
+    c.count = count;
+    c.final = final;
+    c.ntrans = k;
+    if (k <= 2) {
+      c.small[0] = t[0];
+      c.small[1] = k == 2 ? t[1] : 0;
+    } else {
+      const std::size_t r = ring_.size();
+      if (head_ % r + k > r) head_ += r - head_ % r;  // keep each entry contiguous
+      c.small[0] = head_;
+      std::copy(t, t + k, ring_.data() + head_ % r);
+      head_ += k;
+    }
+    std::uint64_t m = meta_[b] & ~(std::uint64_t{0x3fff} << (14 * way));
+    meta_[b] = m | (tag_of(h) << (14 * way));
+    promote(b, 3);
+  }
+  void resize(std::size_t ncells) {
+    std::vector<cell> old = std::move(cells_);
+    std::vector<std::uint64_t> old_meta = std::move(meta_);
+    const std::vector<std::uint64_t> old_ring = ring_;
+    const std::uint64_t old_head = head_;
+    cells_ = std::vector<cell>(ncells);
+    meta_.assign(ncells / 4, std::uint64_t{0xE4} << 56);  // order 0,1,2,3
+    mask_ = ncells / 4 - 1;
+    for (std::size_t b = 0; b < old_meta.size(); ++b)
+      for (unsigned pos = 4; pos-- > 0;) {  // least recent first, so recency survives
+        const unsigned way = (old_meta[b] >> (56 + 2 * pos)) & 3;
+        if (((old_meta[b] >> (14 * way)) & 0x3fff) == 0) continue;
+        const cell& c = old[b * 4 + way];
+        const std::uint64_t* t = c.small;
+        if (c.ntrans > 2) {
+          if (old_head - c.small[0] > old_ring.size()) continue;
+          t = old_ring.data() + c.small[0] % old_ring.size();
+        }
+        place(hash_of(c.final, t, c.ntrans), c.final, t, c.ntrans, c.addr, c.count);
+      }
+  }
+
+  std::vector<cell> cells_;
+  std::vector<std::uint64_t> meta_;
+  std::size_t max_cells_;
+  std::size_t mask_ = 0;
+  std::size_t inserted_ = 0;
+  std::vector<std::uint64_t> ring_;  // transitions of states with more than two
+  std::uint64_t head_ = 0;
+};
+
+}  // namespace detail::fst
+
+// =============================================================================================
+// FrozenLayer: the read side.
+class FrozenLayer {
+public:
+  using key_type = std::string_view;
+  using mapped_type = std::uint64_t;
+  using size_type = std::size_t;
+  using value_type = basic_entry<std::uint64_t>;
+
+  // Forward iterator over entries in key order. Holds the current key in its own buffer and the
+  // stack of states on its path; *it returns an entry by value whose key views that buffer.
+  class const_iterator {
+  public:
+    using iterator_category = std::input_iterator_tag;  // *it is a prvalue
+    using iterator_concept = std::forward_iterator_tag;
+    using value_type = basic_entry<std::uint64_t>;
+    using difference_type = std::ptrdiff_t;
+    using reference = value_type;
+    using pointer = arrow_proxy<value_type>;
+
+    const_iterator() noexcept : r_(nullptr), rank_(0) {}
+    value_type operator*() const { return {key_, r_->value_at(rank_)}; }
+    pointer operator->() const { return {**this}; }
+    const_iterator& operator++() {
+      advance();
+      return *this;
+    }
+    const_iterator operator++(int) {
+      const_iterator t = *this;
+      advance();
+      return t;
+    }
+    friend bool operator==(const const_iterator& a, const const_iterator& b) noexcept {
+      return a.rank_ == b.rank_;
+    }
+    // Rank of the current entry (size() at the end).
+    std::uint64_t index() const noexcept { return rank_; }
+    std::string_view key() const noexcept { return key_; }
+
+  private:
+    friend class FrozenLayer;
+    struct frame {
+      std::uint64_t addr;  // the state
+      std::uint64_t base;  // rank of the first key at or below it
+      std::uint32_t idx;   // transition taken from it (frames below the top)
+    };
+
+    explicit const_iterator(const detail::fst::reader* r) : r_(r), rank_(r->n) {}
+
+    void set_end() {
+      stack_.clear();
+      key_.clear();
+      rank_ = r_->n;
+    }
+    void push(std::uint64_t addr, std::uint64_t base) {
+      if (stack_.size() > r_->hdr.max_key_length)
+        detail::fst::corrupt("path longer than the longest key", addr);
+      stack_.push_back({addr, base, 0});
+    }
+    // Takes transition i of the top state s and pushes its target.
+    void take(const detail::fst::state& s, std::uint32_t i) {
+      frame& f = stack_.back();
+      f.idx = i;
+      const std::uint64_t base = f.base + s.final + r_->out(s, i);
+      key_.push_back(static_cast<char>(r_->label(s, i)));
+      push(r_->target(s, i), base);
+    }
+    // From the top state, follow first transitions down to the first final state.
+    void leftmost() {
+      for (;;) {
+        const detail::fst::state s = r_->decode(stack_.back().addr);
+        if (s.final) break;
+        if (s.ntrans == 0) detail::fst::corrupt("dead-end state", stack_.back().addr);
+        take(s, 0);
+      }
+      rank_ = stack_.back().base;
+      if (rank_ >= r_->n) detail::fst::corrupt("rank beyond the key count", stack_.back().addr);
+    }
+    // Leaves the top state's subtree: the next sibling subtree of some ancestor, or the end.
+    void next_subtree() {
+      for (;;) {
+        stack_.pop_back();
+        if (stack_.empty()) {
+          set_end();
+          return;
+        }
+        key_.pop_back();
+        const detail::fst::state s = r_->decode(stack_.back().addr);
+        const std::uint32_t j = stack_.back().idx + 1;
+        if (j < s.ntrans) {
+          take(s, j);
+          leftmost();
+          return;
+        }
+      }
+    }
+    void advance() {
+      const std::uint64_t old = rank_;
+      const detail::fst::state s = r_->decode(stack_.back().addr);
+      if (s.ntrans > 0) {
+        take(s, 0);
+        leftmost();
+      } else {
+        next_subtree();
+      }
+      if (!stack_.empty() && rank_ <= old)
+        detail::fst::corrupt("ranks do not increase", stack_.back().addr);
+    }
+
+    const detail::fst::reader* r_;
+    std::string key_;
+    std::vector<frame> stack_;
+    std::uint64_t rank_;
+  };
+  using iterator = const_iterator;
+  using range_type = std::ranges::subrange<const_iterator>;
+
+  // An empty map.
+  FrozenLayer();
+  FrozenLayer(FrozenLayer&&) noexcept = default;
+  FrozenLayer& operator=(FrozenLayer&&) noexcept = default;
+  FrozenLayer(const FrozenLayer& o) { *this = from_bytes(o.bytes(), image_check::structure); }
+  FrozenLayer& operator=(const FrozenLayer& o) {
+    if (this != &o) *this = from_bytes(o.bytes(), image_check::structure);
+    return *this;
+  }
+  void swap(FrozenLayer& o) noexcept { r_.swap(o.r_); }
+
+  // Any input range of pairs (.first converts to std::string_view, .second to std::uint64_t),
+  // keys strictly increasing.
+  template <std::ranges::input_range R>
+  static FrozenLayer build(R&& range);
+
+  // Maps the file read-only (no copy); see the header comment for what `check` verifies.
+  static FrozenLayer open(const std::filesystem::path& path,
+                          image_check check = image_check::checksum) {
+    FrozenLayer f(nullptr);
+    try {
+      f.r_->init(io::byte_source::mapped(path), check);
+    } catch (const format_error& e) {
+      throw format_error(std::string(e.what()) + " (file '" + path.string() + "')");
+    }
+    return f;
+  }
+  // Copies the image.
+  static FrozenLayer from_bytes(std::span<const std::byte> image,
+                                image_check check = image_check::checksum) {
+    FrozenLayer f(nullptr);
+    f.r_->init(io::byte_source::owned(std::vector<std::byte>(image.begin(), image.end())), check);
+    return f;
+  }
+  // Views the image in place: the caller keeps it alive and unchanged while this is used.
+  static FrozenLayer view_bytes(std::span<const std::byte> image,
+                                image_check check = image_check::checksum) {
+    FrozenLayer f(nullptr);
+    f.r_->init(io::byte_source::borrowed(image), check);
+    return f;
+  }
+
+  std::span<const std::byte> bytes() const noexcept { return r_->source.span(); }
+  void save(const std::filesystem::path& path) const { io::atomic_write_file(path, bytes()); }
+
+  std::optional<std::uint64_t> get(std::string_view key) const {
+    const auto rk = r_->rank_of(key);
+    if (!rk) return std::nullopt;
+    return r_->value_at(*rk);
+  }
+  bool contains(std::string_view key) const noexcept {
+    try {
+      return r_->rank_of(key).has_value();
+    } catch (...) {
+      return false;
+    }
+  }
+  // Index of key in key order, if present.
+  std::optional<std::uint64_t> rank(std::string_view key) const { return r_->rank_of(key); }
+
+  std::size_t size() const noexcept { return static_cast<std::size_t>(r_->n); }
+  bool empty() const noexcept { return r_->n == 0; }
+  // Heap bytes of this object plus the image (owned or mapped; a borrowed image is not counted).
+  std::size_t memory_usage() const noexcept {
+    std::size_t img = r_->source.kind() == io::byte_source::kind_type::borrowed
+                          ? 0
+                          : r_->source.size();
+    return sizeof(*this) + sizeof(detail::fst::reader) + img;
+  }
+  std::size_t image_size() const noexcept { return r_->source.size(); }
+
+  const_iterator begin() const {
+    const_iterator it(r_.get());
+    if (r_->n == 0) return it;
+    it.push(r_->hdr.root, 0);
+    it.leftmost();
+    return it;
+  }
+  const_iterator end() const { return const_iterator(r_.get()); }
+
+  const_iterator lower_bound(std::string_view key) const {
+    const_iterator it(r_.get());
+    if (r_->n == 0) return it;
+    it.push(r_->hdr.root, 0);
+    for (std::size_t d = 0;; ++d) {
+      const detail::fst::state s = r_->decode(it.stack_.back().addr);
+      if (d == key.size()) {
+        it.leftmost();  // the key itself if final, else its smallest extension
+        return it;
+      }
+      const auto c = static_cast<std::uint8_t>(key[d]);
+      const std::uint32_t i = r_->first_at_least(s, c);
+      if (i == s.ntrans) {
+        it.next_subtree();
+        return it;
+      }
+      const bool exact = r_->label(s, i) == c;
+      it.take(s, i);
+      if (!exact) {
+        it.leftmost();
+        return it;
+      }
+    }
+  }
+  range_type prefix(std::string_view p) const {
+    std::string hi(p);
+    while (!hi.empty() && static_cast<unsigned char>(hi.back()) == 0xff) hi.pop_back();
+    if (hi.empty()) return {lower_bound(p), end()};
+    hi.back() = static_cast<char>(static_cast<unsigned char>(hi.back()) + 1);
+    return {lower_bound(p), lower_bound(hi)};
+  }
+  range_type range(std::string_view lo, std::string_view hi) const {
+    const_iterator a = lower_bound(lo);
+    if (!(lo < hi)) return {a, a};
+    return {std::move(a), lower_bound(hi)};
+  }
+  // The entry of rank i (end() if i >= size()).
+  const_iterator nth(std::uint64_t i) const {
+    const_iterator it(r_.get());
+    if (i >= r_->n) return it;
+    it.push(r_->hdr.root, 0);
+    for (;;) {
+      const detail::fst::state s = r_->decode(it.stack_.back().addr);
+      const std::uint64_t base = it.stack_.back().base;
+      if (s.final && base == i) break;
+      if (s.ntrans == 0) detail::fst::corrupt("dead-end state", it.stack_.back().addr);
+      // last transition whose first rank <= i
+      const std::uint64_t rel = i - base - s.final;
+      std::uint32_t lo = 0, hi = s.ntrans;  // find last j with out(j) <= rel
+      while (hi - lo > 1) {
+        const std::uint32_t mid = (lo + hi) / 2;
+        if (r_->out(s, mid) <= rel) lo = mid; else hi = mid;
+      }
+      it.take(s, lo);
+      if (it.stack_.back().base > i) detail::fst::corrupt("bad outputs", it.stack_.back().addr);
+    }
+    it.rank_ = i;
+    return it;
+  }
+
+  // Walks the whole automaton and checks every structural property a correct image has (throws
+  // memkv::format_error naming the first violation): keys strictly increasing, ranks 0..n-1 in
+  // order, exactly n keys, no key longer than the recorded longest.
+  void check_invariants() const {
+    std::uint64_t count = 0;
+    std::string prev;
+    std::size_t longest = 0;
+    for (auto it = begin(); it != end(); ++it) {
+      if (it.index() != count)
+        detail::throw_format_error("FrozenLayer invariant: rank " + std::to_string(it.index()) +
+                                   " at position " + std::to_string(count));
+      if (count > 0 && !(prev < it.key()))
+        detail::throw_format_error("FrozenLayer invariant: keys out of order at position " +
+                                   std::to_string(count));
+      prev.assign(it.key());
+      longest = std::max(longest, prev.size());
+      ++count;
+    }
+    if (count != r_->n)
+      detail::throw_format_error("FrozenLayer invariant: " + std::to_string(count) +
+                                 " keys found, header says " + std::to_string(r_->n));
+    if (r_->n > 0 && longest != r_->hdr.max_key_length)
+      detail::throw_format_error("FrozenLayer invariant: longest key length mismatch");
+  }
+
+  // Format details, for tests and benchmarks.
+  bool values_are_ranks() const noexcept { return r_->hdr.value_mode == 0; }
+  unsigned value_width() const noexcept { return r_->hdr.value_width; }
+  std::size_t fst_bytes() const noexcept { return static_cast<std::size_t>(r_->hdr.fst_bytes); }
+
+private:
+  friend class FrozenLayerBuilder;
+  explicit FrozenLayer(std::nullptr_t) : r_(std::make_unique<detail::fst::reader>()) {}
+  std::unique_ptr<detail::fst::reader> r_;
+};
+
+// =============================================================================================
+// FrozenLayerBuilder: streaming construction.
+class FrozenLayerBuilder {
+public:
+  using options = frozen_layer_options;
+
+  FrozenLayerBuilder() : FrozenLayerBuilder(options{}) {}
+  explicit FrozenLayerBuilder(options o) : opt_(o), reg_(o.registry_cells) {
+    image_ = io::begin_image();
+    image_.resize(detail::fst::region_offset);
+    sink_.vec = &image_;
+    init();
+  }
+  // Writes the image straight to `path` (atomically, at finish()).
+  explicit FrozenLayerBuilder(const std::filesystem::path& path, options o = {})
+      : opt_(o), reg_(o.registry_cells), path_(path) {
+#if MEMKV_HAS_POSIX_IO
+    static unsigned counter = 0;
+    tmp_ = path;
+    tmp_ += ".tmp." + std::to_string(::getpid()) + "." +
+            std::to_string(__atomic_fetch_add(&counter, 1u, __ATOMIC_RELAXED));
+    sink_.fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (sink_.fd < 0)
+      detail::throw_error("FrozenLayerBuilder: cannot create '" + tmp_.string() +
+                          "': " + std::strerror(errno));
+    const std::vector<std::byte> zeros(detail::fst::region_offset);
+    sink_.put(zeros.data(), zeros.size());
+#else
+    image_ = io::begin_image();
+    image_.resize(detail::fst::region_offset);
+    sink_.vec = &image_;
+#endif
+    init();
+  }
+  FrozenLayerBuilder(const FrozenLayerBuilder&) = delete;
+  FrozenLayerBuilder& operator=(const FrozenLayerBuilder&) = delete;
+  ~FrozenLayerBuilder() { discard(); }
+
+  // Adds key with value; keys must be strictly increasing (bytewise). Throws memkv::error naming
+  // the position (0-based count of keys inserted before) otherwise.
+  void insert(std::string_view key, std::uint64_t value) {
+    if (state_ != phase::open) detail::throw_error("FrozenLayerBuilder: insert after an error or finish()");
+    if (count_ > 0) {
+      const std::string_view last = last_key();
+      if (!(last < key)) {
+        state_ = phase::failed;
+        discard();
+        detail::throw_error("FrozenLayerBuilder: key at position " + std::to_string(count_) +
+                            (last == key ? " repeats the previous key" : " is smaller than the previous key") +
+                            " (keys must be strictly increasing)");
+      }
+    }
+    if (key.size() >= (std::uint64_t{1} << 32) * 4)
+      detail::throw_error("FrozenLayerBuilder: key too long at position " + std::to_string(count_));
+    if (sampling_) {
+      sample_off_.push_back(sample_.size());
+      sample_.append(key);
+      sample_values_.push_back(value);
+      ++count_;
+      if (sample_.size() >= opt_.sample_bytes) end_sampling();
+      return;
+    }
+    add(key, value);
+    ++count_;
+  }
+  template <class K>
+  void insert(const std::pair<K, std::uint64_t>& kv) { insert(std::string_view(kv.first), kv.second); }
+
+  std::size_t size() const noexcept { return static_cast<std::size_t>(count_); }
+
+  // Finishes the image: in memory (returns a FrozenLayer owning it) or in the file (renamed into
+  // place atomically; returns the file opened read-only).
+  FrozenLayer finish() {
+    if (state_ != phase::open) detail::throw_error("FrozenLayerBuilder: finish() after an error or finish()");
+    state_ = phase::failed;  // until done
+    if (sampling_) end_sampling();
+    const std::size_t depth = last_.size();
+    bool fresh = false;
+    for (std::size_t d = depth; d >= 1; --d) freeze_into_parent(d, fresh);
+    std::uint64_t root = 0;
+    if (count_ > 0) root = compile(0, fresh).addr;
+    flush_pending();
+    bits_.flush();
+    hdr_.fst_bytes = (bits_.position() + 7) / 8;
+    hdr_.root = root;
+    hdr_.max_key_length = max_len_;
+    for (std::size_t i = 0; i < detail::fst::fst_pad; ++i) sink_.put(std::byte{0});
+    write_values();
+    std::byte fh[detail::fst::fst_header_size];
+    hdr_.store(fh);
+    FrozenLayer result(nullptr);
+    if (sink_.vec) {
+      std::memcpy(image_.data() + detail::fst::header_offset, fh, sizeof fh);
+      io::finish_image(image_, detail::fst::magic, detail::fst::version, 0, count_);
+      result.r_->init(io::byte_source::owned(std::move(image_)), image_check::structure);
+      if (!path_.empty()) result.save(path_);
+    } else {
+      finish_file(fh);
+      result = FrozenLayer::open(path_, image_check::structure);
+    }
+    state_ = phase::finished;
+    return result;
+  }
+
+private:
+  enum class phase { open, failed, finished };
+  struct path_node {
+    std::uint64_t first = 0;  // index of its first transition in trans_
+    bool final = false;
+  };
+  struct frozen {
+    std::uint64_t addr, count;
+  };
+  struct pending_state {
+    std::uint64_t hash, off, addr, count;
+    std::uint32_t k;
+    bool final;
+  };
+
+  void init() {
+    nodes_.push_back({0, false});
+    code_ = detail::fst::label_code::flat();
+  }
+  std::string_view last_key() const {
+    if (sampling_) return std::string_view(sample_).substr(sample_off_.back());
+    return last_;
+  }
+
+  void end_sampling() {
+    sampling_ = false;
+    std::array<std::uint64_t, 256> freq{};
+    std::string_view prev;
+    for (std::size_t i = 0; i < sample_off_.size(); ++i) {
+      const std::size_t b = sample_off_[i], e = i + 1 < sample_off_.size() ? sample_off_[i + 1] : sample_.size();
+      const std::string_view k = std::string_view(sample_).substr(b, e - b);
+      std::size_t l = 0;
+      while (l < k.size() && l < prev.size() && k[l] == prev[l]) ++l;
+      for (std::size_t j = l; j < k.size(); ++j) ++freq[static_cast<unsigned char>(k[j])];
+      prev = k;
+    }
+    code_ = detail::fst::label_code::from_frequencies(freq);
+    hdr_.code_length = code_.length;
+    for (std::size_t i = 0; i < sample_off_.size(); ++i) {
+      const std::size_t b = sample_off_[i], e = i + 1 < sample_off_.size() ? sample_off_[i + 1] : sample_.size();
+      add(std::string_view(sample_).substr(b, e - b), sample_values_[i]);
+    }
+    added_ = sample_off_.size();
+    std::string().swap(sample_);
+    std::vector<std::size_t>().swap(sample_off_);
+    std::vector<std::uint64_t>().swap(sample_values_);
+  }
+
+  // Adds one key (already checked to be larger than last_).
+  void add(std::string_view key, std::uint64_t value) {
+    std::size_t l = 0;
+    const std::size_t m = std::min(key.size(), last_.size());
+    while (l < m && key[l] == last_[l]) ++l;
+    if (added_ > 0) {
+      bool fresh = false;
+      for (std::size_t d = last_.size(); d > l; --d) freeze_into_parent(d, fresh);
+      flush_pending();
+    }
+    nodes_.resize(l + 1);
+    for (std::size_t d = l; d < key.size(); ++d) {
+      trans_.push_back({(std::uint64_t{static_cast<unsigned char>(key[d])} << 56), 0});
+      nodes_.push_back({trans_.size(), false});
+    }
+    nodes_[key.size()].final = true;
+    last_.assign(key);
+    max_len_ = std::max<std::uint64_t>(max_len_, key.size());
+    add_value(value);
+    ++added_;
+  }
+
+  // Compiles node d (the deepest) and points its parent's last transition at it.
+  void freeze_into_parent(std::size_t d, bool& child_fresh) {
+    const frozen f = compile(d, child_fresh);
+    auto& t = trans_[nodes_[d].first - 1];
+    t.lt |= f.addr;
+    t.count = f.count;
+    trans_.resize(nodes_[d].first);
+    nodes_.pop_back();
+  }
+
+  // Compiles node d. `child_fresh`: its last transition points to a state written during this
+  // freeze pass, which no registered state can point to yet, so the lookup is skipped. New
+  // states are registered at the end of the pass (flush_pending), with their buckets prefetched
+  // first, so the cache misses of a pass overlap instead of following one another.
+  frozen compile(std::size_t d, bool& child_fresh) {
+    const path_node& nd = nodes_[d];
+    const std::size_t first = nd.first;
+    const auto k = static_cast<std::uint32_t>(trans_.size() - first);
+    std::uint64_t count = nd.final ? 1 : 0;
+    for (std::size_t i = first; i < trans_.size(); ++i) count += trans_[i].count;
+    if (k == 0) {  // the final leaf
+      child_fresh = false;
+      return {0, count};
+    }
+    const std::size_t off = pending_lt_.size();
+    for (std::uint32_t i = 0; i < k; ++i) pending_lt_.push_back(trans_[first + i].lt);
+    const std::uint64_t h = detail::fst::registry::hash_of(nd.final, pending_lt_.data() + off, k);
+    if (!child_fresh) {
+      if (const auto* c = reg_.find(h, nd.final, pending_lt_.data() + off, k)) {
+        pending_lt_.resize(off);
+        return {c->addr, c->count};
+      }
+    }
+    const std::uint64_t addr = emit(nd.final, first, k);
+    reg_.prefetch(h);
+    pending_.push_back({h, off, addr, count, k, nd.final});
+    child_fresh = true;
+    return {addr, count};
+  }
+  void flush_pending() {
+    for (const pending_state& p : pending_)
+      reg_.insert(p.hash, p.final, pending_lt_.data() + p.off, p.k, p.addr, p.count);
+    pending_.clear();
+    pending_lt_.clear();
+  }
+
+  void put_label(std::uint8_t c) { bits_.put(code_.code[c], code_.length[c]); }
+  static std::uint64_t tcode(std::uint64_t target, std::uint64_t start) {
+    return target == 0 ? 0 : start - target + 1;
+  }
+
+  // Writes a state; returns its address.
+  std::uint64_t emit(bool final, std::size_t first, std::uint32_t k) {
+    using detail::fst::bit_width;
+    const std::uint64_t s = bits_.position();
+    if (k == 1) {
+      const std::uint64_t lt = trans_[first].lt;
+      const auto label = static_cast<std::uint8_t>(lt >> 56);
+      const std::uint64_t target = lt & detail::fst::target_mask;
+      if (!final && target == s) {
+        put_label(label);
+        bits_.put(1, 1);
+      } else if (!final && target == 0) {
+        put_label(label);
+        bits_.put(1, 2);
+      } else {
+        const std::uint64_t t = tcode(target, s);
+        const unsigned w = bit_width(t);
+        bits_.put(t, w);
+        bits_.put(w, 6);
+        put_label(label);
+        bits_.put(final, 1);
+        bits_.put(1, 3);
+      }
+      check_address();
+      return bits_.position();
+    }
+    std::uint64_t max_t = 0, cum = 0, max_out = 0;
+    outs_.resize(k);
+    for (std::uint32_t i = 0; i < k; ++i) {
+      max_t = std::max(max_t, tcode(trans_[first + i].lt & detail::fst::target_mask, s));
+      outs_[i] = cum;
+      cum += trans_[first + i].count;
+    }
+    max_out = outs_[k - 1];
+    const unsigned wt = bit_width(max_t), wo = bit_width(max_out);
+    for (std::uint32_t i = k; i-- > 0;) bits_.put(tcode(trans_[first + i].lt & detail::fst::target_mask, s), wt);
+    for (std::uint32_t i = k; i-- > 1;) bits_.put(outs_[i], wo);
+    for (std::uint32_t i = k; i-- > 0;) bits_.put(trans_[first + i].lt >> 56, 8);
+    bits_.put(wt, 6);
+    bits_.put(wo, 6);
+    bits_.put(k - 2, 8);
+    bits_.put(final, 1);
+    bits_.put(0, 3);
+    check_address();
+    return bits_.position();
+  }
+  void check_address() {
+    if (bits_.position() > detail::fst::target_mask)
+      detail::throw_error("FrozenLayerBuilder: image larger than 2^53 bytes");
+  }
+
+  // Values: mode rank while value == rank, then a spooled column.
+  void add_value(std::uint64_t v) {
+    const std::uint64_t i = added_;
+    if (rank_mode_) {
+      if (v == i) return;
+      rank_mode_ = false;
+      vmin_ = 0;
+      vmax_ = i ? i - 1 : 0;
+      if (i == 0) vmin_ = vmax_ = v;
+      for (std::uint64_t j = 0; j < i; ++j) spool(j);
+    }
+    vmin_ = std::min(vmin_, v);
+    vmax_ = std::max(vmax_, v);
+    spool(v);
+  }
+  void spool(std::uint64_t v) {
+    if (sink_.vec) {
+      spool_mem_.push_back(v);
+      return;
+    }
+    if (!spool_file_) {
+      spool_file_ = std::tmpfile();
+      if (!spool_file_) detail::throw_error("FrozenLayerBuilder: cannot create a temporary file");
+    }
+    std::byte b[8];
+    io::store_le(b, v);
+    if (std::fwrite(b, 1, 8, spool_file_) != 8)
+      detail::throw_error("FrozenLayerBuilder: cannot write the temporary value file");
+  }
+  void write_values() {
+    using detail::fst::bit_width;
+    hdr_.value_mode = rank_mode_ ? 0 : 1;
+    std::uint64_t bytes = detail::fst::value_pad;
+    if (!rank_mode_) {
+      hdr_.value_base = vmin_;
+      const unsigned w = bit_width(vmax_ - vmin_);
+      hdr_.value_width = static_cast<std::uint8_t>(w);
+      const std::uint64_t before = sink_.written;
+      detail::fst::bit_writer<detail::fst::byte_sink> vw(sink_);
+      if (sink_.vec) {
+        for (std::uint64_t v : spool_mem_) vw.put(v - vmin_, w);
+        std::vector<std::uint64_t>().swap(spool_mem_);
+      } else {
+        std::rewind(spool_file_);
+        std::byte b[8];
+        for (std::uint64_t j = 0; j < added_; ++j) {
+          if (std::fread(b, 1, 8, spool_file_) != 8)
+            detail::throw_error("FrozenLayerBuilder: cannot read the temporary value file");
+          vw.put(io::load_le<std::uint64_t>(b) - vmin_, w);
+        }
+      }
+      vw.flush();
+      bytes += sink_.written - before;
+    }
+    for (std::size_t i = 0; i < detail::fst::value_pad; ++i) sink_.put(std::byte{0});
+    hdr_.values_bytes = bytes;
+  }
+
+  void finish_file(const std::byte* fh) {
+#if MEMKV_HAS_POSIX_IO
+    sink_.drain();
+    auto pw = [&](const std::byte* p, std::size_t len, std::size_t off) {
+      if (::pwrite(sink_.fd, p, len, static_cast<off_t>(off)) != static_cast<::ssize_t>(len))
+        detail::throw_error("FrozenLayerBuilder: cannot write '" + tmp_.string() +
+                            "': " + std::strerror(errno));
+    };
+    pw(fh, detail::fst::fst_header_size, detail::fst::header_offset);
+    {
+      io::mapped_file m(tmp_);
+      std::byte h[io::image_header_size];
+      io::store_le<std::uint64_t>(h + 0, detail::fst::magic);
+      io::store_le<std::uint32_t>(h + 8, detail::fst::version);
+      io::store_le<std::uint32_t>(h + 12, 0);
+      io::store_le<std::uint64_t>(h + 16, m.size());
+      io::store_le<std::uint64_t>(h + 24, count_);
+      io::store_le<std::uint64_t>(h + 32, io::checksum64(m.span().subspan(io::image_header_size)));
+      io::store_le<std::uint64_t>(h + 40, io::checksum64(std::span<const std::byte>(h, 40)));
+      pw(h, sizeof h, 0);
+    }
+    if (::fsync(sink_.fd) != 0 || ::close(sink_.fd) != 0) {
+      sink_.fd = -1;
+      detail::throw_error("FrozenLayerBuilder: cannot sync '" + tmp_.string() + "'");
+    }
+    sink_.fd = -1;
+    if (::rename(tmp_.c_str(), path_.c_str()) != 0)
+      detail::throw_error("FrozenLayerBuilder: cannot rename onto '" + path_.string() +
+                          "': " + std::strerror(errno));
+    tmp_.clear();
+    const std::filesystem::path dir = path_.has_parent_path() ? path_.parent_path() : ".";
+    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      ::fsync(dfd);
+      ::close(dfd);
+    }
+#else
+    (void)fh;
+#endif
+  }
+
+  // Drops everything held (temporary files included).
+  void discard() noexcept {
+#if MEMKV_HAS_POSIX_IO
+    if (sink_.fd >= 0) {
+      ::close(sink_.fd);
+      sink_.fd = -1;
+    }
+    if (!tmp_.empty()) {
+      ::unlink(tmp_.c_str());
+      tmp_.clear();
+    }
+#endif
+    if (spool_file_) {
+      std::fclose(spool_file_);
+      spool_file_ = nullptr;
+    }
+  }
+
+  struct ptrans {
+    std::uint64_t lt;     // label << 56 | target address
+    std::uint64_t count;  // keys below the target
+  };
+
+  options opt_;
+  detail::fst::registry reg_;
+  std::filesystem::path path_, tmp_;
+  std::vector<std::byte> image_;
+  detail::fst::byte_sink sink_;
+  detail::fst::bit_writer<detail::fst::byte_sink> bits_{sink_};
+  detail::fst::label_code code_;
+  detail::fst::fst_header hdr_;
+  phase state_ = phase::open;
+
+  std::vector<path_node> nodes_;
+  std::vector<ptrans> trans_;
+  std::vector<std::uint64_t> outs_, pending_lt_;
+  std::vector<pending_state> pending_;
+  std::string last_;
+  std::uint64_t count_ = 0, added_ = 0, max_len_ = 0;
+
+  bool sampling_ = true;
+  std::string sample_;
+  std::vector<std::size_t> sample_off_;
+  std::vector<std::uint64_t> sample_values_;
+
+  bool rank_mode_ = true;
+  std::uint64_t vmin_ = 0, vmax_ = 0;
+  std::vector<std::uint64_t> spool_mem_;
+  std::FILE* spool_file_ = nullptr;
+};
+
+inline FrozenLayer::FrozenLayer() : FrozenLayer(FrozenLayerBuilder(FrozenLayerBuilder::options{64, 0}).finish()) {}
+
+template <std::ranges::input_range R>
+FrozenLayer FrozenLayer::build(R&& range) {
+  FrozenLayerBuilder b;
+  for (auto&& kv : range) b.insert(std::string_view(kv.first), static_cast<std::uint64_t>(kv.second));
+  return b.finish();
+}
+
+}  // namespace memkv
