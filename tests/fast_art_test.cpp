@@ -1,0 +1,1116 @@
+// Tests of memkv::FastArt: one behaviour per TEST_CASE, then the randomized differential runs.
+#include <memkv/fast_art.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <iterator>
+#include <map>
+#include <new>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+#include "differential.hpp"
+
+namespace {
+
+using Art = memkv::FastArt<>;
+using StrArt = memkv::FastArt<std::string>;
+using namespace std::literals;
+using memkv_test::show;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+template <class M>
+std::vector<std::pair<std::string, typename M::mapped_type>> contents(const M& m) {
+  std::vector<std::pair<std::string, typename M::mapped_type>> out;
+  for (auto&& e : m) out.emplace_back(std::string(e.key), e.value);
+  return out;
+}
+
+template <class R>
+std::vector<std::string> keys_of(R&& r) {
+  std::vector<std::string> out;
+  for (auto&& e : r) out.emplace_back(e.key);
+  return out;
+}
+
+template <class V>
+std::vector<std::pair<std::string, V>> contents(const std::map<std::string, V>& m) {
+  return {m.begin(), m.end()};
+}
+
+// The map equals ref: iteration, size, every lookup; and its invariants hold.
+template <class M, class V = typename M::mapped_type>
+void require_same(const M& m, const std::map<std::string, V>& ref) {
+  REQUIRE_NOTHROW(m.check_invariants());
+  REQUIRE(m.size() == ref.size());
+  REQUIRE(m.empty() == ref.empty());
+  REQUIRE(contents(m) == contents(ref));
+  for (const auto& [k, v] : ref) {
+    INFO("key " << show(k));
+    const V* p = m.find(k);
+    REQUIRE(p != nullptr);
+    REQUIRE(*p == v);
+  }
+}
+
+// The type of the only inner node of m (which must have exactly one), from stats().
+enum class Only { none, n4, n16, n48, n256, several };
+template <class M>
+Only only_node(const M& m) {
+  const auto s = m.stats();
+  const std::size_t inner = s.node4 + s.node16 + s.node48 + s.node256;
+  if (inner == 0) return Only::none;
+  if (inner > 1) return Only::several;
+  return s.node4 ? Only::n4 : s.node16 ? Only::n16 : s.node48 ? Only::n48 : Only::n256;
+}
+
+// A byte permutation that visits insertion positions all over a sorted node, high bytes included.
+std::uint8_t scrambled(unsigned i) { return static_cast<std::uint8_t>((i * 167u + 89u) & 0xff); }
+
+std::string byte_key(std::string_view prefix, std::uint8_t b) {
+  std::string k(prefix);
+  k += static_cast<char>(b);
+  return k;
+}
+
+// An allocator policy over SlabAllocator that throws std::bad_alloc on a chosen allocation.
+struct ThrowingSlab {
+  static inline long countdown = -1;  // allocations left before the failing one; -1: never fail
+  static void fail_at(long k) { countdown = k - 1; }  // the k-th allocation from now throws
+  static void never_fail() { countdown = -1; }
+
+  ThrowingSlab() = default;
+  ThrowingSlab(const ThrowingSlab& other) noexcept : inner(other.inner) {}
+  ThrowingSlab(ThrowingSlab&&) noexcept = default;
+  ThrowingSlab& operator=(ThrowingSlab&&) noexcept = default;
+
+  void* allocate(std::size_t bytes) {
+    if (countdown >= 0 && countdown-- == 0) throw std::bad_alloc();
+    return inner.allocate(bytes);
+  }
+  void deallocate(void* p, std::size_t bytes) noexcept { inner.deallocate(p, bytes); }
+  std::size_t bytes_in_use() const noexcept { return inner.bytes_in_use(); }
+
+  memkv::SlabAllocator inner;
+};
+
+struct NeverFailGuard {
+  ~NeverFailGuard() { ThrowingSlab::never_fail(); }
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Types and concepts
+// ---------------------------------------------------------------------------------------------
+
+static_assert(std::is_same_v<memkv::FastArt<>, memkv::FastArt<std::uint64_t, memkv::SlabAllocator>>);
+static_assert(std::forward_iterator<Art::const_iterator>);
+static_assert(std::forward_iterator<StrArt::const_iterator>);
+static_assert(std::sentinel_for<Art::const_iterator, Art::const_iterator>);
+static_assert(std::ranges::forward_range<Art::range_type>);
+static_assert(std::ranges::forward_range<const Art>);
+static_assert(std::ranges::forward_range<const StrArt>);
+static_assert(std::ranges::common_range<const Art>);
+static_assert(std::is_same_v<std::iter_reference_t<Art::const_iterator>, memkv::basic_entry<const std::uint64_t&>>);
+static_assert(std::is_nothrow_move_constructible_v<Art> && std::is_nothrow_move_assignable_v<Art>);
+static_assert(std::is_nothrow_move_constructible_v<StrArt> && std::is_nothrow_move_assignable_v<StrArt>);
+static_assert(std::is_nothrow_swappable_v<Art>);
+static_assert(std::is_copy_constructible_v<Art> && std::is_copy_assignable_v<Art>);
+
+TEST_CASE("FastArt: a new map is empty", "[fast_art]") {
+  const Art m;
+  CHECK(m.size() == 0);
+  CHECK(m.empty());
+  CHECK(m.begin() == m.end());
+  CHECK(m.find("") == nullptr);
+  CHECK(m.find("a") == nullptr);
+  CHECK_FALSE(m.get("a").has_value());
+  CHECK_FALSE(m.contains(""));
+  CHECK(m.lower_bound("") == m.end());
+  CHECK(m.prefix("").begin() == m.prefix("").end());
+  CHECK(m.memory_usage() == sizeof(Art));
+  CHECK_NOTHROW(m.check_invariants());
+  Art n;
+  CHECK_FALSE(n.erase("a"));
+  CHECK_FALSE(n.erase(""));
+}
+
+TEST_CASE("FastArt: insert adds a key and keeps the first value", "[fast_art]") {
+  Art m;
+  CHECK(m.insert("apple", 1));
+  CHECK(m.size() == 1);
+  CHECK_FALSE(m.insert("apple", 2));
+  CHECK(m.size() == 1);
+  CHECK(m.get("apple") == 1u);
+  CHECK(m.insert("apples", 3));
+  CHECK(m.insert("app", 4));
+  CHECK(m.size() == 3);
+  require_same(m, std::map<std::string, std::uint64_t>{{"app", 4}, {"apple", 1}, {"apples", 3}});
+}
+
+TEST_CASE("FastArt: insert_or_assign inserts then overwrites", "[fast_art]") {
+  Art m;
+  CHECK(m.insert_or_assign("k", 1));
+  CHECK_FALSE(m.insert_or_assign("k", 2));
+  CHECK(m.get("k") == 2u);
+  CHECK(m.insert_or_assign("k2", 3));
+  CHECK_FALSE(m.insert_or_assign("k", 4));
+  require_same(m, std::map<std::string, std::uint64_t>{{"k", 4}, {"k2", 3}});
+}
+
+TEST_CASE("FastArt: find gives a pointer through which the value can change", "[fast_art]") {
+  Art m;
+  m.insert("x", 1);
+  std::uint64_t* p = m.find("x");
+  REQUIRE(p != nullptr);
+  *p = 42;
+  CHECK(m.get("x") == 42u);
+  const Art& cm = m;
+  CHECK(cm.find("x") == p);
+  CHECK(m.find("y") == nullptr);
+  CHECK(m.find("xx") == nullptr);
+  CHECK(m.find("") == nullptr);
+}
+
+TEST_CASE("FastArt: find pointers stay valid while other keys are inserted and erased", "[fast_art]") {
+  Art m;
+  m.insert("stable", 7);
+  const std::uint64_t* p = m.find("stable");
+  // Enough neighbours to grow the node above the leaf through every type, and shrink it again.
+  for (unsigned i = 0; i < 256; ++i) m.insert(byte_key("stabl", scrambled(i)), i);
+  for (unsigned i = 0; i < 256; ++i) m.insert(byte_key("stable", scrambled(i)), i);
+  CHECK(m.find("stable") == p);
+  for (unsigned i = 0; i < 256; ++i) {
+    if (byte_key("stabl", scrambled(i)) != "stable") m.erase(byte_key("stabl", scrambled(i)));
+    m.erase(byte_key("stable", scrambled(i)));
+  }
+  CHECK(m.find("stable") == p);
+  CHECK(*p == 7);
+  CHECK(m.size() == 1);
+}
+
+TEST_CASE("FastArt: get and contains answer hits and misses", "[fast_art]") {
+  Art m;
+  for (const char* k : {"a", "ab", "abc", "b", "ba"}) m.insert(k, std::string_view(k).size());
+  CHECK(m.get("ab") == 2u);
+  CHECK(m.contains("abc"));
+  CHECK(m.contains("b"));
+  for (const char* k : {"", "abcd", "aa", "bb", "c", "abd"}) {
+    INFO(k);
+    CHECK_FALSE(m.get(k).has_value());
+    CHECK_FALSE(m.contains(k));
+  }
+}
+
+TEST_CASE("FastArt: erase removes exactly the given key", "[fast_art]") {
+  Art m;
+  std::map<std::string, std::uint64_t> ref;
+  for (const char* k : {"", "a", "ab", "abc", "abd", "b", "bcdefghijklmnop", "bcdefghijklmnoq"}) {
+    m.insert(k, ref.size());
+    ref.emplace(k, ref.size());
+  }
+  // Absent keys next to present ones: nothing changes.
+  for (const char* k : {"abcd", "aa", "bc", "bcdefghijklmno", "bcdefghijklmnor", "c"}) {
+    INFO(k);
+    CHECK_FALSE(m.erase(k));
+  }
+  require_same(m, ref);
+  for (const char* k : {"ab", "", "bcdefghijklmnop", "abd", "a", "b", "abc", "bcdefghijklmnoq"}) {
+    INFO(k);
+    CHECK(m.erase(k));
+    CHECK_FALSE(m.erase(k));
+    ref.erase(k);
+    require_same(m, ref);
+  }
+  CHECK(m.empty());
+}
+
+TEST_CASE("FastArt: clear empties the map and gives its memory back", "[fast_art]") {
+  Art m;
+  const std::size_t empty = m.memory_usage();
+  for (unsigned i = 0; i < 5000; ++i) m.insert("key" + std::to_string(i * 7919), i);
+  CHECK(m.memory_usage() > empty);
+  m.clear();
+  CHECK(m.size() == 0);
+  CHECK(m.empty());
+  CHECK(m.begin() == m.end());
+  CHECK_FALSE(m.contains("key0"));
+  CHECK(m.memory_usage() == empty);
+  CHECK_NOTHROW(m.check_invariants());
+  CHECK(m.insert("again", 1));
+  CHECK(m.size() == 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nasty keys
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("FastArt: the empty key is a key like any other", "[fast_art][keys]") {
+  Art m;
+  CHECK(m.insert("", 1));
+  CHECK(m.contains(""));
+  CHECK(m.size() == 1);
+  CHECK((*m.begin()).key.empty());
+  CHECK(m.insert("a", 2));
+  CHECK(m.insert(std::string_view("\0", 1), 3));
+  CHECK_FALSE(m.insert("", 4));
+  CHECK(m.get("") == 1u);
+  auto ks = keys_of(m);
+  REQUIRE(ks == std::vector<std::string>{"", "\0"s, "a"});
+  CHECK(m.lower_bound("") == m.begin());
+  CHECK(m.erase(""));
+  CHECK_FALSE(m.contains(""));
+  CHECK(m.contains("a"));
+  CHECK(m.contains("\0"s));
+  CHECK_NOTHROW(m.check_invariants());
+  CHECK(m.insert("", 5));
+  CHECK(m.get("") == 5u);
+  CHECK_NOTHROW(m.check_invariants());
+}
+
+TEST_CASE("FastArt: keys that are prefixes of each other", "[fast_art][keys]") {
+  for (const char c : {'a', '\0', '\xff'}) {
+    INFO("chain of byte " << int(static_cast<unsigned char>(c)));
+    Art m;
+    std::map<std::string, std::uint64_t> ref;
+    // Insert longest first, then shortest first: both orders split leaves differently.
+    for (std::size_t n = 40; n-- > 20;) {
+      m.insert(std::string(n, c), n);
+      ref.emplace(std::string(n, c), n);
+    }
+    for (std::size_t n = 0; n < 20; ++n) {
+      m.insert(std::string(n, c), n);
+      ref.emplace(std::string(n, c), n);
+    }
+    require_same(m, ref);
+    // lower_bound between chain members lands on the next longer one.
+    CHECK((*m.lower_bound(std::string(7, c))).key == std::string(7, c));
+    // Erase from the middle, then odd lengths, then the rest.
+    for (std::size_t n : {20u, 19u, 21u, 0u, 39u}) {
+      CHECK(m.erase(std::string(n, c)));
+      ref.erase(std::string(n, c));
+      require_same(m, ref);
+    }
+    for (std::size_t n = 1; n < 40; n += 2) {
+      m.erase(std::string(n, c));
+      ref.erase(std::string(n, c));
+    }
+    require_same(m, ref);
+    for (std::size_t n = 0; n < 40; ++n) m.erase(std::string(n, c));
+    CHECK(m.empty());
+    CHECK(m.memory_usage() == sizeof(Art));
+  }
+}
+
+TEST_CASE("FastArt: keys holding NUL and 0xff bytes round-trip exactly", "[fast_art][keys]") {
+  const std::vector<std::string> keys = {"\0"s,       "\0\0"s,     "\0\0\0"s, "\xff",     "\xff\xff",
+                                         "a\0"s,      "a\0b"s,     "a\xff",   "a\xff\0"s, "\0\xff"s,
+                                         "\xff\0"s,   "a",         "a\0\0"s,  "\x7f",     "\x80",
+                                         "\x80\0"s,   "\x7f\xff"s, "abc\0def"s};
+  Art m;
+  std::map<std::string, std::uint64_t> ref;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    CHECK(m.insert(keys[i], i));
+    ref.emplace(keys[i], i);
+  }
+  require_same(m, ref);
+  for (auto&& e : m) CHECK(ref.count(std::string(e.key)) == 1);  // no terminator byte leaks
+  CHECK_FALSE(m.contains("abc"));
+  CHECK_FALSE(m.contains("\0\0\0\0"s));
+}
+
+TEST_CASE("FastArt: all 256 single-byte keys iterate in unsigned byte order", "[fast_art][keys]") {
+  Art m;
+  std::map<std::string, std::uint64_t> ref;
+  for (unsigned i = 0; i < 256; ++i) {
+    const std::uint8_t b = scrambled(i);
+    m.insert(byte_key("", b), b);
+    ref.emplace(byte_key("", b), b);
+  }
+  require_same(m, ref);
+  unsigned expect = 0;
+  for (auto&& e : m) {
+    REQUIRE(e.key.size() == 1);
+    CHECK(static_cast<unsigned char>(e.key[0]) == expect);
+    CHECK(e.value == expect);
+    ++expect;
+  }
+  CHECK(expect == 256);
+}
+
+TEST_CASE("FastArt: each node type orders child bytes >= 0x80 correctly", "[fast_art][keys]") {
+  // For every fan-out (one node of each type) and every byte value, lower_bound and find must
+  // agree with std::map, in particular around 0x7f/0x80 where a signed compare goes wrong.
+  for (unsigned fanout : {2u, 3u, 4u, 5u, 9u, 16u, 17u, 40u, 48u, 49u, 200u, 256u}) {
+    INFO("fan-out " << fanout);
+    Art m;
+    std::map<std::string, std::uint64_t> ref;
+    for (unsigned i = 0; i < fanout; ++i) {
+      // Spread the bytes over the whole range, 0x7f, 0x80 and 0xff included.
+      const auto b = static_cast<std::uint8_t>(fanout == 256 ? i : (i * 255u) / (fanout - 1));
+      const std::string k = byte_key("n", b) + "tail";
+      m.insert(k, b);
+      ref.emplace(k, b);
+    }
+    require_same(m, ref);
+    for (unsigned b = 0; b < 256; ++b) {
+      INFO("byte " << b);
+      const std::string probe = byte_key("n", static_cast<std::uint8_t>(b));
+      auto it = m.lower_bound(probe);
+      auto rit = ref.lower_bound(probe);
+      if (rit == ref.end()) {
+        CHECK(it == m.end());
+      } else {
+        REQUIRE(it != m.end());
+        CHECK((*it).key == rit->first);
+      }
+      CHECK(m.contains(probe + "tail") == (ref.count(probe + "tail") == 1));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node transitions (observed through stats() and check_invariants())
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("FastArt: a node grows Node4 -> Node16 -> Node48 -> Node256", "[fast_art][nodes]") {
+  Art m;
+  for (unsigned i = 0; i < 256; ++i) {
+    m.insert(byte_key("p", scrambled(i)), i);
+    const unsigned n = i + 1;
+    INFO(n << " children");
+    REQUIRE_NOTHROW(m.check_invariants());
+    const Only want = n == 1   ? Only::none
+                      : n <= 4  ? Only::n4
+                      : n <= 16 ? Only::n16
+                      : n <= 48 ? Only::n48
+                                : Only::n256;
+    REQUIRE(only_node(m) == want);
+    CHECK(m.stats().leaves == n);
+  }
+  // Order after all the growing.
+  unsigned b = 0;
+  for (auto&& e : m) CHECK(static_cast<unsigned char>(e.key[1]) == b++);
+}
+
+TEST_CASE("FastArt: a node shrinks Node256 -> Node48 -> Node16 -> Node4 -> leaf", "[fast_art][nodes]") {
+  Art m;
+  std::map<std::string, std::uint64_t> ref;
+  for (unsigned b = 0; b < 256; ++b) {
+    m.insert(byte_key("p", static_cast<std::uint8_t>(b)), b);
+    ref.emplace(byte_key("p", static_cast<std::uint8_t>(b)), b);
+  }
+  REQUIRE(only_node(m) == Only::n256);
+  std::vector<Only> seen{Only::n256};
+  std::size_t memory_at_256 = m.memory_usage();
+  for (unsigned i = 0; i < 256; ++i) {
+    const std::string k = byte_key("p", scrambled(i));
+    REQUIRE(m.erase(k));
+    ref.erase(k);
+    const unsigned left = 255 - i;
+    INFO(left << " children left");
+    REQUIRE_NOTHROW(m.check_invariants());
+    const Only now = only_node(m);
+    if (left <= 1) {
+      REQUIRE(now == Only::none);  // the last Node4 collapsed into its leaf
+    } else {
+      REQUIRE(now != Only::several);
+      REQUIRE(now <= seen.back());  // never grows while shrinking (enum order: none < n4 < ...)
+      // A node never holds fewer children than the next smaller type could take... by much:
+      // at the latest, a node moves down once its children fit the smaller type.
+      if (left <= 3) REQUIRE(now == Only::n4);
+    }
+    if (now != seen.back()) seen.push_back(now);
+    if (left % 16 == 0) require_same(m, ref);
+  }
+  CHECK(seen == std::vector<Only>{Only::n256, Only::n48, Only::n16, Only::n4, Only::none});
+  CHECK(m.size() == 0);
+  CHECK(m.memory_usage() == sizeof(Art));
+  CHECK(memory_at_256 > sizeof(Art));
+}
+
+TEST_CASE("FastArt: a Node4 left with one inner child merges into the child's path", "[fast_art][nodes]") {
+  // For joined paths shorter than, equal to and longer than the 8 stored prefix bytes.
+  for (const std::string& base : {"ab"s, "abc"s, "abcdefg"s, "abcdefghijklmnopqrstu"s}) {
+    INFO("base " << base);
+    Art m;
+    m.insert(base + "X-one", 1);
+    m.insert(base + "X-two", 2);
+    m.insert(base + "Y", 3);
+    REQUIRE(m.stats().node4 == 2);  // root {X, Y} and the node below X {o, t}
+    CHECK(m.erase(base + "Y"));
+    REQUIRE_NOTHROW(m.check_invariants());
+    const auto s = m.stats();
+    CHECK(s.node4 == 1);  // merged
+    CHECK(s.max_depth == 1);
+    CHECK(m.get(base + "X-one") == 1u);
+    CHECK(m.get(base + "X-two") == 2u);
+    CHECK_FALSE(m.contains(base + "X-"));
+    CHECK_FALSE(m.contains(base + "Y"));
+    CHECK_FALSE(m.contains(base + "X-onf"));
+    // A key differing inside the merged path, before and after the stored bytes.
+    for (std::size_t i = 0; i < base.size() + 2; ++i) {
+      std::string probe = base + "X-one";
+      probe[i] = static_cast<char>(probe[i] + 1);
+      CHECK_FALSE(m.contains(probe));
+      m.insert(probe, 9);
+      REQUIRE_NOTHROW(m.check_invariants());
+      CHECK(m.get(probe) == 9u);
+      CHECK(m.get(base + "X-one") == 1u);
+      CHECK(m.erase(probe));
+      REQUIRE_NOTHROW(m.check_invariants());
+    }
+    CHECK(keys_of(m) == std::vector<std::string>{base + "X-one", base + "X-two"});
+    CHECK(keys_of(m.prefix(base + "X-")) == std::vector<std::string>{base + "X-one", base + "X-two"});
+    CHECK((*m.lower_bound(base)).key == base + "X-one");
+    CHECK(m.lower_bound(base + "X-two\x01") == m.end());
+  }
+}
+
+TEST_CASE("FastArt: a key ending at a node uses the node's end slot and gives it back", "[fast_art][nodes]") {
+  Art m;
+  m.insert("abc", 1);
+  m.insert("abd", 2);
+  CHECK(m.stats().end_slots == 0);
+  m.insert("ab", 3);  // ends exactly at the node below "ab"
+  CHECK(m.stats().end_slots == 1);
+  REQUIRE_NOTHROW(m.check_invariants());
+  CHECK(keys_of(m) == std::vector<std::string>{"ab", "abc", "abd"});
+  CHECK(m.erase("ab"));
+  CHECK(m.stats().end_slots == 0);
+  m.insert("ab", 3);
+  CHECK(m.erase("abc"));
+  CHECK(m.erase("abd"));  // the node is left with only its end leaf: it collapses into it
+  const auto s = m.stats();
+  CHECK(s.node4 == 0);
+  CHECK(s.leaves == 1);
+  CHECK(m.get("ab") == 3u);
+  REQUIRE_NOTHROW(m.check_invariants());
+}
+
+TEST_CASE("FastArt: a key leaving a long compressed path splits it at every position", "[fast_art][nodes]") {
+  const std::string path = "0123456789abcdefghijklmnop";  // longer than the stored prefix
+  for (std::size_t at = 0; at <= path.size(); ++at) {
+    INFO("diverging at " << at);
+    Art m;
+    std::map<std::string, std::uint64_t> ref;
+    for (const std::string& k : {path + "A", path + "B"}) {
+      m.insert(k, k.size());
+      ref.emplace(k, k.size());
+    }
+    std::string k = path.substr(0, at);
+    if (at < path.size()) {
+      // Both a sibling (differs at `at`) and a prefix (ends at `at`).
+      m.insert(k + "~", 7);
+      ref.emplace(k + "~", 7);
+    }
+    m.insert(k, 8);
+    ref.emplace(k, 8);
+    require_same(m, ref);
+    for (const auto& [rk, rv] : ref) {
+      auto it = m.lower_bound(rk);
+      REQUIRE(it != m.end());
+      CHECK((*it).key == rk);
+    }
+    CHECK(keys_of(m.prefix(k)) == keys_of(m));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ordered traversal
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("FastArt: lower_bound finds the first key not less than its argument", "[fast_art][scan]") {
+  Art m;
+  const std::vector<std::string> keys = {"",      "a",      "aa",  "ab",         "abcdefghijklmnopq1",
+                                         "abcdefghijklmnopq2", "b\0"s, "b\xff", "c"};
+  for (std::size_t i = 0; i < keys.size(); ++i) m.insert(keys[i], i);
+  auto lb = [&](std::string_view k) -> std::string {
+    auto it = m.lower_bound(k);
+    return it == m.end() ? "<end>" : std::string((*it).key);
+  };
+  CHECK(lb("") == "");
+  CHECK(lb("a") == "a");
+  CHECK(lb("a\0"s) == "aa");
+  CHECK(lb("aaa") == "ab");
+  CHECK(lb("abc") == "abcdefghijklmnopq1");
+  CHECK(lb("abcdefghijklmnopq") == "abcdefghijklmnopq1");
+  CHECK(lb("abcdefghijklmnopq10") == "abcdefghijklmnopq2");
+  CHECK(lb("abcdefghijklmnopq3") == "b\0"s);
+  CHECK(lb("abcdefgz") == "b\0"s);       // differs inside the stored prefix bytes
+  CHECK(lb("abcdefghijz") == "b\0"s);    // differs after the stored prefix bytes
+  CHECK(lb("abcdefghij\0"s) == "abcdefghijklmnopq1");
+  CHECK(lb("b") == "b\0"s);
+  CHECK(lb("b\x01") == "b\xff");
+  CHECK(lb("b\xff\0"s) == "c");
+  CHECK(lb("c") == "c");
+  CHECK(lb("c\0"s) == "<end>");
+  CHECK(lb("\xff") == "<end>");
+}
+
+TEST_CASE("FastArt: prefix() edge cases", "[fast_art][scan]") {
+  Art m;
+  std::map<std::string, std::uint64_t> ref;
+  for (const std::string& k : {""s, "a"s, "ab"s, "abc"s, "abd"s, "b"s, "\xff"s, "\xff\xff"s,
+                               "\xff\xff\xff"s, "\xff\xfe"s, "x\0"s, "x\0\0"s}) {
+    m.insert(k, k.size());
+    ref.emplace(k, k.size());
+  }
+  auto expect = [&](std::string_view p) {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : ref)
+      if (k.substr(0, p.size()) == p) out.push_back(k);
+    return out;
+  };
+  CHECK(keys_of(m.prefix("")) == keys_of(m));  // the empty prefix is everything
+  CHECK(keys_of(m.prefix("")).size() == ref.size());
+  for (std::string_view p : {"a"sv, "ab"sv, "abc"sv, "abcd"sv, "b"sv, "c"sv, "\xff"sv, "\xff\xff"sv,
+                             "\xff\xff\xff"sv, "\xff\xff\xff\xff"sv, "x"sv, "x\0"sv, "x\0\0\0"sv}) {
+    INFO("prefix " << show(p));
+    CHECK(keys_of(m.prefix(p)) == expect(p));
+  }
+  const Art empty;
+  CHECK(keys_of(empty.prefix("")).empty());
+  CHECK(keys_of(empty.prefix("\xff\xff")).empty());
+}
+
+TEST_CASE("FastArt: range() edge cases", "[fast_art][scan]") {
+  Art m;
+  for (const std::string& k : {""s, "a"s, "b"s, "c"s, "c\0"s, "d"s}) m.insert(k, k.size());
+  using V = std::vector<std::string>;
+  CHECK(keys_of(m.range("b", "d")) == V{"b", "c", "c\0"s});      // hi is exclusive
+  CHECK(keys_of(m.range("", "b")) == V{"", "a"});
+  CHECK(keys_of(m.range("a", "a")).empty());                      // lo == hi: empty
+  CHECK(keys_of(m.range("d", "a")).empty());                      // lo > hi: empty
+  CHECK(keys_of(m.range("", "")).empty());
+  CHECK(keys_of(m.range("c", "c\0"s)) == V{"c"});
+  CHECK(keys_of(m.range("a\0"s, "c")) == V{"b"});
+  CHECK(keys_of(m.range("", "\xff")) == keys_of(m));
+  CHECK(keys_of(m.range("d\0"s, "\xff")).empty());
+  auto r = m.range("z", "a");
+  CHECK(r.begin() == r.end());
+  CHECK(r.empty());
+}
+
+TEST_CASE("FastArt: iterators work with range-for and std::ranges algorithms", "[fast_art][scan]") {
+  Art m;
+  for (unsigned i = 0; i < 100; ++i) m.insert("k" + std::to_string(i), i);
+  std::uint64_t sum = 0;
+  for (auto [key, value] : m) {
+    CHECK(key.substr(0, 1) == "k");
+    sum += value;
+  }
+  CHECK(sum == 99 * 100 / 2);
+  CHECK(std::ranges::distance(m) == 100);
+  CHECK(std::ranges::distance(m.prefix("k1")) == 11);  // k1, k10..k19
+  CHECK(std::ranges::count_if(m, [](auto e) { return e.value % 2 == 0; }) == 50);
+  auto it = std::ranges::find_if(m, [](auto e) { return e.key == "k42"; });
+  REQUIRE(it != m.end());
+  CHECK(it->value == 42);
+  CHECK(std::ranges::is_sorted(m | std::views::transform([](auto e) { return std::string(e.key); })));
+  auto r = m.range("k5", "k6");
+  std::vector<std::uint64_t> values;
+  std::ranges::transform(r, std::back_inserter(values), [](auto e) { return e.value; });
+  CHECK(values == std::vector<std::uint64_t>{5, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59});
+  // Post-increment returns the old position; a default iterator is the end.
+  auto a = m.begin();
+  auto b = a++;
+  CHECK(b == m.begin());
+  CHECK(a != b);
+  CHECK(Art::const_iterator() == m.end());
+  // A copied iterator walks independently.
+  auto c = a;
+  ++c;
+  CHECK((*a).key != (*c).key);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory
+// ---------------------------------------------------------------------------------------------
+
+TEMPLATE_TEST_CASE("FastArt: erasing every key returns memory_usage to the empty map's", "[fast_art][memory]",
+                   std::uint64_t, std::string) {
+  using M = memkv::FastArt<TestType>;
+  for (std::size_t n : {1u, 2u, 5u, 17u, 300u, 20000u}) {
+    INFO(n << " keys");
+    M m;
+    const std::size_t empty = m.memory_usage();
+    auto keys = memkv_test::nasty_keys(n, n);
+    for (std::size_t i = 0; i < keys.size(); ++i) m.insert(keys[i], memkv_test::make_value<TestType>(i));
+    CHECK(m.size() == n);
+    memkv_test::Rng rng(n);
+    for (std::size_t i = keys.size(); i > 1; --i) std::swap(keys[i - 1], keys[rng.below(i)]);
+    for (const auto& k : keys) REQUIRE(m.erase(k));
+    CHECK(m.empty());
+    REQUIRE_NOTHROW(m.check_invariants());
+    CHECK(m.memory_usage() == empty);
+  }
+}
+
+TEST_CASE("FastArt: the MallocAllocator policy counts memory back to zero", "[fast_art][memory]") {
+  memkv::FastArt<std::uint64_t, memkv::MallocAllocator> m;
+  const std::size_t empty = m.memory_usage();
+  CHECK(empty == sizeof(m));
+  const auto keys = memkv_test::nasty_keys(5, 3000);
+  for (std::size_t i = 0; i < keys.size(); ++i) m.insert(keys[i], i);
+  CHECK(m.memory_usage() > empty + 3000 * 8);
+  REQUIRE_NOTHROW(m.check_invariants());
+  for (const auto& k : keys) REQUIRE(m.erase(k));
+  CHECK(m.memory_usage() == empty);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exception safety (a policy that fails the k-th allocation)
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+// Inserts that each take a different path through the tree.
+struct InsertCase {
+  const char* what;
+  std::vector<std::string> setup;
+  std::string key;
+};
+
+std::vector<InsertCase> insert_cases() {
+  std::vector<InsertCase> cases;
+  auto bytes = [](std::string_view p, unsigned n) {
+    std::vector<std::string> v;
+    for (unsigned i = 0; i < n; ++i) v.push_back(byte_key(p, scrambled(i)));
+    return v;
+  };
+  cases.push_back({"into an empty map", {}, "k"});
+  cases.push_back({"splitting a root leaf", {"key"}, "kez"});
+  cases.push_back({"a key that is a prefix of a leaf", {"key"}, "ke"});
+  cases.push_back({"an extension of a leaf", {"ke"}, "key"});
+  cases.push_back({"into a Node4 with room", bytes("p", 2), byte_key("p", scrambled(2))});
+  cases.push_back({"growing Node4 to Node16", bytes("p", 4), byte_key("p", scrambled(4))});
+  cases.push_back({"growing Node16 to Node48", bytes("p", 16), byte_key("p", scrambled(16))});
+  cases.push_back({"growing Node48 to Node256", bytes("p", 48), byte_key("p", scrambled(48))});
+  cases.push_back({"into a Node256", bytes("p", 100), byte_key("p", scrambled(100))});
+  cases.push_back({"splitting a compressed path", {"abcdefghijklmnop1", "abcdefghijklmnop2"},
+                   "abcdefghijXY"});
+  cases.push_back({"ending inside a compressed path", {"abcdefghijklmnop1", "abcdefghijklmnop2"},
+                   "abcdef"});
+  cases.push_back({"adding an end slot to a Node48", bytes("p", 30), "p"});
+  cases.push_back({"a long key", {"a", "b"}, std::string(70000, 'a')});
+  return cases;
+}
+
+template <class V>
+void check_strong_guarantee(bool assign) {
+  using M = memkv::FastArt<V, ThrowingSlab>;
+  NeverFailGuard guard;
+  for (const InsertCase& c : insert_cases()) {
+    INFO("insert " << c.what << (assign ? " (insert_or_assign)" : " (insert)"));
+    for (long k = 1;; ++k) {
+      INFO("allocation " << k << " fails");
+      ThrowingSlab::never_fail();
+      M m;
+      std::map<std::string, V> ref;
+      for (std::size_t i = 0; i < c.setup.size(); ++i) {
+        m.insert(c.setup[i], memkv_test::make_value<V>(i + 1));
+        ref.emplace(c.setup[i], memkv_test::make_value<V>(i + 1));
+      }
+      const std::size_t memory = m.memory_usage();
+      const V value = memkv_test::make_value<V>(1000 + k);
+      ThrowingSlab::fail_at(k);
+      bool threw = false;
+      try {
+        if (assign) m.insert_or_assign(c.key, value); else m.insert(c.key, value);
+      } catch (const std::bad_alloc&) {
+        threw = true;
+      }
+      ThrowingSlab::never_fail();
+      if (threw) {
+        require_same(m, ref);  // unchanged
+        CHECK(m.memory_usage() == memory);
+        CHECK_FALSE(m.contains(c.key));
+        // And the map still works.
+        m.insert(c.key, value);
+        ref.emplace(c.key, value);
+        require_same(m, ref);
+      } else {
+        REQUIRE(k > 1);  // the first allocation of an insert of a new key must be the one failing
+        ref.emplace(c.key, value);
+        require_same(m, ref);
+        break;
+      }
+      REQUIRE(k < 20);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("FastArt: insert gives the strong guarantee when allocation fails", "[fast_art][exceptions]") {
+  check_strong_guarantee<std::uint64_t>(false);
+  check_strong_guarantee<std::string>(false);
+}
+
+TEST_CASE("FastArt: insert_or_assign gives the strong guarantee when allocation fails", "[fast_art][exceptions]") {
+  check_strong_guarantee<std::uint64_t>(true);
+  check_strong_guarantee<std::string>(true);
+}
+
+TEST_CASE("FastArt: erase succeeds even when shrinking a node cannot allocate", "[fast_art][exceptions]") {
+  using M = memkv::FastArt<std::uint64_t, ThrowingSlab>;
+  NeverFailGuard guard;
+  // Two erases that want a new, smaller node: Node256 -> Node48, and dropping an end slot.
+  for (const bool end_slot : {false, true}) {
+    for (const bool fail : {true, false}) {
+      INFO((end_slot ? "end slot" : "Node256") << (fail ? ", the allocation fails" : ""));
+      ThrowingSlab::never_fail();
+      M m;
+      std::map<std::string, std::uint64_t> ref;
+      const unsigned n = end_slot ? 5 : 49;
+      for (unsigned b = 0; b < n; ++b) {
+        m.insert(byte_key("ab", static_cast<std::uint8_t>(b)), b);
+        ref.emplace(byte_key("ab", static_cast<std::uint8_t>(b)), b);
+      }
+      std::string victim;
+      if (end_slot) {
+        m.insert("ab", 99);
+        ref.emplace("ab", 99);
+        victim = "ab";
+        REQUIRE(m.stats().end_slots == 1);
+      } else {
+        REQUIRE(only_node(m) == Only::n256);
+        for (unsigned b = 37; b < 48; ++b) {  // down to 38 children: still a Node256
+          REQUIRE(m.erase(byte_key("ab", static_cast<std::uint8_t>(b))));
+          ref.erase(byte_key("ab", static_cast<std::uint8_t>(b)));
+        }
+        REQUIRE(only_node(m) == Only::n256);
+        victim = byte_key("ab", 48);  // 37 children left: the node wants to become a Node48
+      }
+      if (fail) ThrowingSlab::fail_at(1);
+      bool erased = false;
+      CHECK_NOTHROW(erased = m.erase(victim));
+      ThrowingSlab::never_fail();
+      CHECK(erased);
+      ref.erase(victim);
+      require_same(m, ref);
+      if (end_slot) {
+        CHECK(m.stats().end_slots == 0);
+      } else {
+        CHECK(only_node(m) == (fail ? Only::n256 : Only::n48));
+      }
+      // Everything else can still be erased, and memory comes back.
+      for (const auto& [key, v] : ref) REQUIRE(m.erase(key));
+      CHECK(m.memory_usage() == sizeof(M));
+    }
+  }
+}
+
+TEST_CASE("FastArt: a copy that cannot allocate throws and leaves the original intact", "[fast_art][exceptions]") {
+  using M = memkv::FastArt<std::string, ThrowingSlab>;
+  NeverFailGuard guard;
+  M m;
+  std::map<std::string, std::string> ref;
+  for (const auto& k : memkv_test::nasty_keys(9, 400)) {
+    m.insert(k, "v" + k);
+    ref.emplace(k, "v" + k);
+  }
+  M target;
+  target.insert("old", "value");
+  bool copied = false;
+  for (long k = 1; !copied; k += 37) {
+    INFO("allocation " << k << " fails");
+    ThrowingSlab::fail_at(k);
+    try {
+      M copy(m);
+      ThrowingSlab::never_fail();
+      require_same(copy, ref);
+      copied = true;
+    } catch (const std::bad_alloc&) {
+      ThrowingSlab::never_fail();
+    }
+    require_same(m, ref);
+    ThrowingSlab::fail_at(k);
+    try {
+      target = m;  // copy assignment: strong guarantee
+      ThrowingSlab::never_fail();
+      require_same(target, ref);
+      target = M();
+      target.insert("old", "value");
+    } catch (const std::bad_alloc&) {
+      ThrowingSlab::never_fail();
+      require_same(target, std::map<std::string, std::string>{{"old", "value"}});
+    }
+    REQUIRE(k < 100000);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values, copy, move, swap
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("FastArt: std::string values are stored, assigned and freed", "[fast_art][values]") {
+  StrArt m;
+  const std::string big(1000, 'v');
+  CHECK(m.insert("a", "short"));
+  CHECK(m.insert("b", big));
+  CHECK(m.insert("c", ""));
+  CHECK(m.insert("", "\0binary\xff"s));
+  CHECK(*m.find("b") == big);
+  CHECK(m.get("c") == std::optional<std::string>(""));
+  CHECK(m.get("") == "\0binary\xff"s);
+  CHECK_FALSE(m.insert("a", "ignored"));
+  CHECK(*m.find("a") == "short");
+  CHECK_FALSE(m.insert_or_assign("a", big + big));
+  CHECK(*m.find("a") == big + big);
+  *m.find("c") = "changed through find";
+  CHECK(m.get("c") == "changed through find");
+  CHECK(m.erase("b"));
+  require_same(m, std::map<std::string, std::string>{
+                      {"", "\0binary\xff"s}, {"a", big + big}, {"c", "changed through find"}});
+  m.clear();
+  CHECK(m.memory_usage() == sizeof(StrArt));
+}
+
+TEST_CASE("FastArt: a copy is deep", "[fast_art][values]") {
+  StrArt m;
+  for (const auto& k : memkv_test::nasty_keys(3, 500)) m.insert(k, "v" + k);
+  const auto before = contents(m);
+  StrArt c(m);
+  CHECK(contents(c) == before);
+  REQUIRE_NOTHROW(c.check_invariants());
+  const std::string first(before.front().first);
+  *c.find(first) = "changed";
+  c.insert("only in the copy", "x");
+  c.erase(before.back().first);
+  CHECK(contents(m) == before);
+  CHECK(*m.find(first) == before.front().second);
+  CHECK_FALSE(m.contains("only in the copy"));
+  // Copy assignment onto a map with content, and from an empty map.
+  StrArt d;
+  d.insert("replaced", "x");
+  d = m;
+  CHECK(contents(d) == before);
+  d = StrArt();
+  CHECK(d.empty());
+  const StrArt& self = d;
+  d = self;
+  CHECK(d.empty());
+  m = m;  // self copy-assignment keeps everything
+  CHECK(contents(m) == before);
+}
+
+TEST_CASE("FastArt: move leaves the source empty and usable", "[fast_art][values]") {
+  StrArt m;
+  for (const auto& k : memkv_test::nasty_keys(4, 300)) m.insert(k, "v" + k);
+  const auto before = contents(m);
+  const std::size_t memory = m.memory_usage();
+  StrArt n(std::move(m));
+  CHECK(contents(n) == before);
+  CHECK(n.memory_usage() == memory);
+  CHECK(m.empty());                       // NOLINT(bugprone-use-after-move)
+  CHECK(m.size() == 0);
+  CHECK(m.begin() == m.end());
+  CHECK(m.memory_usage() == sizeof(StrArt));
+  REQUIRE_NOTHROW(m.check_invariants());
+  CHECK(m.insert("again", "x"));
+  CHECK(m.size() == 1);
+  StrArt o;
+  o.insert("overwritten", "y");
+  o = std::move(n);
+  CHECK(contents(o) == before);
+  CHECK(n.empty());
+  REQUIRE_NOTHROW(n.check_invariants());
+  StrArt& self = o;
+  o = std::move(self);  // self move-assignment must not lose the content
+  CHECK(contents(o) == before);
+}
+
+TEST_CASE("FastArt: swap exchanges contents and memory", "[fast_art][values]") {
+  Art a, b;
+  for (unsigned i = 0; i < 1000; ++i) a.insert("a" + std::to_string(i), i);
+  b.insert("b", 1);
+  const auto ca = contents(a), cb = contents(b);
+  const std::size_t ma = a.memory_usage(), mb = b.memory_usage();
+  a.swap(b);
+  CHECK(contents(a) == cb);
+  CHECK(contents(b) == ca);
+  CHECK(a.memory_usage() == mb);
+  CHECK(b.memory_usage() == ma);
+  swap(a, b);  // the ADL swap
+  CHECK(contents(a) == ca);
+  std::swap(a, b);
+  CHECK(contents(a) == cb);
+  REQUIRE_NOTHROW(a.check_invariants());
+  REQUIRE_NOTHROW(b.check_invariants());
+  // Both still allocate and free correctly from their swapped pools.
+  for (unsigned i = 0; i < 1000; ++i) b.erase("a" + std::to_string(i));
+  CHECK(b.memory_usage() == sizeof(Art));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Long keys
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("FastArt: keys over 64 KiB sharing long prefixes", "[fast_art][keys]") {
+  Art m;
+  std::map<std::string, std::uint64_t> ref;
+  const std::string base(70000, 'L');
+  for (const std::string& k : {base, base + "a", base + "b", base.substr(0, 65537) + "x",
+                               base.substr(0, 65536), base.substr(0, 69999) + "\xff"}) {
+    m.insert(k, k.size());
+    ref.emplace(k, k.size());
+  }
+  require_same(m, ref);
+  for (const auto& [k, v] : ref) {
+    for (const std::string& probe : {k + '\0', k.substr(0, k.size() - 1), k.substr(0, 65535)}) {
+      auto it = m.lower_bound(probe);
+      auto rit = ref.lower_bound(probe);
+      if (rit == ref.end()) {
+        CHECK(it == m.end());
+      } else {
+        REQUIRE(it != m.end());
+        CHECK((*it).key == rit->first);
+      }
+    }
+  }
+  CHECK(keys_of(m.prefix(base.substr(0, 65537))).size() == 5);
+  for (const auto& [k, v] : ref) REQUIRE(m.erase(k));
+  CHECK(m.memory_usage() == sizeof(Art));
+}
+
+TEST_CASE("FastArt: a 16 MiB key can be inserted, found and erased", "[fast_art][keys]") {
+  Art m;
+  std::string huge(16u << 20, '\0');
+  for (std::size_t i = 0; i < huge.size(); i += 4093) huge[i] = static_cast<char>(i * 31);
+  m.insert("a", 1);
+  m.insert("", 2);
+  CHECK(m.insert(huge, 3));
+  std::string sibling = huge;
+  sibling.back() = '\x01';
+  CHECK(m.insert(sibling, 4));
+  REQUIRE_NOTHROW(m.check_invariants());
+  CHECK(m.get(huge) == 3u);
+  CHECK(m.get(sibling) == 4u);
+  CHECK_FALSE(m.contains(std::string_view(huge).substr(0, huge.size() - 1)));
+  auto it = m.lower_bound(std::string_view(huge).substr(0, 100));
+  REQUIRE(it != m.end());
+  CHECK((*it).key == huge);
+  CHECK((*it).key.size() == huge.size());
+  CHECK(m.erase(huge));
+  CHECK_FALSE(m.contains(huge));
+  CHECK(m.erase(sibling));
+  CHECK(keys_of(m) == std::vector<std::string>{"", "a"});
+  m.erase("a");
+  m.erase("");
+  CHECK(m.memory_usage() == sizeof(Art));
+}
+
+#if defined(__linux__)
+TEST_CASE("FastArt: a key of 4 GiB is refused with memkv::error", "[fast_art][keys]") {
+  // 2^32 readable zero bytes without committing memory.
+  const std::size_t n = std::size_t{1} << 32;
+  void* p = ::mmap(nullptr, n, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) {
+    WARN("mmap of 4 GiB failed; skipped");
+    return;
+  }
+  const std::string_view key(static_cast<const char*>(p), n);
+  Art m;
+  CHECK_THROWS_AS(m.insert(key, 1), memkv::error);
+  CHECK(m.empty());
+  m.insert("a", 1);
+  CHECK_THROWS_AS(m.insert_or_assign(key, 2), memkv::error);
+  CHECK(m.size() == 1);
+  REQUIRE_NOTHROW(m.check_invariants());
+  ::munmap(p, n);
+}
+#endif
+
+// ---------------------------------------------------------------------------------------------
+// Differential runs against std::map
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+template <class M>
+void differential(const char* name, memkv_test::DiffOptions base, std::size_t seeds) {
+  for (std::size_t s = 0; s < seeds; ++s) {
+    memkv_test::DiffOptions o = base;
+    o.seed = base.seed + s;
+    INFO(name << " seed " << o.seed << ", " << o.ops << " ops (MEMKV_TEST_SEED/MEMKV_TEST_OPS replay it)");
+    memkv_test::DiffStats stats;
+    REQUIRE_NOTHROW(stats = memkv_test::run_differential<M>(o));
+    CHECK(stats.ops == o.ops);
+    CHECK(stats.inserted > 0);
+    if (o.ops >= 100000) {
+      CHECK(stats.erased > 0);
+      CHECK(stats.times_empty > 0);
+    }
+  }
+}
+
+memkv_test::DiffOptions default_options() {
+  memkv_test::DiffOptions o;
+  o.seed = memkv_test::base_seed();
+  o.ops = memkv_test::test_ops();
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("FastArt differential: uint64 values", "[fast_art][differential]") {
+  differential<Art>("FastArt<uint64>", default_options(), memkv_test::test_seeds());
+}
+
+TEST_CASE("FastArt differential: std::string values", "[fast_art][differential]") {
+  auto o = default_options();
+  o.seed += 1000;
+  differential<StrArt>("FastArt<string>", o, std::max<std::size_t>(1, memkv_test::test_seeds() - 1));
+}
+
+TEST_CASE("FastArt differential: small maps that empty often", "[fast_art][differential]") {
+  auto o = default_options();
+  o.seed += 2000;
+  o.ops = std::max<std::size_t>(1, o.ops / 2);
+  o.max_size = 300;
+  o.invariant_every = 500;
+  o.copy_every = 20000;
+  differential<Art>("FastArt<uint64> small", o, 1);
+}
+
+#if MEMKV_HAS_MIMALLOC && defined(MEMKV_TEST_MIMALLOC)
+// Built into memkv_mimalloc_tests only (see tests/CMakeLists.txt).
+TEST_CASE("FastArt: the MimallocAllocator policy", "[fast_art][mimalloc]") {
+  using M = memkv::FastArt<std::string, memkv::MimallocAllocator>;
+  M m;
+  const auto keys = memkv_test::nasty_keys(21, 5000);
+  for (std::size_t i = 0; i < keys.size(); ++i) m.insert(keys[i], "v" + std::to_string(i));
+  REQUIRE_NOTHROW(m.check_invariants());
+  CHECK(m.memory_usage() > sizeof(M) + 5000 * 8);
+  for (const auto& k : keys) REQUIRE(m.erase(k));
+  CHECK(m.memory_usage() == sizeof(M));
+  auto o = memkv_test::DiffOptions{};
+  o.seed = memkv_test::base_seed() + 4000;
+  o.ops = std::max<std::size_t>(1, memkv_test::test_ops() / 4);
+  REQUIRE_NOTHROW(memkv_test::run_differential<memkv::FastArt<std::uint64_t, memkv::MimallocAllocator>>(o));
+}
+#endif
+
+TEST_CASE("FastArt differential: the MallocAllocator policy", "[fast_art][differential]") {
+  auto o = default_options();
+  o.seed += 3000;
+  o.ops = std::max<std::size_t>(1, o.ops / 4);
+  differential<memkv::FastArt<std::uint64_t, memkv::MallocAllocator>>("FastArt<uint64, Malloc>", o, 1);
+}
