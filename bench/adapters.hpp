@@ -21,6 +21,8 @@
 //   std::size_t destroy_counting_bytes();               // frees everything, returns bytes freed
 //                                                       // (memory figure when memory_usage() can't)
 //   void check_invariants() const;                      // run by --self-check
+//   void finish_inserts();                              // mutable maps: runs inside the timed
+//                                                       // build after the last insert (a merge)
 // The harness gives every key exactly once to insert(); keys it passes stay valid for the whole run.
 #pragma once
 

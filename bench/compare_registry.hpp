@@ -24,6 +24,14 @@
 #include <memkv/fast_art.hpp>
 #define MEMKV_BENCH_HAVE_FAST_ART 1
 #endif
+#if __has_include(<memkv/hybrid_store.hpp>)
+#include <memkv/hybrid_store.hpp>
+#define MEMKV_BENCH_HAVE_HYBRID 1
+#endif
+#if __has_include(<memkv/hot_art.hpp>)
+#include <memkv/hot_art.hpp>
+#define MEMKV_BENCH_HAVE_HOT_ART 1
+#endif
 
 namespace memkv_bench {
 
@@ -31,6 +39,22 @@ namespace memkv_bench {
 struct FastArtRow : MemkvMapAdapter<memkv::FastArt<>> {
   static constexpr std::string_view name = "memkv::FastArt";
   static constexpr std::string_view id = "fast-art";
+};
+#endif
+#if MEMKV_BENCH_HAVE_HOT_ART
+struct HotArtRow : MemkvMapAdapter<memkv::HotArt<>> {
+  static constexpr std::string_view name = "memkv::HotArt";
+  static constexpr std::string_view id = "hot-art";
+};
+#endif
+
+#if MEMKV_BENCH_HAVE_HYBRID
+// Sustained inserts with the store's automatic merges, then one final merge inside the timed
+// build (finish_inserts), so memory is measured after the final merge as the issue defines it.
+struct HybridStoreRow : MemkvMapAdapter<memkv::HybridStore<>> {
+  static constexpr std::string_view name = "memkv::HybridStore";
+  static constexpr std::string_view id = "hybrid";
+  void finish_inserts() { map.merge(); }
 };
 #endif
 
@@ -59,6 +83,12 @@ void register_structures(Registry& r) {
   r.template add<FastArtRow>();
 #else
   r.skip("memkv::FastArt", "include/memkv/fast_art.hpp does not exist yet");
+#endif
+#if MEMKV_BENCH_HAVE_HOT_ART
+  r.template add<HotArtRow>();
+#endif
+#if MEMKV_BENCH_HAVE_HYBRID
+  r.template add<HybridStoreRow>();
 #endif
 
   // --- static structures (built from sorted keys) ---

@@ -29,10 +29,11 @@
 // never a second copy of the keys (the new FST is the only new copy, compressed). Automatic merges
 // run after an insert or erase once the delta holds more than
 //     max(options.min_merge_keys, options.delta_share * base keys)  entries,
-// or its memory exceeds options.max_delta_bytes. With the defaults (65,536 keys, 1/8 of the base,
-// 256 MiB) every key is rewritten at most about 9 times per doubling of the map, so sustained
-// inserts cost O(1 + 1/delta_share) amortized merge work each; the worst single operation is the
-// one that triggers a merge: O(n). A merge that runs out of memory during an automatic trigger
+// or its memory exceeds options.max_delta_bytes. Each merge grows the base by a factor of about
+// (1 + delta_share), so loading n keys rewrites about n * (1 + s) / s keys in all: with the default
+// s = 1/2, every key is rewritten about 3 times (s = 1/8 would be 9 times, for a delta at most an
+// eighth of the base), i.e. sustained inserts cost O(1 + 1/s) amortized merge work each. The worst
+// single operation is the one that triggers a merge: O(n). Defaults: 65,536 keys, 1/2, 256 MiB. A merge that runs out of memory during an automatic trigger
 // is abandoned (the map stays as it was, the operation that triggered it has succeeded) and tried
 // again later; an explicit merge() throws.
 //
@@ -93,7 +94,7 @@ namespace memkv {
 
 struct hybrid_options {
   std::size_t min_merge_keys = std::size_t{1} << 16;   // deltas smaller than this never auto-merge
-  double delta_share = 0.125;                          // auto-merge at this share of the base keys
+  double delta_share = 0.5;                            // auto-merge at this share of the base keys
   std::size_t max_delta_bytes = std::size_t{256} << 20;  // ... or at this much delta memory
   bool auto_merge = true;                              // false: only merge()/save() merge
 };

@@ -1,0 +1,60 @@
+// hybrid_store_example: a mutable ordered map smaller than its raw keys, saved and reopened.
+//
+// A HybridStore keeps almost all keys in a compressed FrozenLayer (an FST) and takes writes in a
+// small FastArt delta, merging the two now and then. It saves atomically and reopens with mmap.
+// What was written after the last save() exists only in memory.
+//   g++ -std=c++20 -O2 -I include examples/hybrid_store_example.cpp -o hybrid && ./hybrid
+#include <memkv/hybrid_store.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+int main() {
+  memkv::HybridStore<std::uint64_t> store;
+
+  // Load: 100,000 URL-like keys. Automatic merges fold the delta into the compressed base.
+  std::size_t raw = 0;
+  for (std::uint64_t i = 0; i < 100000; ++i) {
+    const std::string url = "https://packages.example.org/" + std::to_string(i % 977) + "/release-" +
+                            std::to_string(i);
+    raw += url.size();
+    store.insert(url, i);
+  }
+  store.merge();  // fold what is left in the delta
+  const auto s = store.stats();
+  std::printf("%zu keys, %zu raw key bytes, memory_usage %zu bytes (%.1f bytes/key over raw)\n",
+              store.size(), raw, store.memory_usage(),
+              (static_cast<double>(store.memory_usage()) - static_cast<double>(raw)) /
+                  static_cast<double>(store.size()));
+  std::printf("base: %zu keys in %zu bytes + %zu value bytes, %zu merges\n", s.base_keys,
+              s.base_bytes, s.value_bytes, s.merges);
+
+  // Writes after the merge: overwrites of base keys happen in place, erases leave tombstones.
+  store.insert_or_assign("https://packages.example.org/5/release-5", 555);
+  store.erase("https://packages.example.org/6/release-6");
+  store.insert("https://packages.example.org/new/release-1", 1);
+  if (store.get("https://packages.example.org/5/release-5") != 555u) return 1;
+  if (store.contains("https://packages.example.org/6/release-6")) return 1;
+
+  // Ordered prefix scan over the merged view (base + delta, tombstones hidden).
+  std::size_t under_5 = 0;
+  for (auto e : store.prefix("https://packages.example.org/5/")) {
+    if (under_5 < 3) std::printf("  %.*s -> %llu\n", static_cast<int>(e.key.size()), e.key.data(),
+                                 static_cast<unsigned long long>(e.value));
+    ++under_5;
+  }
+  std::printf("%zu keys under https://packages.example.org/5/\n", under_5);
+
+  // Durability: save() merges and writes atomically; open() maps the file.
+  const auto path = std::filesystem::temp_directory_path() / "memkv_hybrid_example.hyb";
+  store.save(path);
+  memkv::HybridStore<std::uint64_t> reopened = memkv::HybridStore<std::uint64_t>::open(path);
+  std::printf("reopened %zu keys from %s (%ju bytes on disk)\n", reopened.size(),
+              path.string().c_str(), static_cast<std::uintmax_t>(std::filesystem::file_size(path)));
+  const bool same = reopened.size() == store.size() &&
+                    reopened.get("https://packages.example.org/new/release-1") == 1u;
+  std::filesystem::remove(path);
+  return same ? 0 : 1;
+}
