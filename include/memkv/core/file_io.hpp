@@ -16,8 +16,11 @@
 //   void finish_image(std::vector<std::byte>& image, std::uint64_t magic, std::uint32_t version,
 //                     std::uint32_t flags, std::uint64_t key_count);  // fills the header in
 //   image_header parse_image_header(std::span<const std::byte> image, std::uint64_t magic,
-//                                   std::uint32_t max_version, bool verify_payload = true);
-//       throws memkv::format_error naming the offset of the first bad field.
+//                                   std::uint32_t max_version, bool verify_payload = true,
+//                                   bool verify_header = true);
+//       throws memkv::format_error naming the offset of the first bad field. verify_header =
+//       false skips only the header checksum (fuzzing a structure whose own validation checks
+//       every header field); magic, version and length are always checked.
 //
 //   void atomic_write_file(const std::filesystem::path& path, std::span<const std::byte> data);
 //       temporary file in the same directory, write, fsync, rename over `path`, fsync the
@@ -190,7 +193,8 @@ inline std::string hex64(std::uint64_t v) {
 
 // Validates the header of `image` (and, with verify_payload, the payload checksum, O(size)).
 inline image_header parse_image_header(std::span<const std::byte> image, std::uint64_t magic,
-                                       std::uint32_t max_version, bool verify_payload = true) {
+                                       std::uint32_t max_version, bool verify_payload = true,
+                                       bool verify_header = true) {
   using memkv::detail::throw_format_error;
   if (image.size() < image_header_size)
     throw_format_error("image of " + std::to_string(image.size()) +
@@ -205,7 +209,7 @@ inline image_header parse_image_header(std::span<const std::byte> image, std::ui
   if (r.version == 0 || r.version > max_version)
     throw_format_error("unsupported format version " + std::to_string(r.version) +
                        " at offset 8 (this build reads 1.." + std::to_string(max_version) + ")");
-  if (load_le<std::uint64_t>(h + 40) != checksum64(image.first(40)))
+  if (verify_header && load_le<std::uint64_t>(h + 40) != checksum64(image.first(40)))
     throw_format_error("header checksum mismatch at offset 40");
   r.flags = load_le<std::uint32_t>(h + 12);
   r.total_length = load_le<std::uint64_t>(h + 16);
