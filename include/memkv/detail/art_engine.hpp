@@ -1,0 +1,1299 @@
+// memkv/detail/art_engine.hpp - the adaptive radix tree shared by FastArt and ArenaArt.
+//
+// One engine, two memory models: the tree's algorithms (insert with lazy expansion and path
+// compression, erase with shrinking and path merging, ordered iteration, lower_bound, copy,
+// destruction, invariant checks) are written once here, over a Store that owns the memory and
+// defines what a child reference is. The node layouts are templates over that reference type.
+// Read memkv/fast_art.hpp for the layout drawn as structs and for the guarantees.
+#pragma once
+
+#include <algorithm>
+#include <cassert>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <iterator>
+#include <memory>
+#include <new>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "../core/entry.hpp"
+#include "../core/error.hpp"
+#include "../core/key.hpp"
+#include "../core/simd.hpp"
+
+namespace memkv {
+
+namespace detail::art {
+
+enum class NodeType : std::uint8_t { N4 = 0, N16 = 1, N48 = 2, N256 = 3 };
+
+inline constexpr unsigned kStoredPrefix = 8;
+inline constexpr std::uint8_t kHasEndSlot = 1;
+
+struct NodeHeader {
+  NodeType type;
+  std::uint8_t flags;
+  std::uint16_t count;
+  std::uint32_t prefix_len;
+  std::uint8_t prefix[kStoredPrefix];
+};
+static_assert(sizeof(NodeHeader) == 16, "node header is 16 bytes");
+
+struct LeafTag;  // leaves are raw memory laid out by LeafLayout<V>
+
+// The node layouts, for a child reference type R (a 64-bit tagged pointer in FastArt, a 32-bit
+// arena reference in ArenaArt).
+template <class R>
+struct Node4 {
+  NodeHeader h;
+  std::uint8_t key[4];
+  R child[4];
+};
+template <class R>
+struct Node16 {
+  NodeHeader h;
+  std::uint8_t key[16];
+  R child[16];
+};
+template <class R>
+struct Node48 {
+  NodeHeader h;
+  std::uint8_t index[256];
+  R child[48];
+};
+template <class R>
+struct Node256 {
+  NodeHeader h;
+  R child[256];
+};
+
+// Node4 and Node16 are allocated with room for exactly `cap` children (Node4: 1..4, Node16:
+// 5..16), so a node pays only for the slots it uses; cap lives in flags bits 1..5. Node48 and
+// Node256 always have all their slots.
+inline constexpr unsigned kMaxCap[4] = {4, 16, 48, 256};
+template <class R>
+constexpr std::size_t body_bytes(NodeType t, unsigned cap) noexcept {
+  switch (t) {
+    case NodeType::N4: return offsetof(Node4<R>, child) + cap * sizeof(R);
+    case NodeType::N16: return offsetof(Node16<R>, child) + cap * sizeof(R);
+    case NodeType::N48: return sizeof(Node48<R>);
+    default: return sizeof(Node256<R>);
+  }
+}
+inline unsigned capacity(const NodeHeader* h) noexcept {
+  return h->type <= NodeType::N16 ? (h->flags >> 1) & 31u : kMaxCap[static_cast<unsigned>(h->type)];
+}
+inline std::uint8_t make_flags(NodeType t, unsigned cap, bool end_slot) noexcept {
+  const unsigned c = t <= NodeType::N16 ? cap : 0u;
+  return static_cast<std::uint8_t>((c << 1) | (end_slot ? kHasEndSlot : 0u));
+}
+inline bool has_end_slot(const NodeHeader* h) noexcept { return (h->flags & kHasEndSlot) != 0; }
+template <class R>
+std::size_t body_bytes(const NodeHeader* h) noexcept {
+  return body_bytes<R>(h->type, capacity(h));
+}
+template <class R>
+std::size_t node_bytes(const NodeHeader* h) noexcept {
+  return body_bytes<R>(h) + (has_end_slot(h) ? sizeof(R) : 0);
+}
+template <class R>
+R* end_slot(NodeHeader* h) noexcept {
+  return reinterpret_cast<R*>(reinterpret_cast<char*>(h) + body_bytes<R>(h));
+}
+template <class R>
+R end_leaf(const NodeHeader* h) noexcept {
+  return has_end_slot(h) ? *end_slot<R>(const_cast<NodeHeader*>(h)) : R{};
+}
+
+// Slot of the child reached by byte b, or nullptr.
+template <class R>
+R* find_child(NodeHeader* h, std::uint8_t b) noexcept {
+  switch (h->type) {
+    case NodeType::N4: {
+      auto* n = reinterpret_cast<Node4<R>*>(h);
+      for (unsigned i = 0; i < h->count; ++i)
+        if (n->key[i] == b) return &n->child[i];
+      return nullptr;
+    }
+    case NodeType::N16: {
+      auto* n = reinterpret_cast<Node16<R>*>(h);
+      const int i = node16_find(n->key, h->count, b);
+      return i < 0 ? nullptr : &n->child[i];
+    }
+    case NodeType::N48: {
+      auto* n = reinterpret_cast<Node48<R>*>(h);
+      const unsigned i = n->index[b];
+      return i == 0 ? nullptr : &n->child[i - 1];
+    }
+    default: {
+      auto* n = reinterpret_cast<Node256<R>*>(h);
+      return n->child[b] ? &n->child[b] : nullptr;
+    }
+  }
+}
+
+// Iteration positions: -1 is the end slot, then 0.. are child positions (N4/N16: index into the
+// sorted arrays; N48/N256: the byte). next_child returns the entry at or after pos, in key order,
+// and sets pos just past it; an empty Ref when the node is exhausted.
+template <class R>
+R next_child(const NodeHeader* h, int& pos) noexcept {
+  if (pos < 0) {
+    pos = 0;
+    if (R e = end_leaf<R>(h)) return e;
+  }
+  switch (h->type) {
+    case NodeType::N4: {
+      auto* n = reinterpret_cast<const Node4<R>*>(h);
+      if (pos < h->count) return n->child[pos++];
+      return R{};
+    }
+    case NodeType::N16: {
+      auto* n = reinterpret_cast<const Node16<R>*>(h);
+      if (pos < h->count) return n->child[pos++];
+      return R{};
+    }
+    case NodeType::N48: {
+      auto* n = reinterpret_cast<const Node48<R>*>(h);
+      for (; pos < 256; ++pos)
+        if (n->index[pos] != 0) return n->child[n->index[pos++] - 1];
+      return R{};
+    }
+    default: {
+      auto* n = reinterpret_cast<const Node256<R>*>(h);
+      for (; pos < 256; ++pos)
+        if (n->child[pos]) return n->child[pos++];
+      return R{};
+    }
+  }
+}
+
+// The position just past byte b (when b is present) or of the first byte > b (when absent).
+template <class R>
+int position_after(const NodeHeader* h, std::uint8_t b, bool present) noexcept {
+  switch (h->type) {
+    case NodeType::N4: {
+      auto* n = reinterpret_cast<const Node4<R>*>(h);
+      unsigned i = 0;
+      while (i < h->count && n->key[i] < b) ++i;
+      return static_cast<int>(i + (present ? 1 : 0));
+    }
+    case NodeType::N16: {
+      auto* n = reinterpret_cast<const Node16<R>*>(h);
+      const unsigned i = node16_lower_bound(n->key, h->count, b);
+      return static_cast<int>(i + (present ? 1 : 0));
+    }
+    default: return static_cast<int>(b) + 1;
+  }
+}
+
+// The child bytes in order (for tests, copy and checks).
+template <class R, class F>
+void for_each_child(const NodeHeader* h, F&& f) {
+  switch (h->type) {
+    case NodeType::N4: {
+      auto* n = reinterpret_cast<const Node4<R>*>(h);
+      for (unsigned i = 0; i < h->count; ++i) f(n->key[i], n->child[i]);
+      break;
+    }
+    case NodeType::N16: {
+      auto* n = reinterpret_cast<const Node16<R>*>(h);
+      for (unsigned i = 0; i < h->count; ++i) f(n->key[i], n->child[i]);
+      break;
+    }
+    case NodeType::N48: {
+      auto* n = reinterpret_cast<const Node48<R>*>(h);
+      for (unsigned b = 0; b < 256; ++b)
+        if (n->index[b]) f(static_cast<std::uint8_t>(b), n->child[n->index[b] - 1]);
+      break;
+    }
+    default: {
+      auto* n = reinterpret_cast<const Node256<R>*>(h);
+      for (unsigned b = 0; b < 256; ++b)
+        if (n->child[b]) f(static_cast<std::uint8_t>(b), n->child[b]);
+      break;
+    }
+  }
+}
+
+// Leaf layout for values of type V: [V value][key length, LEB128: 1 byte below 128][key bytes].
+template <class V>
+struct LeafLayout {
+  static_assert(alignof(V) <= 8, "ART values need alignof(V) <= 8");
+  static constexpr std::size_t len_offset = sizeof(V);
+
+  static unsigned len_bytes(std::size_t n) noexcept {
+    unsigned w = 1;
+    while (n >= 0x80) {
+      n >>= 7;
+      ++w;
+    }
+    return w;
+  }
+  static std::size_t bytes(std::size_t key_len) noexcept {
+    return len_offset + len_bytes(key_len) + key_len;
+  }
+  static void write_len(void* leaf, std::uint32_t n) noexcept {
+    auto* p = static_cast<unsigned char*>(leaf) + len_offset;
+    while (n >= 0x80) {
+      *p++ = static_cast<unsigned char>(n | 0x80);
+      n >>= 7;
+    }
+    *p = static_cast<unsigned char>(n);
+  }
+  static V& value(LeafTag* l) noexcept { return *std::launder(reinterpret_cast<V*>(l)); }
+  static const V& value(const LeafTag* l) noexcept {
+    return *std::launder(reinterpret_cast<const V*>(l));
+  }
+  static std::string_view key(const LeafTag* l) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(l) + len_offset;
+    std::uint32_t n = *p & 0x7f;
+    for (unsigned shift = 7; *p++ & 0x80; shift += 7) n |= static_cast<std::uint32_t>(*p & 0x7f) << shift;
+    return {reinterpret_cast<const char*>(p), n};
+  }
+  static std::size_t key_len(const LeafTag* l) noexcept { return key(l).size(); }
+};
+
+// Statistics of the tree's shape (tests, benchmarks).
+struct Stats {
+  std::size_t node4 = 0, node16 = 0, node48 = 0, node256 = 0;
+  std::size_t leaves = 0, end_slots = 0, max_depth = 0;
+};
+
+// The tree itself, over a Store that owns the memory and decides what a child reference is:
+//
+//   using Ref;                                  // null when value-initialized; is_leaf(),
+//                                               // is_inner(), explicit bool, ==
+//   NodeHeader* node(Ref) const noexcept;       // what an inner reference points at
+//   LeafTag*    leaf(Ref) const noexcept;       // what a leaf reference points at
+//   Ref  new_node(std::size_t bytes, NodeHeader*& at);   // 8-aligned; may throw
+//   Ref  new_leaf(std::size_t bytes, LeafTag*& at);
+//   void delete_node(Ref, std::size_t bytes) noexcept;
+//   void delete_leaf(Ref, std::size_t bytes) noexcept;
+//   std::size_t bytes_in_use() const noexcept;
+//   copy construction gives a new, empty store with the same settings; moves are noexcept.
+//
+// FastArt and ArenaArt are this tree over PointerStore<Alloc> and ArenaStore.
+template <class V, class Store>
+class Tree {
+  using NodeType = detail::art::NodeType;
+  using Ref = typename Store::Ref;
+  using Node4 = detail::art::Node4<Ref>;
+  using Node16 = detail::art::Node16<Ref>;
+  using Node48 = detail::art::Node48<Ref>;
+  using Node256 = detail::art::Node256<Ref>;
+  using Leaf = detail::art::LeafLayout<V>;
+
+public:
+  using key_type = std::string_view;
+  using mapped_type = V;
+  using size_type = std::size_t;
+  using value_type = basic_entry<const V&>;
+  using store_type = Store;
+  using stats_type = detail::art::Stats;
+
+  class const_iterator;
+  using iterator = const_iterator;
+  using range_type = std::ranges::subrange<const_iterator>;
+
+  Tree() noexcept(std::is_nothrow_default_constructible_v<Store>) = default;
+  template <class... StoreArgs>
+    requires(sizeof...(StoreArgs) > 0 && std::is_constructible_v<Store, StoreArgs...>)
+  explicit Tree(StoreArgs&&... args) : store_(std::forward<StoreArgs>(args)...) {}
+  Tree(const Tree& other) : store_(other.store_) {
+    root_ = clone(other);
+    size_ = other.size_;
+  }
+  Tree(Tree&& other) noexcept
+      : root_(std::exchange(other.root_, Ref{})),
+        size_(std::exchange(other.size_, 0)),
+        store_(std::move(other.store_)) {}
+  Tree& operator=(const Tree& other) {
+    if (this != &other) {
+      Tree copy(other);
+      swap(copy);
+    }
+    return *this;
+  }
+  Tree& operator=(Tree&& other) noexcept {
+    if (this != &other) {
+      clear();
+      root_ = std::exchange(other.root_, Ref{});
+      size_ = std::exchange(other.size_, 0);
+      store_ = std::move(other.store_);
+    }
+    return *this;
+  }
+  ~Tree() { destroy(root_); }
+
+  void swap(Tree& other) noexcept {
+    std::swap(root_, other.root_);
+    std::swap(size_, other.size_);
+    Store tmp(std::move(store_));
+    store_ = std::move(other.store_);
+    other.store_ = std::move(tmp);
+  }
+  friend void swap(Tree& a, Tree& b) noexcept { a.swap(b); }
+
+  // --- lookups ------------------------------------------------------------------------------
+  V* find(std::string_view key) noexcept {
+    detail::art::LeafTag* l = find_leaf(key);
+    return l ? &Leaf::value(l) : nullptr;
+  }
+  const V* find(std::string_view key) const noexcept {
+    return const_cast<Tree*>(this)->find(key);
+  }
+  std::optional<V> get(std::string_view key) const {
+    if (const V* v = find(key)) return *v;
+    return std::nullopt;
+  }
+  bool contains(std::string_view key) const noexcept { return find(key) != nullptr; }
+
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+  std::size_t memory_usage() const noexcept { return store_.bytes_in_use() + sizeof(*this); }
+  const Store& store() const noexcept { return store_; }
+  const auto& allocator() const noexcept
+    requires requires(const Store& s) { s.allocator(); }
+  {
+    return store_.allocator();
+  }
+
+  // --- mutation -----------------------------------------------------------------------------
+  bool insert(std::string_view key, V value) { return upsert(key, value, false); }
+  bool insert_or_assign(std::string_view key, V value) { return upsert(key, value, true); }
+  bool erase(std::string_view key);
+  void clear() noexcept {
+    destroy(root_);
+    root_ = Ref{};
+    size_ = 0;
+  }
+  // Rewrites the whole tree into fresh memory, densely (a deep copy swapped in): gives back what
+  // erasures left scattered in the store. Strong guarantee; invalidates everything.
+  void compact() {
+    Tree dense(*this);
+    swap(dense);
+  }
+
+  // --- ordered traversal --------------------------------------------------------------------
+  const_iterator begin() const {
+    const_iterator it(&store_);
+    if (root_) it.descend(root_);
+    return it;
+  }
+  const_iterator end() const noexcept { return const_iterator(&store_); }
+  const_iterator lower_bound(std::string_view key) const;
+  range_type range(std::string_view lo, std::string_view hi) const {
+    if (lo.compare(hi) >= 0) return {end(), end()};
+    return {lower_bound(lo), lower_bound(hi)};
+  }
+  range_type prefix(std::string_view p) const {
+    auto succ = detail::prefix_successor(p);
+    return {lower_bound(p), succ ? lower_bound(*succ) : end()};
+  }
+
+  // --- checks -------------------------------------------------------------------------------
+  void check_invariants() const;
+  stats_type stats() const;
+
+  class const_iterator {
+  public:
+    using iterator_category = std::forward_iterator_tag;
+    using iterator_concept = std::forward_iterator_tag;
+    using value_type = basic_entry<const V&>;
+    using reference = value_type;
+    using difference_type = std::ptrdiff_t;
+    using pointer = arrow_proxy<value_type>;
+
+    const_iterator() = default;
+    reference operator*() const noexcept {
+      assert(leaf_ != nullptr);
+      return {Leaf::key(leaf_), Leaf::value(leaf_)};
+    }
+    pointer operator->() const noexcept { return {**this}; }
+    const_iterator& operator++() {
+      advance();
+      return *this;
+    }
+    const_iterator operator++(int) {
+      const_iterator old = *this;
+      advance();
+      return old;
+    }
+    friend bool operator==(const const_iterator& a, const const_iterator& b) noexcept {
+      return a.leaf_ == b.leaf_;
+    }
+
+  private:
+    friend class Tree;
+    struct Frame {
+      const detail::art::NodeHeader* node;
+      int pos;
+    };
+    explicit const_iterator(const Store* store) noexcept : store_(store) {}
+
+    // Visit the smallest leaf at or below r.
+    void descend(Ref r) {
+      while (!r.is_leaf()) {
+        stack_.push_back({store_->node(r), -1});
+        r = detail::art::next_child<Ref>(stack_.back().node, stack_.back().pos);
+        assert(r);
+      }
+      leaf_ = store_->leaf(r);
+    }
+    // Move to the next leaf after everything already visited.
+    void advance() {
+      while (!stack_.empty()) {
+        Frame& f = stack_.back();
+        if (Ref r = detail::art::next_child<Ref>(f.node, f.pos)) {
+          descend(r);
+          return;
+        }
+        stack_.pop_back();
+      }
+      leaf_ = nullptr;
+    }
+
+    const Store* store_ = nullptr;
+    std::vector<Frame> stack_;
+    const detail::art::LeafTag* leaf_ = nullptr;
+  };
+
+private:
+  using NodeHeader = detail::art::NodeHeader;
+  using LeafTag = detail::art::LeafTag;
+
+  struct NewNode {
+    Ref ref;
+    NodeHeader* h;
+  };
+
+  // --- small helpers ------------------------------------------------------------------------
+  NodeHeader* node(Ref r) const noexcept { return store_.node(r); }
+  std::string_view leaf_key(Ref r) const noexcept { return Leaf::key(store_.leaf(r)); }
+
+  // The leftmost leaf at or below r (all leaves below a node share its full path).
+  const LeafTag* min_leaf(Ref r) const noexcept {
+    while (!r.is_leaf()) {
+      int pos = -1;
+      r = detail::art::next_child<Ref>(node(r), pos);
+    }
+    return store_.leaf(r);
+  }
+  const LeafTag* min_leaf_below(const NodeHeader* h) const noexcept {
+    int pos = -1;
+    return min_leaf(detail::art::next_child<Ref>(h, pos));
+  }
+
+  // Byte i of h's compressed path (h sits at depth `depth`).
+  std::uint8_t prefix_byte(const NodeHeader* h, std::size_t depth, std::size_t i,
+                           const LeafTag*& any_leaf) const noexcept {
+    if (i < detail::art::kStoredPrefix) return h->prefix[i];
+    if (any_leaf == nullptr) any_leaf = min_leaf_below(h);
+    return static_cast<std::uint8_t>(Leaf::key(any_leaf)[depth + i]);
+  }
+
+  // Length of the match between h's compressed path and key[depth..]: prefix_len when it all
+  // matches, else the index of the first difference (or of key's end).
+  std::size_t prefix_match(const NodeHeader* h, std::string_view key,
+                           std::size_t depth) const noexcept {
+    const std::size_t plen = h->prefix_len;
+    const std::size_t avail = key.size() - depth;
+    const std::size_t stored = std::min<std::size_t>(plen, detail::art::kStoredPrefix);
+    std::size_t i = 0;
+    for (; i < stored; ++i) {
+      if (i >= avail || h->prefix[i] != static_cast<std::uint8_t>(key[depth + i])) return i;
+    }
+    if (plen > stored) {
+      std::string_view full = Leaf::key(min_leaf_below(h));
+      const std::size_t n = std::min(plen, avail);
+      i += detail::common_prefix_length(full.substr(depth + i, n - i), key.substr(depth + i, n - i));
+    }
+    return i;
+  }
+
+  NewNode alloc_node(NodeType type, unsigned cap, bool end_slot) {
+    const std::size_t bytes =
+        detail::art::body_bytes<Ref>(type, cap) + (end_slot ? sizeof(Ref) : 0);
+    NodeHeader* h = nullptr;
+    const Ref r = store_.new_node(bytes, h);
+    std::memset(static_cast<void*>(h), 0, bytes);
+    h->type = type;
+    h->flags = detail::art::make_flags(type, cap, end_slot);
+    return {r, h};
+  }
+  // A copy of h with room for `cap` children and an end slot or not; the end leaf moves along.
+  NewNode resized(const NodeHeader* h, NodeType type, unsigned cap, bool end_slot) {
+    NewNode n = alloc_node(type, cap, end_slot);
+    copy_children(h, n.h);
+    if (end_slot && detail::art::has_end_slot(h))
+      *detail::art::end_slot<Ref>(n.h) =
+          *detail::art::end_slot<Ref>(const_cast<NodeHeader*>(h));
+    return n;
+  }
+  void free_node(Ref r, const NodeHeader* h) noexcept {
+    store_.delete_node(r, detail::art::node_bytes<Ref>(h));
+  }
+
+  Ref alloc_leaf(std::string_view key, V& value) {
+    if (key.size() > UINT32_MAX)
+      detail::throw_error("key of " + std::to_string(key.size()) +
+                          " bytes exceeds the limit of 2^32-1");
+    const std::size_t bytes = Leaf::bytes(key.size());
+    LeafTag* l = nullptr;
+    const Ref r = store_.new_leaf(bytes, l);
+    try {
+      ::new (static_cast<void*>(l)) V(std::move(value));
+    } catch (...) {
+      store_.delete_leaf(r, bytes);
+      throw;
+    }
+    Leaf::write_len(l, static_cast<std::uint32_t>(key.size()));
+    if (!key.empty())
+      std::memcpy(reinterpret_cast<char*>(l) + bytes - key.size(), key.data(), key.size());
+    return r;
+  }
+  Ref clone_leaf(const LeafTag* src) {
+    const std::size_t bytes = Leaf::bytes(Leaf::key_len(src));
+    LeafTag* l = nullptr;
+    const Ref r = store_.new_leaf(bytes, l);
+    try {
+      ::new (static_cast<void*>(l)) V(Leaf::value(src));
+    } catch (...) {
+      store_.delete_leaf(r, bytes);
+      throw;
+    }
+    std::memcpy(reinterpret_cast<char*>(l) + Leaf::len_offset,
+                reinterpret_cast<const char*>(src) + Leaf::len_offset, bytes - Leaf::len_offset);
+    return r;
+  }
+  void free_leaf(Ref r) noexcept {
+    LeafTag* l = store_.leaf(r);
+    const std::size_t bytes = Leaf::bytes(Leaf::key_len(l));
+    Leaf::value(l).~V();
+    store_.delete_leaf(r, bytes);
+  }
+
+  // Frees a leaf that was allocated for an insert that then failed.
+  struct LeafGuard {
+    Tree* map;
+    Ref leaf;
+    ~LeafGuard() {
+      if (leaf) map->free_leaf(leaf);
+    }
+    Ref release() noexcept { return std::exchange(leaf, Ref{}); }
+  };
+
+  static void copy_children(const NodeHeader* from, NodeHeader* to) noexcept;
+  static void add_child_in_place(NodeHeader* h, std::uint8_t b, Ref child) noexcept;
+  void add_child(Ref* slot, std::uint8_t b, Ref child);
+  void remove_child(Ref* slot, std::uint8_t b) noexcept;
+  void remove_end(Ref* slot) noexcept;
+  void collapse_if_single(Ref* slot) noexcept;
+
+  LeafTag* find_leaf(std::string_view key) noexcept;
+  bool upsert(std::string_view key, V& value, bool assign);
+
+  Ref clone(const Tree& other);
+  void destroy(Ref r) noexcept;
+
+  Ref root_{};
+  std::size_t size_ = 0;
+  Store store_{};
+};
+
+// ============================================================================================
+// Implementation
+// ============================================================================================
+
+template <class V, class Store>
+auto Tree<V, Store>::find_leaf(std::string_view key) noexcept -> LeafTag* {
+  Ref r = root_;
+  std::size_t depth = 0;
+  while (r) {
+    if (r.is_leaf()) {
+      LeafTag* l = store_.leaf(r);
+      return Leaf::key(l) == key ? l : nullptr;
+    }
+    NodeHeader* h = node(r);
+    if (const std::size_t plen = h->prefix_len) {
+      if (key.size() - depth < plen) return nullptr;
+      const std::size_t stored = std::min<std::size_t>(plen, detail::art::kStoredPrefix);
+      if (std::memcmp(h->prefix, key.data() + depth, stored) != 0) return nullptr;
+      depth += plen;  // bytes past the stored ones are verified against the leaf
+    }
+    if (depth == key.size()) {
+      const Ref e = detail::art::end_leaf<Ref>(h);
+      if (!e) return nullptr;
+      LeafTag* l = store_.leaf(e);
+      return Leaf::key(l) == key ? l : nullptr;
+    }
+    Ref* c = detail::art::find_child<Ref>(h, static_cast<std::uint8_t>(key[depth]));
+    if (c == nullptr) return nullptr;
+    r = *c;
+    ++depth;
+  }
+  return nullptr;
+}
+
+template <class V, class Store>
+bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign) {
+  Ref* slot = &root_;
+  std::size_t depth = 0;
+  if (!root_) {
+    root_ = alloc_leaf(key, value);
+    ++size_;
+    return true;
+  }
+  for (;;) {
+    const Ref cur = *slot;
+    if (cur.is_leaf()) {
+      std::string_view old = leaf_key(cur);
+      if (old == key) {
+        if (assign) Leaf::value(store_.leaf(cur)) = std::move(value);
+        return false;
+      }
+      // Lazy expansion ends here: a Node4 holding both leaves below their common prefix.
+      const std::size_t lcp = detail::common_prefix_length(old.substr(depth), key.substr(depth));
+      const std::size_t split = depth + lcp;
+      const bool one_ends = old.size() == split || key.size() == split;
+      LeafGuard guard{this, alloc_leaf(key, value)};
+      const NewNode n = alloc_node(NodeType::N4, one_ends ? 1 : 2, one_ends);
+      n.h->prefix_len = static_cast<std::uint32_t>(lcp);
+      std::memcpy(n.h->prefix, key.data() + depth,
+                  std::min<std::size_t>(lcp, detail::art::kStoredPrefix));
+      const Ref fresh = guard.release();
+      for (Ref l : {cur, fresh}) {
+        std::string_view k = leaf_key(l);
+        if (k.size() == split)
+          *detail::art::end_slot<Ref>(n.h) = l;
+        else
+          add_child_in_place(n.h, static_cast<std::uint8_t>(k[split]), l);
+      }
+      *slot = n.ref;
+      ++size_;
+      return true;
+    }
+
+    NodeHeader* h = node(cur);
+    if (h->prefix_len) {
+      const std::size_t m = prefix_match(h, key, depth);
+      if (m < h->prefix_len) {
+        // The key leaves h's compressed path after m bytes: a new Node4 takes the first m
+        // bytes, h keeps what follows its branching byte.
+        const LeafTag* any = nullptr;
+        const std::uint8_t h_byte = prefix_byte(h, depth, m, any);
+        const bool key_ends = key.size() == depth + m;
+        LeafGuard guard{this, alloc_leaf(key, value)};
+        const NewNode n = alloc_node(NodeType::N4, key_ends ? 1 : 2, key_ends);
+        n.h->prefix_len = static_cast<std::uint32_t>(m);
+        std::memcpy(n.h->prefix, key.data() + depth,
+                    std::min<std::size_t>(m, detail::art::kStoredPrefix));
+        // Shift h's path: it now starts at depth + m + 1.
+        const std::size_t rest = h->prefix_len - (m + 1);
+        std::uint8_t shifted[detail::art::kStoredPrefix];
+        const std::size_t keep = std::min<std::size_t>(rest, detail::art::kStoredPrefix);
+        for (std::size_t i = 0; i < keep; ++i) shifted[i] = prefix_byte(h, depth, m + 1 + i, any);
+        h->prefix_len = static_cast<std::uint32_t>(rest);
+        std::memcpy(h->prefix, shifted, keep);
+        add_child_in_place(n.h, h_byte, cur);
+        const Ref fresh = guard.release();
+        if (key_ends)
+          *detail::art::end_slot<Ref>(n.h) = fresh;
+        else
+          add_child_in_place(n.h, static_cast<std::uint8_t>(key[depth + m]), fresh);
+        *slot = n.ref;
+        ++size_;
+        return true;
+      }
+      depth += h->prefix_len;
+    }
+
+    if (depth == key.size()) {
+      const Ref e = detail::art::end_leaf<Ref>(h);
+      if (e) {
+        if (assign) Leaf::value(store_.leaf(e)) = std::move(value);
+        return false;
+      }
+      LeafGuard guard{this, alloc_leaf(key, value)};
+      if (!detail::art::has_end_slot(h)) {
+        const NewNode n = resized(h, h->type, detail::art::capacity(h), true);
+        free_node(cur, h);
+        h = n.h;
+        *slot = n.ref;
+      }
+      *detail::art::end_slot<Ref>(h) = guard.release();
+      ++size_;
+      return true;
+    }
+
+    const auto b = static_cast<std::uint8_t>(key[depth]);
+    if (Ref* c = detail::art::find_child<Ref>(h, b)) {
+      slot = c;
+      ++depth;
+      continue;
+    }
+    LeafGuard guard{this, alloc_leaf(key, value)};
+    add_child(slot, b, guard.leaf);
+    guard.release();
+    ++size_;
+    return true;
+  }
+}
+
+template <class V, class Store>
+void Tree<V, Store>::add_child_in_place(NodeHeader* h, std::uint8_t b, Ref child) noexcept {
+  assert(h->count < detail::art::capacity(h));
+  switch (h->type) {
+    case NodeType::N4:
+    case NodeType::N16: {
+      std::uint8_t* keys;
+      Ref* children;
+      if (h->type == NodeType::N4) {
+        keys = reinterpret_cast<Node4*>(h)->key;
+        children = reinterpret_cast<Node4*>(h)->child;
+      } else {
+        keys = reinterpret_cast<Node16*>(h)->key;
+        children = reinterpret_cast<Node16*>(h)->child;
+      }
+      const unsigned pos = detail::node16_lower_bound_scalar(keys, h->count, b);
+      std::memmove(keys + pos + 1, keys + pos, h->count - pos);
+      std::memmove(static_cast<void*>(children + pos + 1), children + pos,
+                   (h->count - pos) * sizeof(Ref));
+      keys[pos] = b;
+      children[pos] = child;
+      break;
+    }
+    case NodeType::N48: {
+      auto* n = reinterpret_cast<Node48*>(h);
+      n->child[h->count] = child;
+      n->index[b] = static_cast<std::uint8_t>(h->count + 1);
+      break;
+    }
+    default: reinterpret_cast<Node256*>(h)->child[b] = child; break;
+  }
+  ++h->count;
+}
+
+template <class V, class Store>
+void Tree<V, Store>::copy_children(const NodeHeader* from, NodeHeader* to) noexcept {
+  // Header fields but type and flags (the end slot is moved by the caller).
+  to->count = 0;
+  to->prefix_len = from->prefix_len;
+  std::memcpy(to->prefix, from->prefix, sizeof to->prefix);
+  detail::art::for_each_child<Ref>(from, [&](std::uint8_t b, Ref c) {
+    switch (to->type) {
+      case NodeType::N4: {
+        auto* n = reinterpret_cast<Node4*>(to);
+        n->key[to->count] = b;
+        n->child[to->count] = c;
+        break;
+      }
+      case NodeType::N16: {
+        auto* n = reinterpret_cast<Node16*>(to);
+        n->key[to->count] = b;
+        n->child[to->count] = c;
+        break;
+      }
+      case NodeType::N48: {
+        auto* n = reinterpret_cast<Node48*>(to);
+        n->child[to->count] = c;
+        n->index[b] = static_cast<std::uint8_t>(to->count + 1);
+        break;
+      }
+      default: reinterpret_cast<Node256*>(to)->child[b] = c; break;
+    }
+    ++to->count;
+  });
+}
+
+template <class V, class Store>
+void Tree<V, Store>::add_child(Ref* slot, std::uint8_t b, Ref child) {
+  NodeHeader* h = node(*slot);
+  const unsigned cap = detail::art::capacity(h);
+  if (h->count < cap) {
+    add_child_in_place(h, b, child);
+    return;
+  }
+  // One more slot in the same type while it has room, else the next type.
+  NodeType type = h->type;
+  unsigned new_cap = cap + 1;
+  if (cap == detail::art::kMaxCap[static_cast<unsigned>(type)]) {
+    type = static_cast<NodeType>(static_cast<int>(type) + 1);
+    new_cap = type == NodeType::N16 ? 5 : detail::art::kMaxCap[static_cast<unsigned>(type)];
+  }
+  const NewNode n = resized(h, type, new_cap, detail::art::has_end_slot(h));  // may throw
+  add_child_in_place(n.h, b, child);
+  free_node(*slot, h);
+  *slot = n.ref;
+}
+
+// A node left with a single entry is replaced by it: an end leaf or leaf child directly, an
+// inner child with h's path, the branching byte and its own path joined.
+template <class V, class Store>
+void Tree<V, Store>::collapse_if_single(Ref* slot) noexcept {
+  const Ref self = *slot;
+  NodeHeader* h = node(self);
+  const Ref e = detail::art::end_leaf<Ref>(h);
+  const unsigned entries = h->count + (e ? 1u : 0u);
+  if (entries != 1) return;
+  if (e) {
+    *slot = e;
+    free_node(self, h);
+    return;
+  }
+  std::uint8_t byte = 0;
+  Ref only;
+  detail::art::for_each_child<Ref>(h, [&](std::uint8_t b, Ref c) {
+    byte = b;
+    only = c;
+  });
+  if (only.is_inner()) {
+    NodeHeader* c = node(only);
+    std::uint8_t joined[detail::art::kStoredPrefix];
+    std::size_t n = 0;
+    const std::size_t hp = std::min<std::size_t>(h->prefix_len, detail::art::kStoredPrefix);
+    for (std::size_t i = 0; i < hp; ++i) joined[n++] = h->prefix[i];
+    if (n < detail::art::kStoredPrefix) joined[n++] = byte;
+    const std::size_t cp = std::min<std::size_t>(c->prefix_len, detail::art::kStoredPrefix);
+    for (std::size_t i = 0; i < cp && n < detail::art::kStoredPrefix; ++i) joined[n++] = c->prefix[i];
+    c->prefix_len = h->prefix_len + 1 + c->prefix_len;
+    std::memcpy(c->prefix, joined, n);
+  }
+  *slot = only;
+  free_node(self, h);
+}
+
+template <class V, class Store>
+void Tree<V, Store>::remove_child(Ref* slot, std::uint8_t b) noexcept {
+  NodeHeader* h = node(*slot);
+  switch (h->type) {
+    case NodeType::N4:
+    case NodeType::N16: {
+      std::uint8_t* keys;
+      Ref* children;
+      if (h->type == NodeType::N4) {
+        keys = reinterpret_cast<Node4*>(h)->key;
+        children = reinterpret_cast<Node4*>(h)->child;
+      } else {
+        keys = reinterpret_cast<Node16*>(h)->key;
+        children = reinterpret_cast<Node16*>(h)->child;
+      }
+      const int pos = detail::node16_find_scalar(keys, h->count, b);
+      assert(pos >= 0);
+      const unsigned tail = h->count - static_cast<unsigned>(pos) - 1;
+      std::memmove(keys + pos, keys + pos + 1, tail);
+      std::memmove(static_cast<void*>(children + pos), children + pos + 1, tail * sizeof(Ref));
+      keys[h->count - 1] = 0;
+      children[h->count - 1] = Ref{};
+      break;
+    }
+    case NodeType::N48: {
+      auto* n = reinterpret_cast<Node48*>(h);
+      const unsigned s = n->index[b] - 1u;
+      const unsigned last = h->count - 1u;
+      n->index[b] = 0;
+      if (s != last) {
+        n->child[s] = n->child[last];
+        for (unsigned x = 0; x < 256; ++x)
+          if (n->index[x] == last + 1) {
+            n->index[x] = static_cast<std::uint8_t>(s + 1);
+            break;
+          }
+      }
+      n->child[last] = Ref{};
+      break;
+    }
+    default: reinterpret_cast<Node256*>(h)->child[b] = Ref{}; break;
+  }
+  --h->count;
+
+  // Shrink: Node4/Node16 to exactly their children; Node256 and Node48 with hysteresis, well
+  // below the smaller type's capacity. A node with a single entry left is collapsed instead.
+  const unsigned n_children = h->count;
+  const bool end = detail::art::has_end_slot(h);
+  if (n_children + (detail::art::end_leaf<Ref>(h) ? 1u : 0u) >= 2 && n_children >= 1) {
+    NodeType type = h->type;
+    unsigned cap = detail::art::capacity(h);
+    if (type == NodeType::N256 && n_children <= 37) {
+      type = NodeType::N48;
+      cap = 48;
+    } else if (type == NodeType::N48 && n_children <= 12) {
+      type = NodeType::N16;
+      cap = n_children;
+    } else if (type == NodeType::N16 && n_children <= 4) {
+      type = NodeType::N4;
+      cap = n_children;
+    } else if (type <= NodeType::N16) {
+      cap = n_children;
+    }
+    if (type != h->type || cap != detail::art::capacity(h)) {
+      try {
+        const NewNode n = resized(h, type, cap, end);
+        free_node(*slot, h);
+        *slot = n.ref;
+      } catch (...) {
+        // no memory to shrink: the node stays larger, still valid
+      }
+    }
+  }
+  collapse_if_single(slot);
+}
+
+template <class V, class Store>
+void Tree<V, Store>::remove_end(Ref* slot) noexcept {
+  NodeHeader* h = node(*slot);
+  *detail::art::end_slot<Ref>(h) = Ref{};
+  if (h->count >= 2) {
+    // Give the slot back; without memory for the smaller copy, keep an empty slot.
+    try {
+      const NewNode n = resized(h, h->type, detail::art::capacity(h), false);
+      free_node(*slot, h);
+      *slot = n.ref;
+    } catch (...) {
+    }
+    return;
+  }
+  collapse_if_single(slot);
+}
+
+template <class V, class Store>
+bool Tree<V, Store>::erase(std::string_view key) {
+  if (!root_) return false;
+  if (root_.is_leaf()) {
+    if (leaf_key(root_) != key) return false;
+    free_leaf(root_);
+    root_ = Ref{};
+    --size_;
+    return true;
+  }
+  Ref* slot = &root_;
+  std::size_t depth = 0;
+  for (;;) {
+    NodeHeader* h = node(*slot);
+    if (const std::size_t plen = h->prefix_len) {
+      if (key.size() - depth < plen) return false;
+      const std::size_t stored = std::min<std::size_t>(plen, detail::art::kStoredPrefix);
+      if (std::memcmp(h->prefix, key.data() + depth, stored) != 0) return false;
+      depth += plen;
+    }
+    if (depth == key.size()) {
+      const Ref e = detail::art::end_leaf<Ref>(h);
+      if (!e || leaf_key(e) != key) return false;
+      free_leaf(e);
+      remove_end(slot);
+      --size_;
+      return true;
+    }
+    const auto b = static_cast<std::uint8_t>(key[depth]);
+    Ref* c = detail::art::find_child<Ref>(h, b);
+    if (c == nullptr) return false;
+    if (c->is_leaf()) {
+      if (leaf_key(*c) != key) return false;
+      free_leaf(*c);
+      remove_child(slot, b);
+      --size_;
+      return true;
+    }
+    slot = c;
+    ++depth;
+  }
+}
+
+template <class V, class Store>
+auto Tree<V, Store>::lower_bound(std::string_view key) const -> const_iterator {
+  const_iterator it(&store_);
+  Ref r = root_;
+  std::size_t depth = 0;
+  while (r) {
+    if (r.is_leaf()) {
+      if (leaf_key(r).compare(key) >= 0)
+        it.leaf_ = store_.leaf(r);
+      else
+        it.advance();
+      return it;
+    }
+    const NodeHeader* h = node(r);
+    if (const std::size_t plen = h->prefix_len) {
+      // Compare h's whole path with the key's bytes at the same place.
+      std::string_view path = plen <= detail::art::kStoredPrefix
+                                  ? std::string_view(reinterpret_cast<const char*>(h->prefix), plen)
+                                  : Leaf::key(min_leaf(r)).substr(depth, plen);
+      std::string_view part = key.substr(depth, plen);
+      const int c = path.compare(part);
+      if (c > 0) {  // every key below is greater (this includes part being a proper prefix)
+        it.descend(r);
+        return it;
+      }
+      if (c < 0) {  // every key below is smaller
+        it.advance();
+        return it;
+      }
+      depth += plen;
+    }
+    if (depth == key.size()) {  // key equals the path: every key below is >= key
+      it.descend(r);
+      return it;
+    }
+    const auto b = static_cast<std::uint8_t>(key[depth]);
+    Ref* c = detail::art::find_child<Ref>(const_cast<NodeHeader*>(h), b);
+    it.stack_.push_back({h, detail::art::position_after<Ref>(h, b, c != nullptr)});
+    if (c == nullptr) {
+      it.advance();
+      return it;
+    }
+    r = *c;
+    ++depth;
+  }
+  return it;
+}
+
+template <class V, class Store>
+auto Tree<V, Store>::clone(const Tree& other) -> Ref {
+  // Iterative: trees of long keys that are prefixes of each other can be very deep. The copy is
+  // built top-down; every slot is valid (filled or empty) at every moment, so a partial copy can
+  // be destroyed when an allocation throws.
+  const Ref src = other.root_;
+  if (!src) return Ref{};
+  if (src.is_leaf()) return clone_leaf(other.store_.leaf(src));
+  struct Work {
+    const NodeHeader* from;
+    NodeHeader* to;
+  };
+  auto copy_node = [&](const NodeHeader* from) {
+    const std::size_t bytes = detail::art::node_bytes<Ref>(from);
+    NodeHeader* to = nullptr;
+    const Ref r = store_.new_node(bytes, to);
+    std::memcpy(static_cast<void*>(to), from, bytes);
+    switch (to->type) {
+      case NodeType::N4:
+        std::fill_n(reinterpret_cast<Node4*>(to)->child, detail::art::capacity(to), Ref{});
+        break;
+      case NodeType::N16:
+        std::fill_n(reinterpret_cast<Node16*>(to)->child, detail::art::capacity(to), Ref{});
+        break;
+      case NodeType::N48: std::fill_n(reinterpret_cast<Node48*>(to)->child, 48, Ref{}); break;
+      default: std::fill_n(reinterpret_cast<Node256*>(to)->child, 256, Ref{}); break;
+    }
+    if (detail::art::has_end_slot(to)) *detail::art::end_slot<Ref>(to) = Ref{};
+    return NewNode{r, to};
+  };
+  const NewNode top = copy_node(other.node(src));
+  const Ref result = top.ref;
+  try {
+    std::vector<Work> work{{other.node(src), top.h}};
+    while (!work.empty()) {
+      const Work w = work.back();
+      work.pop_back();
+      auto place = [&](Ref* dst, Ref from_child) {
+        if (from_child.is_leaf()) {
+          *dst = clone_leaf(other.store_.leaf(from_child));
+        } else {
+          const NodeHeader* f = other.node(from_child);
+          const NewNode n = copy_node(f);
+          *dst = n.ref;
+          work.push_back({f, n.h});
+        }
+      };
+      if (const Ref e = detail::art::end_leaf<Ref>(w.from)) place(detail::art::end_slot<Ref>(w.to), e);
+      switch (w.from->type) {
+        case NodeType::N4:
+          for (unsigned i = 0; i < w.from->count; ++i)
+            place(&reinterpret_cast<Node4*>(w.to)->child[i],
+                  reinterpret_cast<const Node4*>(w.from)->child[i]);
+          break;
+        case NodeType::N16:
+          for (unsigned i = 0; i < w.from->count; ++i)
+            place(&reinterpret_cast<Node16*>(w.to)->child[i],
+                  reinterpret_cast<const Node16*>(w.from)->child[i]);
+          break;
+        case NodeType::N48:
+          for (unsigned i = 0; i < w.from->count; ++i)
+            place(&reinterpret_cast<Node48*>(w.to)->child[i],
+                  reinterpret_cast<const Node48*>(w.from)->child[i]);
+          break;
+        default:
+          for (unsigned i = 0; i < 256; ++i)
+            if (const Ref c = reinterpret_cast<const Node256*>(w.from)->child[i])
+              place(&reinterpret_cast<Node256*>(w.to)->child[i], c);
+          break;
+      }
+    }
+  } catch (...) {
+    destroy(result);
+    throw;
+  }
+  return result;
+}
+
+// Frees a whole subtree without allocating: the walk keeps its way back up in the prefix bytes
+// of the nodes it is taking apart (they are dead by then; the parent's reference fits in them),
+// and a node's count (or, in a Node256, its prefix_len) serves as the cursor over its remaining
+// children.
+template <class V, class Store>
+void Tree<V, Store>::destroy(Ref r) noexcept {
+  if (!r) return;
+  if (r.is_leaf()) {
+    free_leaf(r);
+    return;
+  }
+  static_assert(sizeof(Ref) <= sizeof(NodeHeader::prefix), "a parent reference fits the prefix");
+  auto set_parent = [](NodeHeader* h, Ref parent) {
+    std::memcpy(h->prefix, &parent, sizeof parent);
+    if (h->type == NodeType::N256) h->prefix_len = 0;
+  };
+  auto parent_of = [](const NodeHeader* h) {
+    Ref parent;
+    std::memcpy(static_cast<void*>(&parent), h->prefix, sizeof parent);
+    return parent;
+  };
+  auto take_child = [](NodeHeader* h) -> Ref {
+    if (detail::art::has_end_slot(h)) {
+      if (const Ref e = std::exchange(*detail::art::end_slot<Ref>(h), Ref{})) return e;
+    }
+    Ref* children = nullptr;
+    switch (h->type) {
+      case NodeType::N4: children = reinterpret_cast<Node4*>(h)->child; break;
+      case NodeType::N16: children = reinterpret_cast<Node16*>(h)->child; break;
+      case NodeType::N48: children = reinterpret_cast<Node48*>(h)->child; break;
+      default: {
+        Ref* all = reinterpret_cast<Node256*>(h)->child;
+        while (h->prefix_len < 256)  // a partial copy may have empty slots anywhere
+          if (const Ref c = all[h->prefix_len++]) return c;
+        return Ref{};
+      }
+    }
+    while (h->count > 0)  // a partial copy may have empty slots at the end
+      if (const Ref c = children[--h->count]) return c;
+    return Ref{};
+  };
+  Ref cur = r;
+  NodeHeader* h = node(cur);
+  set_parent(h, Ref{});
+  for (;;) {
+    const Ref next = take_child(h);
+    if (!next) {
+      const Ref parent = parent_of(h);
+      free_node(cur, h);
+      if (!parent) return;
+      cur = parent;
+      h = node(cur);
+    } else if (next.is_leaf()) {
+      free_leaf(next);
+    } else {
+      NodeHeader* c = node(next);
+      set_parent(c, cur);
+      cur = next;
+      h = c;
+    }
+  }
+}
+
+template <class V, class Store>
+auto Tree<V, Store>::stats() const -> stats_type {
+  stats_type s;
+  if (!root_) return s;
+  std::vector<std::pair<Ref, std::size_t>> stack{{root_, 0}};
+  while (!stack.empty()) {
+    auto [r, d] = stack.back();
+    stack.pop_back();
+    s.max_depth = std::max(s.max_depth, d);
+    if (r.is_leaf()) {
+      ++s.leaves;
+      continue;
+    }
+    const NodeHeader* h = node(r);
+    switch (h->type) {
+      case NodeType::N4: ++s.node4; break;
+      case NodeType::N16: ++s.node16; break;
+      case NodeType::N48: ++s.node48; break;
+      default: ++s.node256; break;
+    }
+    if (const Ref e = detail::art::end_leaf<Ref>(h)) {
+      ++s.end_slots;
+      stack.push_back({e, d + 1});
+    }
+    detail::art::for_each_child<Ref>(h, [&](std::uint8_t, Ref c) { stack.push_back({c, d + 1}); });
+  }
+  return s;
+}
+
+template <class V, class Store>
+void Tree<V, Store>::check_invariants() const {
+  auto fail = [](const std::string& what) { detail::throw_error("ART invariant: " + what); };
+  if (!root_) {
+    if (size_ != 0) fail("empty tree with size " + std::to_string(size_));
+    return;
+  }
+  std::size_t leaves = 0;
+  struct Item {
+    Ref r;
+    std::size_t depth;
+  };
+  std::vector<Item> stack{{root_, 0}};
+  while (!stack.empty()) {
+    const Item it = stack.back();
+    stack.pop_back();
+    if (it.r.is_leaf()) {
+      ++leaves;
+      if (leaf_key(it.r).size() < it.depth) fail("leaf key shorter than its depth");
+      continue;
+    }
+    const NodeHeader* h = node(it.r);
+    if (static_cast<unsigned>(h->type) > 3) fail("bad node type");
+    const unsigned cap = detail::art::capacity(h);
+    if (cap == 0 || cap > detail::art::kMaxCap[static_cast<unsigned>(h->type)])
+      fail("bad node capacity");
+    if (h->count > cap) fail("node over capacity");
+    const Ref e = detail::art::end_leaf<Ref>(h);
+    if (h->count + (e ? 1u : 0u) < 2) fail("node with fewer than two entries");
+    const std::string_view ref_key = Leaf::key(min_leaf(it.r));
+    const std::size_t end = it.depth + h->prefix_len;
+    if (ref_key.size() < end) fail("node path longer than its keys");
+    const std::size_t stored = std::min<std::size_t>(h->prefix_len, detail::art::kStoredPrefix);
+    if (std::memcmp(h->prefix, ref_key.data() + it.depth, stored) != 0)
+      fail("stored prefix differs from the keys below");
+    auto check_child = [&](Ref c, int byte) {
+      if (!c) fail("empty child slot in use");
+      std::string_view k = Leaf::key(min_leaf(c));
+      if (byte < 0) {
+        if (!c.is_leaf() || k.size() != end) fail("end slot holds a key of the wrong length");
+      } else if (k.size() <= end || static_cast<std::uint8_t>(k[end]) != byte) {
+        fail("child reached by the wrong byte");
+      }
+      if (std::memcmp(k.data(), ref_key.data(), end) != 0) fail("child leaves the node's path");
+      stack.push_back({c, byte < 0 ? end : end + 1});
+    };
+    if (e) check_child(e, -1);
+    int last = -1;
+    unsigned seen = 0;
+    detail::art::for_each_child<Ref>(h, [&](std::uint8_t b, Ref c) {
+      if (static_cast<int>(b) <= last) fail("child bytes not strictly increasing");
+      last = b;
+      ++seen;
+      check_child(c, b);
+    });
+    if (seen != h->count) fail("child count mismatch");
+    if (h->type == NodeType::N48) {
+      auto* n = reinterpret_cast<const Node48*>(h);
+      bool used[48] = {};
+      for (unsigned b = 0; b < 256; ++b) {
+        if (!n->index[b]) continue;
+        const unsigned s = n->index[b] - 1u;
+        if (s >= h->count || used[s]) fail("Node48 index points outside or twice");
+        used[s] = true;
+      }
+    }
+  }
+  if (leaves != size_)
+    fail("size " + std::to_string(size_) + " but " + std::to_string(leaves) + " leaves");
+}
+
+}  // namespace detail::art
+}  // namespace memkv
