@@ -52,7 +52,7 @@
 // nothing of an mmap'ed file is touched beyond its first page.
 // Every later read is bounds-checked against its region, every transition must point strictly
 // below its own state (so every walk ends), paths are capped at the recorded longest key length,
-// ranks must stay below the key count and increase strictly during iteration. So no byte
+// ranks must stay below the key count and go 0, 1, 2, ... during iteration. So no byte
 // sequence can cause an out-of-bounds read, a crash or a hang; a damaged image whose checksum was
 // not verified may answer wrongly or throw memkv::format_error from get()/iteration (contains()
 // answers false then).
@@ -660,8 +660,10 @@ public:
       } else {
         next_subtree();
       }
-      if (!stack_.empty() && rank_ <= old)
-        detail::fst::corrupt("ranks do not increase", stack_.back().addr);
+      // In a valid image ranks go 0, 1, 2, ... n-1: checking it keeps iteration, size(), nth()
+      // and get() consistent with each other on any image.
+      if (stack_.empty() ? old + 1 != r_->n : rank_ != old + 1)
+        detail::fst::corrupt("ranks out of sequence during iteration", old);
     }
 
     const detail::fst::reader* r_;
@@ -748,6 +750,7 @@ public:
     if (r_->n == 0) return it;
     it.push(r_->hdr.root, 0);
     it.leftmost();
+    if (it.rank_ != 0) detail::fst::corrupt("first key's rank is not 0", r_->hdr.root);
     return it;
   }
   const_iterator end() const { return const_iterator(r_.get()); }
@@ -776,14 +779,19 @@ public:
       }
     }
   }
-  range_type prefix(std::string_view p) const {
+  // prefix() and range() are templates only so that their subrange is instantiated on use:
+  // clang-14 with libstdc++ 12 cannot instantiate std::ranges::subrange (llvm/llvm-project#44178),
+  // and this way the rest of the class still compiles there.
+  template <class Range = range_type>
+  Range prefix(std::string_view p) const {
     std::string hi(p);
     while (!hi.empty() && static_cast<unsigned char>(hi.back()) == 0xff) hi.pop_back();
     if (hi.empty()) return {lower_bound(p), end()};
     hi.back() = static_cast<char>(static_cast<unsigned char>(hi.back()) + 1);
     return {lower_bound(p), lower_bound(hi)};
   }
-  range_type range(std::string_view lo, std::string_view hi) const {
+  template <class Range = range_type>
+  Range range(std::string_view lo, std::string_view hi) const {
     const_iterator a = lower_bound(lo);
     if (!(lo < hi)) return {a, a};
     return {std::move(a), lower_bound(hi)};

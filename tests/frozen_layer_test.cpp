@@ -1,0 +1,370 @@
+// Tests of memkv/frozen_layer.hpp (owner: fst).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <ranges>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "differential.hpp"
+#include "memkv/frozen_layer.hpp"
+
+namespace {
+
+using memkv::FrozenLayer;
+using memkv::FrozenLayerBuilder;
+using Ref = std::map<std::string, std::uint64_t>;
+
+static_assert(std::forward_iterator<FrozenLayer::const_iterator>);
+static_assert(std::ranges::forward_range<FrozenLayer>);
+static_assert(std::ranges::forward_range<FrozenLayer::range_type>);
+static_assert(std::is_nothrow_move_constructible_v<FrozenLayer>);
+
+FrozenLayer build_from(const Ref& m, memkv::frozen_layer_options o = {}) {
+  FrozenLayerBuilder b(o);
+  for (const auto& [k, v] : m) b.insert(k, v);
+  return b.finish();
+}
+
+Ref with_ranks(Ref m) {
+  std::uint64_t i = 0;
+  for (auto& kv : m) kv.second = i++;
+  return m;
+}
+
+std::uint64_t mix(std::uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  return x;
+}
+
+// Checks everything a FrozenLayer answers against m, including nth/rank.
+void check_all(const FrozenLayer& fl, const Ref& m) {
+  REQUIRE_NOTHROW(fl.check_invariants());
+  REQUIRE_NOTHROW(memkv_test::check_static_against(fl, m));
+  const std::size_t step = m.size() > 3000 ? m.size() / 1500 : 1;
+  std::uint64_t i = 0;
+  for (auto mit = m.begin(); mit != m.end(); ++mit, ++i) {
+    if (i % step != 0) continue;
+    auto it = fl.nth(i);
+    REQUIRE(it != fl.end());
+    REQUIRE(it->key == mit->first);
+    REQUIRE(it->value == mit->second);
+    REQUIRE(fl.rank(mit->first) == i);
+  }
+  CHECK(fl.nth(m.size()) == fl.end());
+}
+
+std::filesystem::path temp_path(const std::string& name) {
+  return std::filesystem::temp_directory_path() /
+         ("memkv_fst_test_" + std::to_string(::getpid()) + "_" + name);
+}
+
+}  // namespace
+
+TEST_CASE("FrozenLayer: empty", "[frozen_layer]") {
+  FrozenLayer e;
+  CHECK(e.size() == 0);
+  CHECK(e.empty());
+  CHECK(e.begin() == e.end());
+  CHECK(!e.get(""));
+  CHECK(!e.contains("a"));
+  CHECK(e.lower_bound("") == e.end());
+  CHECK(std::ranges::empty(e.prefix("")));
+  CHECK(e.nth(0) == e.end());
+  REQUIRE_NOTHROW(e.check_invariants());
+  FrozenLayerBuilder b;
+  FrozenLayer f = b.finish();
+  CHECK(f.empty());
+  FrozenLayer g = FrozenLayer::from_bytes(f.bytes());
+  CHECK(g.empty());
+}
+
+TEST_CASE("FrozenLayer: basic queries", "[frozen_layer]") {
+  Ref m{{"", 5}, {"a", 1}, {"ab", 2}, {"abc", 3}, {"abd", 4}, {"b", 100}, {"ba\xff", 7}};
+  FrozenLayer fl = build_from(m);
+  CHECK(fl.size() == m.size());
+  CHECK(fl.get("") == 5u);
+  CHECK(fl.get("abd") == 4u);
+  CHECK(!fl.get("abe"));
+  CHECK(!fl.get("abcd"));
+  CHECK(fl.contains("b"));
+  CHECK(!fl.contains("ba"));
+  CHECK(fl.lower_bound("abca")->key == "abd");
+  CHECK(fl.lower_bound("abz")->key == "b");
+  CHECK(fl.lower_bound("c") == fl.end());
+  std::vector<std::string> p;
+  for (auto e : fl.prefix("ab")) p.emplace_back(e.key);
+  CHECK(p == std::vector<std::string>{"ab", "abc", "abd"});
+  p.clear();
+  for (auto e : fl.range("a", "abd")) p.emplace_back(e.key);
+  CHECK(p == std::vector<std::string>{"a", "ab", "abc"});
+  CHECK(std::ranges::empty(fl.range("b", "a")));
+  CHECK(fl.nth(3)->key == "abc");
+  CHECK(fl.rank("b") == 5u);
+  CHECK(!fl.values_are_ranks());
+  check_all(fl, m);
+}
+
+TEST_CASE("FrozenLayer: values equal to ranks need no column", "[frozen_layer]") {
+  Ref m = with_ranks(memkv_test::nasty_map(3, 2000));
+  FrozenLayer fl = build_from(m);
+  CHECK(fl.values_are_ranks());
+  CHECK(fl.image_size() < fl.fst_bytes() + 300);
+  check_all(fl, m);
+  // A single deviation switches to a packed column, still exact.
+  Ref m2 = m;
+  std::next(m2.begin(), 1000)->second = 123456789;
+  FrozenLayer f2 = build_from(m2);
+  CHECK(!f2.values_are_ranks());
+  check_all(f2, m2);
+}
+
+TEST_CASE("FrozenLayer: arbitrary 64-bit values", "[frozen_layer]") {
+  Ref m = memkv_test::nasty_map(4, 3000);
+  for (auto& kv : m) kv.second = mix(kv.second + 1);
+  FrozenLayer fl = build_from(m);
+  CHECK(fl.value_width() == 64);
+  check_all(fl, m);
+  Ref small = m;
+  for (auto& kv : small) kv.second = 1000 + (kv.second & 0xfff);
+  FrozenLayer f2 = build_from(small);
+  CHECK(f2.value_width() == 12);
+  check_all(f2, small);
+}
+
+TEST_CASE("FrozenLayer: builder rejects unordered and repeated keys", "[frozen_layer]") {
+  {
+    FrozenLayerBuilder b;
+    b.insert("b", 1);
+    try {
+      b.insert("a", 2);
+      FAIL("no throw");
+    } catch (const memkv::error& e) {
+      CHECK(std::string(e.what()).find("position 1") != std::string::npos);
+    }
+    CHECK_THROWS_AS(b.insert("c", 3), memkv::error);
+    CHECK_THROWS_AS(b.finish(), memkv::error);
+  }
+  {
+    memkv::frozen_layer_options o;
+    o.sample_bytes = 0;  // past the sampling phase
+    FrozenLayerBuilder b(o);
+    b.insert("", 0);
+    b.insert("x", 1);
+    try {
+      b.insert("x", 2);
+      FAIL("no throw");
+    } catch (const memkv::error& e) {
+      CHECK(std::string(e.what()).find("position 2") != std::string::npos);
+      CHECK(std::string(e.what()).find("repeats") != std::string::npos);
+    }
+  }
+  {
+    FrozenLayerBuilder b;
+    b.insert("abc", 0);
+    CHECK_THROWS_AS(b.insert("ab", 1), memkv::error);  // a prefix sorts first
+  }
+  std::vector<std::pair<std::string, std::uint64_t>> bad{{"a", 1}, {"a", 2}};
+  CHECK_THROWS_AS(FrozenLayer::build(bad), memkv::error);
+}
+
+TEST_CASE("FrozenLayer: build() over ranges of pairs", "[frozen_layer]") {
+  std::vector<std::pair<std::string_view, int>> v{{"x", 1}, {"y", 2}, {"z", 3}};
+  FrozenLayer fl = FrozenLayer::build(v);
+  CHECK(fl.get("y") == 2u);
+  Ref m{{"k1", 9}, {"k2", 8}};
+  FrozenLayer f2 = FrozenLayer::build(m);
+  CHECK(f2.get("k2") == 8u);
+}
+
+TEST_CASE("FrozenLayer: differential against std::map (nasty keys)", "[frozen_layer][differential]") {
+  const std::size_t seeds = memkv_test::test_seeds();
+  for (std::size_t s = 0; s < seeds; ++s) {
+    const std::uint64_t seed = memkv_test::base_seed() + s;
+    INFO("seed " << seed);
+    for (std::size_t n : {1u, 2u, 17u, 300u, 5000u, 40000u}) {
+      Ref m = memkv_test::nasty_map(seed, n);
+      // small registries and samples too: eviction and flat codes must stay exact
+      memkv::frozen_layer_options o;
+      o.registry_cells = n % 2 ? 16 : 1 << 16;
+      o.sample_bytes = n % 3 ? 64 : 1 << 20;
+      FrozenLayer fl = build_from(m, o);
+      check_all(fl, m);
+      Ref r = with_ranks(m);
+      check_all(build_from(r, o), r);
+    }
+  }
+}
+
+TEST_CASE("FrozenLayer: random small alphabets (deep sharing)", "[frozen_layer][differential]") {
+  std::mt19937_64 rng(memkv_test::base_seed());
+  for (int round = 0; round < 200; ++round) {
+    Ref m;
+    const int n = static_cast<int>(rng() % 400);
+    for (int i = 0; i < n; ++i) {
+      std::string k;
+      const int len = static_cast<int>(rng() % 9);
+      for (int j = 0; j < len; ++j) k.push_back("ab\0\xff"[rng() % 4]);
+      m[k] = round % 2 ? rng() % 1000 : 0;
+    }
+    if (round % 4 == 0) m = with_ranks(m);
+    memkv::frozen_layer_options o;
+    o.registry_cells = std::size_t{4} << (rng() % 12);
+    o.sample_bytes = rng() % 64;
+    INFO("round " << round);
+    check_all(build_from(m, o), m);
+  }
+}
+
+TEST_CASE("FrozenLayer: every byte value, prefixes and long keys", "[frozen_layer]") {
+  Ref m;
+  for (int c = 0; c < 256; ++c) m[std::string(1, static_cast<char>(c))] = static_cast<std::uint64_t>(c) * 3;
+  std::string all;
+  for (int c = 0; c < 256; ++c) all.push_back(static_cast<char>(c));
+  m[all] = 1;
+  std::string chain;
+  for (int i = 0; i < 50; ++i) m[chain += "\xff"] = static_cast<std::uint64_t>(i) + 1000;
+  std::string big(70000, 'q');
+  big[35000] = '\0';
+  m[big] = 77;
+  m[big + "tail"] = 78;
+  m[std::string(200000, '\0')] = 79;
+  FrozenLayer fl = build_from(m);
+  check_all(fl, m);
+  CHECK(fl.get(big) == 77u);
+  CHECK(fl.get(std::string(200000, '\0')) == 79u);
+  CHECK(!fl.get(std::string(199999, '\0')));
+  std::size_t cnt = 0;
+  for (auto e : fl.prefix("\xff\xff")) {
+    CHECK(e.key.substr(0, 2) == "\xff\xff");
+    ++cnt;
+  }
+  CHECK(cnt == 49);
+  Ref l = memkv_test::nasty_map(11, 300, 5);
+  check_all(build_from(l), l);
+}
+
+TEST_CASE("FrozenLayer: files, bytes, copies and moves", "[frozen_layer]") {
+  Ref m = memkv_test::nasty_map(5, 4000);
+  FrozenLayer fl = build_from(m);
+  const auto p = temp_path("save.fst");
+  fl.save(p);
+  FrozenLayer o = FrozenLayer::open(p);
+  CHECK(std::ranges::equal(o.bytes(), fl.bytes()));
+  check_all(o, m);
+  FrozenLayer o2 = FrozenLayer::open(p, memkv::image_check::structure);
+  check_all(o2, m);
+  FrozenLayer c = fl;  // copy
+  FrozenLayer mv = std::move(c);
+  check_all(mv, m);
+  auto it = mv.lower_bound("");
+  FrozenLayer moved_again = std::move(mv);  // iterators survive moves
+  CHECK(it->key == m.begin()->first);
+  FrozenLayer v = FrozenLayer::view_bytes(fl.bytes());
+  check_all(v, m);
+  CHECK(fl.memory_usage() >= fl.image_size());
+  // straight to a file
+  const auto q = temp_path("direct.fst");
+  {
+    FrozenLayerBuilder b(q);
+    for (const auto& [k, val] : m) b.insert(k, val);
+    FrozenLayer d = b.finish();
+    check_all(d, m);
+  }
+  FrozenLayer d2 = FrozenLayer::open(q);
+  CHECK(std::ranges::equal(d2.bytes(), fl.bytes()));
+  // an abandoned file builder leaves nothing behind
+  const auto r = temp_path("abandoned.fst");
+  {
+    FrozenLayerBuilder b(r);
+    b.insert("a", 1);
+  }
+  CHECK(!std::filesystem::exists(r));
+  CHECK_THROWS_AS(FrozenLayer::open(temp_path("missing.fst")), memkv::error);
+  std::filesystem::remove(p);
+  std::filesystem::remove(q);
+}
+
+TEST_CASE("FrozenLayer: smaller than the raw keys on URL-like keys", "[frozen_layer]") {
+  std::mt19937_64 rng(9);
+  const char* hosts[] = {"github.com", "gitlab.com", "bitbucket.org"};
+  const char* words[] = {"node", "react", "util", "js", "core", "plugin", "cli", "web", "api"};
+  Ref m;
+  for (int i = 0; i < 20000; ++i) {
+    std::string k = std::string("https://") + hosts[rng() % 3] + "/";
+    k += words[rng() % 9] + std::to_string(rng() % 500) + "/";
+    k += std::string(words[rng() % 9]) + "-" + words[rng() % 9];
+    if (rng() % 2) k += ".git";
+    m[k] = 0;
+  }
+  m = with_ranks(m);
+  std::size_t raw = 0;
+  for (const auto& kv : m) raw += kv.first.size();
+  FrozenLayer fl = build_from(m);
+  CHECK(fl.image_size() < raw / 2);
+  check_all(fl, m);
+}
+
+TEST_CASE("FrozenLayer: truncated, extended and bit-flipped images", "[frozen_layer]") {
+  Ref m = memkv_test::nasty_map(6, 500);
+  FrozenLayer fl = build_from(m);
+  const std::vector<std::byte> img(fl.bytes().begin(), fl.bytes().end());
+  for (std::size_t len : {std::size_t{0}, std::size_t{10}, std::size_t{48}, std::size_t{100},
+                          img.size() / 2, img.size() - 1}) {
+    CHECK_THROWS_AS(FrozenLayer::from_bytes(std::span(img).first(len)), memkv::format_error);
+  }
+  std::vector<std::byte> ext = img;
+  ext.push_back(std::byte{0});
+  CHECK_THROWS_AS(FrozenLayer::from_bytes(ext), memkv::format_error);
+  // Every flipped bit is caught by the checksum.
+  std::mt19937_64 rng(1);
+  for (int i = 0; i < 300; ++i) {
+    std::vector<std::byte> bad = img;
+    bad[rng() % bad.size()] ^= std::byte{static_cast<unsigned char>(1u << (rng() % 8))};
+    CHECK_THROWS_AS(FrozenLayer::from_bytes(bad), memkv::format_error);
+  }
+  // Without the checksum: a flip in the payload either throws format_error (at load or at use)
+  // or yields a map that still answers without crashing.
+  for (int i = 0; i < 3000; ++i) {
+    std::vector<std::byte> bad = img;
+    const std::size_t at = 48 + rng() % (bad.size() - 48);
+    bad[at] ^= std::byte{static_cast<unsigned char>(1u << (rng() % 8))};
+    try {
+      FrozenLayer f = FrozenLayer::from_bytes(bad, memkv::image_check::structure);
+      std::size_t n = 0;
+      for (auto e : f) n += e.key.size() > 0;
+      for (const auto& kv : m) (void)f.get(kv.first);
+      (void)f.lower_bound("\x7f");
+      (void)n;
+    } catch (const memkv::format_error&) {
+    }
+  }
+}
+
+TEST_CASE("FrozenLayer: error messages name the offset and the path", "[frozen_layer]") {
+  FrozenLayer fl = build_from({{"a", 1}});
+  std::vector<std::byte> img(fl.bytes().begin(), fl.bytes().end());
+  img[0] = std::byte{'X'};
+  try {
+    (void)FrozenLayer::from_bytes(img);
+    FAIL("no throw");
+  } catch (const memkv::format_error& e) {
+    CHECK(std::string(e.what()).find("offset 0") != std::string::npos);
+  }
+  const auto p = temp_path("bad.fst");
+  memkv::io::atomic_write_file(p, img);
+  try {
+    (void)FrozenLayer::open(p);
+    FAIL("no throw");
+  } catch (const memkv::format_error& e) {
+    CHECK(std::string(e.what()).find(p.string()) != std::string::npos);
+  }
+  std::filesystem::remove(p);
+}
