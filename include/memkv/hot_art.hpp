@@ -49,8 +49,10 @@
 //
 // Insert (the height-optimizing one): find the leaf the key's bits lead to, and the first bit m
 // where the key differs from it. The new BiNode at m splits the edge above the entries that
-// agree with the key before m. If that edge is a single leaf entry of a node of height > 1, the
-// leaf is pushed down into a new two-entry node; otherwise the node gets one more entry. A node
+// agree with the key before m; it joins the compound node of its taller child (the node below
+// the edge, when the edge leads to a node). If that edge is a single leaf entry of a node of
+// height > 1, the leaf is pushed down into a new two-entry node; otherwise the node gets one
+// more entry. A node
 // that overflows (33 entries) splits at its root BiNode: into a new intermediate node when the
 // parent is taller than needed, else the BiNode is pulled up into the parent (which may
 // overflow in turn), or a new root when there is no parent. Nodes are copy-on-write: every
@@ -366,6 +368,7 @@ private:
 
   // Nodes made for an insert that then failed: freed (not their children) unless committed.
   struct Fresh {
+    explicit Fresh(HotArt* m) noexcept : map(m) {}
     HotArt* map;
     NodeHeader* first[8];  // most inserts make one node; a cascade of splits makes 2 per level
     unsigned n_first = 0;
@@ -426,9 +429,10 @@ auto HotArt<V, Alloc>::locate(std::size_t depth, GetFrame&& frame, std::uint64_t
     unsigned a = i, b = i;
     while (a > 0 && ((detail::hot::partial_key(h, a - 1) ^ pi) & before) == 0) --a;
     while (b + 1 < h->count && ((detail::hot::partial_key(h, b + 1) ^ pi) & before) == 0) ++b;
-    if (a != b) return {d, a, b};
-    const Ref child = detail::hot::children(h)[i];
-    if (child.is_leaf() || m < detail::hot::min_position(child.inner())) return {d, i, i};
+    // Several entries: the edge is inside h. A leaf: the edge is h's edge to it. A node: the
+    // BiNode goes to the deeper of its two children's nodes, so into that node (as its new root
+    // when m is above all its positions: then every entry there agrees with the key before m).
+    if (a != b || detail::hot::children(h)[i].is_leaf()) return {d, a, b};
   }
   assert(false && "the path ends at a leaf");
   return {depth - 1, 0, 0};
@@ -457,7 +461,7 @@ bool HotArt<V, Alloc>::upsert(std::string_view key, V& value, bool assign) {
   const std::uint64_t m = detail::hot::mismatch_bit(key, old);
   const bool right = detail::hot::key_bit(key, m) != 0;
 
-  Fresh fresh{this};
+  Fresh fresh(this);
   fresh.leaf = alloc_leaf(key, value);
   const Ref leaf = Ref::from_leaf(fresh.leaf);
   auto two = [&](Ref a, Ref b, std::uint64_t pos) {  // a node of a (left) and b (right) split at pos

@@ -1,0 +1,853 @@
+// Tests of memkv::HotArt: the bit-string and node primitives, one behaviour per TEST_CASE, then
+// the randomized differential runs.
+#include <memkv/hot_art.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <new>
+#include <ranges>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "differential.hpp"
+
+namespace {
+
+using Hot = memkv::HotArt<>;
+using StrHot = memkv::HotArt<std::string>;
+using namespace std::string_literals;
+using namespace std::string_view_literals;
+using memkv_test::show;
+namespace hot = memkv::detail::hot;
+
+template <class M>
+std::vector<std::pair<std::string, typename M::mapped_type>> contents(const M& m) {
+  std::vector<std::pair<std::string, typename M::mapped_type>> out;
+  for (auto&& e : m) out.emplace_back(std::string(e.key), e.value);
+  return out;
+}
+
+template <class R>
+std::vector<std::string> keys_of(R&& r) {
+  std::vector<std::string> out;
+  for (auto&& e : r) out.emplace_back(e.key);
+  return out;
+}
+
+template <class V>
+std::vector<std::pair<std::string, V>> contents(const std::map<std::string, V>& m) {
+  return {m.begin(), m.end()};
+}
+
+template <class M, class V = typename M::mapped_type>
+void require_same(const M& m, const std::map<std::string, V>& ref) {
+  REQUIRE_NOTHROW(m.check_invariants());
+  REQUIRE(m.size() == ref.size());
+  REQUIRE(m.empty() == ref.empty());
+  REQUIRE(contents(m) == contents(ref));
+  for (const auto& [k, v] : ref) {
+    INFO("key " << show(k));
+    const V* p = m.find(k);
+    REQUIRE(p != nullptr);
+    REQUIRE(*p == v);
+  }
+}
+
+template <class M, class V = typename M::mapped_type>
+void check_lower_bounds(const M& m, const std::map<std::string, V>& ref, const std::vector<std::string>& probes) {
+  for (const std::string& p : probes) {
+    INFO("lower_bound " << show(p));
+    auto it = m.lower_bound(p);
+    auto rit = ref.lower_bound(p);
+    if (rit == ref.end()) {
+      CHECK(it == m.end());
+    } else {
+      REQUIRE(it != m.end());
+      CHECK((*it).key == rit->first);
+    }
+  }
+}
+
+std::string byte_key(std::string_view prefix, std::uint8_t b) {
+  std::string k(prefix);
+  k += static_cast<char>(b);
+  return k;
+}
+std::uint8_t scrambled(unsigned i) { return static_cast<std::uint8_t>((i * 167u + 89u) & 0xff); }
+
+// An allocator policy over SlabAllocator that throws std::bad_alloc on a chosen allocation.
+struct ThrowingSlab {
+  static inline long countdown = -1;  // allocations left before the failing one; -1: never fail
+  static inline bool always = false;  // every allocation fails
+  static void fail_at(long k) { countdown = k - 1; }
+  static void never_fail() {
+    countdown = -1;
+    always = false;
+  }
+
+  ThrowingSlab() = default;
+  ThrowingSlab(const ThrowingSlab& other) noexcept : inner(other.inner) {}
+  ThrowingSlab(ThrowingSlab&&) noexcept = default;
+  ThrowingSlab& operator=(ThrowingSlab&&) noexcept = default;
+
+  void* allocate(std::size_t bytes) {
+    if (always || (countdown >= 0 && countdown-- == 0)) throw std::bad_alloc();
+    return inner.allocate(bytes);
+  }
+  void deallocate(void* p, std::size_t bytes) noexcept { inner.deallocate(p, bytes); }
+  std::size_t bytes_in_use() const noexcept { return inner.bytes_in_use(); }
+
+  memkv::SlabAllocator inner;
+};
+
+struct NeverFailGuard {
+  ~NeverFailGuard() { ThrowingSlab::never_fail(); }
+};
+
+// Keys whose discriminative bits spread over many bytes: a multi-mask node.
+std::vector<std::string> spread_keys(unsigned n) {
+  std::vector<std::string> keys;
+  for (unsigned i = 0; i < n; ++i) {
+    std::string k(40, 'x');
+    k[i % 40] = static_cast<char>('a' + i / 40);
+    keys.push_back(k);
+  }
+  return keys;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Types and concepts
+// ---------------------------------------------------------------------------------------------
+
+static_assert(std::is_same_v<memkv::HotArt<>, memkv::HotArt<std::uint64_t, memkv::SlabAllocator>>);
+static_assert(std::forward_iterator<Hot::const_iterator>);
+static_assert(std::forward_iterator<StrHot::const_iterator>);
+static_assert(std::ranges::forward_range<Hot::range_type>);
+static_assert(std::ranges::forward_range<const Hot>);
+static_assert(std::ranges::common_range<const Hot>);
+static_assert(std::is_same_v<std::iter_reference_t<Hot::const_iterator>, memkv::basic_entry<const std::uint64_t&>>);
+static_assert(std::is_nothrow_move_constructible_v<Hot> && std::is_nothrow_move_assignable_v<Hot>);
+static_assert(std::is_nothrow_move_constructible_v<StrHot> && std::is_nothrow_move_assignable_v<StrHot>);
+static_assert(std::is_nothrow_swappable_v<Hot>);
+static_assert(std::is_copy_constructible_v<Hot> && std::is_copy_assignable_v<Hot>);
+
+// ---------------------------------------------------------------------------------------------
+// Primitives: the keys' bit strings, extraction, partial-key search
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("HotArt: the 9-bit-unit bit strings order keys exactly like memcmp", "[hot_art][bits]") {
+  auto keys = memkv_test::nasty_keys(21, 400);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    for (std::size_t j = 0; j < keys.size(); j += 7) {
+      const std::string& a = keys[i];
+      const std::string& b = keys[j];
+      if (a == b) continue;
+      INFO(show(a) << " vs " << show(b));
+      const std::uint64_t m = hot::mismatch_bit(a, b);
+      // Equal before m, different at m, and the bit at m orders them.
+      for (std::uint64_t p = m >= 40 ? m - 40 : 0; p < m; ++p) REQUIRE(hot::key_bit(a, p) == hot::key_bit(b, p));
+      REQUIRE(hot::key_bit(a, m) != hot::key_bit(b, m));
+      REQUIRE((hot::key_bit(a, m) < hot::key_bit(b, m)) == (a < b));
+    }
+  }
+  CHECK(hot::mismatch_bit("", "a") == 0);       // the present bit of unit 0
+  CHECK(hot::mismatch_bit("a", "a\0"s) == 9);   // a prefix differs in the next unit's present bit
+  CHECK(hot::mismatch_bit("\x80", "\0"s) == 1); // the byte's top bit
+  CHECK(hot::mismatch_bit("\x01", "\0"s) == 8); // the byte's low bit
+}
+
+TEST_CASE("HotArt: portable pext and the window word agree with the key's bits", "[hot_art][bits]") {
+  memkv_test::Rng rng(5);
+  for (int round = 0; round < 2000; ++round) {
+    const std::uint64_t x = rng.next(), mask = rng.next() & rng.next();
+    std::uint64_t expect = 0;
+    unsigned k = 0;
+    for (unsigned b = 0; b < 64; ++b)
+      if (mask >> b & 1) expect |= ((x >> b) & 1) << k++;
+    REQUIRE(hot::pext_portable(x, mask) == expect);
+    REQUIRE(hot::pext64(x, mask) == expect);  // _pext_u64 when built with BMI2
+    const std::uint64_t bytes = x >> 8;
+    std::uint64_t spread = 0;
+    for (unsigned s = 0; s < 7; ++s) spread |= ((bytes >> (8 * s)) & 0xff) << (9 * s);
+    REQUIRE(hot::spread_portable(bytes) == spread);
+  }
+  for (const std::string& key : memkv_test::nasty_keys(8, 300)) {
+    for (std::uint64_t base : {0u, 1u, 3u, 7u, 20u}) {
+      INFO(show(key) << " base " << base);
+      const std::uint64_t w = hot::window_word(key, base);
+      for (unsigned r = 0; r < 7; ++r)
+        for (unsigned j = 0; j < 9; ++j)
+          REQUIRE(((w >> (9 * (6 - r) + (8 - j))) & 1) == hot::key_bit(key, (base + r) * 9 + j));
+      REQUIRE(w >> 63 == 0);
+    }
+  }
+}
+
+TEST_CASE("HotArt: SIMD partial-key search agrees with the scalar one", "[hot_art][bits]") {
+  memkv_test::Rng rng(9);
+  auto run = [&](auto tag) {
+    using T = decltype(tag);
+    // A buffer standing for a node: bytes before the keys exist, as the child array does.
+    std::vector<T> buf(64 + 40);
+    for (int round = 0; round < 3000; ++round) {
+      const unsigned n = 2 + static_cast<unsigned>(rng.below(31));
+      T* pk = buf.data() + 64;
+      for (auto& x : buf) x = static_cast<T>(rng.next());
+      pk[0] = 0;
+      for (unsigned j = 1; j < n; ++j) pk[j] = static_cast<T>(rng.next() & rng.next() & rng.next());
+      const T dense = static_cast<T>(rng.next());
+      INFO("n " << n << ", width " << sizeof(T));
+      REQUIRE(hot::match_keys(pk, n, dense) == hot::match_scalar(pk, n, dense));
+    }
+  };
+  run(std::uint8_t{});
+  run(std::uint16_t{});
+  run(std::uint32_t{});
+}
+
+// ---------------------------------------------------------------------------------------------
+// The map interface
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("HotArt: a new map is empty", "[hot_art]") {
+  const Hot m;
+  CHECK(m.size() == 0);
+  CHECK(m.empty());
+  CHECK(m.begin() == m.end());
+  CHECK(m.find("") == nullptr);
+  CHECK_FALSE(m.get("a").has_value());
+  CHECK_FALSE(m.contains(""));
+  CHECK(m.lower_bound("") == m.end());
+  CHECK(m.prefix("").begin() == m.prefix("").end());
+  CHECK(m.memory_usage() == sizeof(Hot));
+  CHECK_NOTHROW(m.check_invariants());
+  Hot n;
+  CHECK_FALSE(n.erase("a"));
+  CHECK_FALSE(n.erase(""));
+}
+
+TEST_CASE("HotArt: insert, insert_or_assign, find, get, contains", "[hot_art]") {
+  Hot m;
+  CHECK(m.insert("apple", 1));
+  CHECK_FALSE(m.insert("apple", 2));
+  CHECK(m.get("apple") == 1u);
+  CHECK(m.insert("apples", 3));
+  CHECK(m.insert("app", 4));
+  CHECK(m.insert_or_assign("k", 1));
+  CHECK_FALSE(m.insert_or_assign("k", 2));
+  CHECK(m.get("k") == 2u);
+  require_same(m, std::map<std::string, std::uint64_t>{{"app", 4}, {"apple", 1}, {"apples", 3}, {"k", 2}});
+  std::uint64_t* p = m.find("apple");
+  REQUIRE(p != nullptr);
+  *p = 42;
+  CHECK(m.get("apple") == 42u);
+  const Hot& cm = m;
+  CHECK(cm.find("apple") == p);
+  for (const char* k : {"", "a", "ap", "appl", "applesauce", "kk"}) {
+    INFO(k);
+    CHECK_FALSE(m.contains(k));
+    CHECK(m.find(k) == nullptr);
+  }
+}
+
+TEST_CASE("HotArt: find pointers stay valid while other keys are inserted and erased", "[hot_art]") {
+  Hot m;
+  m.insert("stable", 7);
+  const std::uint64_t* p = m.find("stable");
+  for (unsigned i = 0; i < 3000; ++i) m.insert("stable" + std::to_string(i * 7919), i);
+  CHECK(m.find("stable") == p);
+  for (unsigned i = 0; i < 3000; ++i) m.erase("stable" + std::to_string(i * 7919));
+  CHECK(m.find("stable") == p);
+  CHECK(*p == 7);
+  CHECK(m.size() == 1);
+}
+
+TEST_CASE("HotArt: erase removes exactly the given key", "[hot_art]") {
+  Hot m;
+  std::map<std::string, std::uint64_t> ref;
+  for (const char* k : {"", "a", "ab", "abc", "abd", "b", "bcdefghijklmnop", "bcdefghijklmnoq"}) {
+    m.insert(k, ref.size());
+    ref.emplace(k, ref.size());
+  }
+  for (const char* k : {"abcd", "aa", "bc", "bcdefghijklmno", "bcdefghijklmnor", "c"}) {
+    INFO(k);
+    CHECK_FALSE(m.erase(k));
+  }
+  require_same(m, ref);
+  for (const char* k : {"ab", "", "bcdefghijklmnop", "abd", "a", "b", "abc", "bcdefghijklmnoq"}) {
+    INFO(k);
+    CHECK(m.erase(k));
+    CHECK_FALSE(m.erase(k));
+    ref.erase(k);
+    require_same(m, ref);
+  }
+  CHECK(m.empty());
+  CHECK(m.memory_usage() == sizeof(Hot));
+}
+
+TEST_CASE("HotArt: clear empties the map and gives its memory back", "[hot_art]") {
+  Hot m;
+  const std::size_t empty = m.memory_usage();
+  for (unsigned i = 0; i < 5000; ++i) m.insert("key" + std::to_string(i * 7919), i);
+  CHECK(m.memory_usage() > empty);
+  m.clear();
+  CHECK(m.empty());
+  CHECK(m.begin() == m.end());
+  CHECK(m.memory_usage() == empty);
+  CHECK_NOTHROW(m.check_invariants());
+  CHECK(m.insert("again", 1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nasty keys
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("HotArt: the empty key, NUL and 0xff bytes round-trip exactly", "[hot_art][keys]") {
+  const std::vector<std::string> keys = {"",        "\0"s,       "\0\0"s,   "\0\0\0"s,  "\xff",
+                                         "\xff\xff", "a\0"s,      "a\0b"s,   "a\xff",    "a\xff\0"s,
+                                         "\0\xff"s,  "\xff\0"s,   "a",       "a\0\0"s,   "\x7f",
+                                         "\x80",     "\x80\0"s,   "\x7f\xff"s, "abc\0def"s};
+  Hot m;
+  std::map<std::string, std::uint64_t> ref;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    CHECK(m.insert(keys[i], i));
+    ref.emplace(keys[i], i);
+    require_same(m, ref);
+  }
+  CHECK((*m.begin()).key.empty());
+  CHECK_FALSE(m.contains("abc"));
+  CHECK_FALSE(m.contains("\0\0\0\0"s));
+  std::vector<std::string> probes = keys;
+  for (const auto& k : keys) probes.push_back(k + '\0'), probes.push_back(k + '\x01'), probes.push_back(k + '\xff');
+  check_lower_bounds(m, ref, probes);
+  for (const auto& k : keys) {
+    CHECK(m.erase(k));
+    ref.erase(k);
+    require_same(m, ref);
+  }
+}
+
+TEST_CASE("HotArt: keys that are prefixes of each other", "[hot_art][keys]") {
+  for (const char c : {'a', '\0', '\xff'}) {
+    INFO("chain of byte " << int(static_cast<unsigned char>(c)));
+    Hot m;
+    std::map<std::string, std::uint64_t> ref;
+    for (std::size_t n = 200; n-- > 100;) {
+      m.insert(std::string(n, c), n);
+      ref.emplace(std::string(n, c), n);
+    }
+    for (std::size_t n = 0; n < 100; ++n) {
+      m.insert(std::string(n, c), n);
+      ref.emplace(std::string(n, c), n);
+    }
+    require_same(m, ref);
+    CHECK((*m.lower_bound(std::string(7, c))).key == std::string(7, c));
+    for (std::size_t n : {100u, 99u, 101u, 0u, 199u}) {
+      CHECK(m.erase(std::string(n, c)));
+      ref.erase(std::string(n, c));
+      require_same(m, ref);
+    }
+    for (std::size_t n = 1; n < 200; n += 2) {
+      m.erase(std::string(n, c));
+      ref.erase(std::string(n, c));
+    }
+    require_same(m, ref);
+    for (std::size_t n = 0; n < 200; ++n) m.erase(std::string(n, c));
+    CHECK(m.empty());
+    CHECK(m.memory_usage() == sizeof(Hot));
+  }
+}
+
+TEST_CASE("HotArt: all 256 single-byte keys iterate in unsigned byte order", "[hot_art][keys]") {
+  Hot m;
+  std::map<std::string, std::uint64_t> ref;
+  for (unsigned i = 0; i < 256; ++i) {
+    const std::uint8_t b = scrambled(i);
+    m.insert(byte_key("", b), b);
+    ref.emplace(byte_key("", b), b);
+  }
+  require_same(m, ref);
+  unsigned expect = 0;
+  for (auto&& e : m) CHECK(static_cast<unsigned char>(e.key[0]) == expect++);
+  std::vector<std::string> probes;
+  for (unsigned b = 0; b < 256; ++b) probes.push_back(byte_key("", static_cast<std::uint8_t>(b)) + "z");
+  check_lower_bounds(m, ref, probes);
+}
+
+TEST_CASE("HotArt: keys over 64 KiB sharing long prefixes, and a 16 MiB key", "[hot_art][keys]") {
+  Hot m;
+  std::map<std::string, std::uint64_t> ref;
+  const std::string base(70000, 'L');
+  for (const std::string& k : {base, base + "a", base + "b", base.substr(0, 65537) + "x",
+                               base.substr(0, 65536), base.substr(0, 69999) + "\xff"}) {
+    m.insert(k, k.size());
+    ref.emplace(k, k.size());
+  }
+  require_same(m, ref);
+  std::vector<std::string> probes;
+  for (const auto& [k, v] : ref) {
+    probes.push_back(k + '\0');
+    probes.push_back(k.substr(0, k.size() - 1));
+    probes.push_back(k.substr(0, 65535));
+  }
+  check_lower_bounds(m, ref, probes);
+  CHECK(keys_of(m.prefix(base.substr(0, 65537))).size() == 5);
+  std::string huge(16u << 20, '\0');
+  for (std::size_t i = 0; i < huge.size(); i += 4093) huge[i] = static_cast<char>(i * 31);
+  CHECK(m.insert(huge, 3));
+  std::string sibling = huge;
+  sibling.back() = '\x01';
+  CHECK(m.insert(sibling, 4));
+  CHECK(m.get(huge) == 3u);
+  CHECK(m.get(sibling) == 4u);
+  REQUIRE_NOTHROW(m.check_invariants());
+  CHECK(m.erase(huge));
+  CHECK(m.erase(sibling));
+  for (const auto& [k, v] : ref) REQUIRE(m.erase(k));
+  CHECK(m.memory_usage() == sizeof(Hot));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node shapes and the height-optimizing insert
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("HotArt: 32 entries fit one node; the 33rd splits it under a new root", "[hot_art][nodes]") {
+  Hot m;
+  for (unsigned i = 0; i < 32; ++i) m.insert(byte_key("k", static_cast<std::uint8_t>(i * 8)), i);
+  auto s = m.stats();
+  CHECK(s.nodes == 1);
+  CHECK(s.entries == 32);
+  CHECK(s.root_height == 1);
+  m.insert(byte_key("k", 255), 32);
+  REQUIRE_NOTHROW(m.check_invariants());
+  s = m.stats();
+  CHECK(s.root_height == 2);
+  CHECK(s.max_depth == 2);
+  CHECK(s.leaves == 33);
+}
+
+TEST_CASE("HotArt: partial keys of 8, 16 and 32 bits, single- and multi-mask nodes all occur", "[hot_art][nodes]") {
+  Hot m;
+  std::map<std::string, std::uint64_t> ref;
+  // Few positions (8-bit), then more (16, 32 bits) within one window of 7 bytes.
+  for (unsigned i = 0; i < 5; ++i) m.insert(byte_key("w", static_cast<std::uint8_t>(i * 50)), i), ref.emplace(byte_key("w", static_cast<std::uint8_t>(i * 50)), i);
+  CHECK(m.stats().pk8 == 1);
+  CHECK(m.stats().single_mask == 1);
+  Hot multi;
+  std::map<std::string, std::uint64_t> mref;
+  unsigned i = 0;
+  for (const auto& k : spread_keys(30)) multi.insert(k, i), mref.emplace(k, i++);
+  require_same(multi, mref);
+  const auto s = multi.stats();
+  CHECK(s.multi_mask >= 1);
+  CHECK(s.pk32 + s.pk16 >= 1);
+  Hot wide;
+  std::map<std::string, std::uint64_t> wref;
+  memkv_test::Rng rng(3);
+  for (unsigned j = 0; j < 32; ++j) {
+    std::string k(8, '\0');
+    for (auto& c : k) c = static_cast<char>(rng.next());
+    wide.insert(k, j), wref.emplace(k, j);
+  }
+  require_same(wide, wref);
+  CHECK(wide.stats().pk32 + wide.stats().pk16 >= 1);
+  require_same(m, ref);
+}
+
+TEST_CASE("HotArt: the tree stays low: 100k keys in at most 4 levels", "[hot_art][nodes]") {
+  Hot m;
+  std::map<std::string, std::uint64_t> ref;
+  for (unsigned i = 0; i < 100000; ++i) {
+    const std::string k = "https://example.org/u" + std::to_string((i * 2654435761u) % 1000003u);
+    m.insert(k, i);
+  }
+  REQUIRE_NOTHROW(m.check_invariants());
+  const auto s = m.stats();
+  INFO("nodes " << s.nodes << ", entries " << s.entries << ", height " << s.root_height);
+  CHECK(s.max_depth <= 4);
+  CHECK(s.entries / s.nodes >= 10);  // compound nodes are well filled
+}
+
+TEST_CASE("HotArt: sequential, reverse and random insertion orders give the same map", "[hot_art][nodes]") {
+  std::vector<std::string> keys;
+  for (unsigned i = 0; i < 20000; ++i) keys.push_back("key/" + std::to_string(i));
+  std::map<std::string, std::uint64_t> ref;
+  for (const auto& k : keys) ref.emplace(k, k.size());
+  std::vector<std::string> sorted(keys);
+  std::sort(sorted.begin(), sorted.end());
+  for (int order = 0; order < 3; ++order) {
+    std::vector<std::string> ks = sorted;
+    if (order == 1) std::reverse(ks.begin(), ks.end());
+    if (order == 2) {
+      memkv_test::Rng rng(4);
+      for (std::size_t i = ks.size(); i > 1; --i) std::swap(ks[i - 1], ks[rng.below(i)]);
+    }
+    Hot m;
+    for (const auto& k : ks) m.insert(k, k.size());
+    require_same(m, ref);
+    CHECK(m.stats().max_depth <= 4);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ordered traversal
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("HotArt: lower_bound, prefix and range edge cases", "[hot_art][scan]") {
+  Hot m;
+  std::map<std::string, std::uint64_t> ref;
+  for (const std::string& k : {""s, "a"s, "aa"s, "ab"s, "abcdefghijklmnopq1"s, "abcdefghijklmnopq2"s,
+                               "b\0"s, "b\xff"s, "c"s, "\xff"s, "\xff\xff"s, "\xff\xfe"s, "x\0"s, "x\0\0"s}) {
+    m.insert(k, k.size());
+    ref.emplace(k, k.size());
+  }
+  check_lower_bounds(m, ref, {"", "a", "a\0"s, "aaa", "abc", "abcdefghijklmnopq", "abcdefghijklmnopq10",
+                              "abcdefghijklmnopq3", "abcdefgz", "b", "b\x01", "b\xff\0"s, "c", "c\0"s,
+                              "\xff\xff\xff", "x", "x\0\0\0"s, "zzz"});
+  auto expect = [&](std::string_view p) {
+    std::vector<std::string> out;
+    for (const auto& [k, v] : ref)
+      if (k.substr(0, p.size()) == p) out.push_back(k);
+    return out;
+  };
+  CHECK(keys_of(m.prefix("")) == keys_of(m));
+  for (std::string_view p : {"a"sv, "ab"sv, "abc"sv, "abcd"sv, "b"sv, "c"sv, "\xff"sv, "\xff\xff"sv,
+                             "\xff\xff\xff"sv, "x"sv, "x\0"sv, "x\0\0\0"sv}) {
+    INFO("prefix " << show(p));
+    CHECK(keys_of(m.prefix(p)) == expect(p));
+  }
+  using VS = std::vector<std::string>;
+  CHECK(keys_of(m.range("b", "c\0"s)) == VS{"b\0"s, "b\xff", "c"});
+  CHECK(keys_of(m.range("a", "a")).empty());
+  CHECK(keys_of(m.range("d", "a")).empty());
+  CHECK(keys_of(m.range("", "a")) == VS{""});
+}
+
+TEST_CASE("HotArt: iterators work with range-for and std::ranges algorithms", "[hot_art][scan]") {
+  Hot m;
+  for (unsigned i = 0; i < 100; ++i) m.insert("k" + std::to_string(i), i);
+  std::uint64_t sum = 0;
+  for (auto [key, value] : m) sum += value;
+  CHECK(sum == 99 * 100 / 2);
+  CHECK(std::ranges::distance(m) == 100);
+  CHECK(std::ranges::distance(m.prefix("k1")) == 11);
+  auto it = std::ranges::find_if(m, [](auto e) { return e.key == "k42"; });
+  REQUIRE(it != m.end());
+  CHECK(it->value == 42);
+  auto r = m.range("k5", "k6");
+  std::vector<std::uint64_t> values;
+  std::ranges::transform(r, std::back_inserter(values), [](auto e) { return e.value; });
+  CHECK(values == std::vector<std::uint64_t>{5, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59});
+  auto a = m.begin();
+  auto b = a++;
+  CHECK(b == m.begin());
+  CHECK(a != b);
+  CHECK(Hot::const_iterator() == m.end());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory
+// ---------------------------------------------------------------------------------------------
+
+TEMPLATE_TEST_CASE("HotArt: erasing every key returns memory_usage to the empty map's", "[hot_art][memory]",
+                   std::uint64_t, std::string) {
+  using M = memkv::HotArt<TestType>;
+  for (std::size_t n : {1u, 2u, 5u, 33u, 300u, 20000u}) {
+    INFO(n << " keys");
+    M m;
+    const std::size_t empty = m.memory_usage();
+    auto keys = memkv_test::nasty_keys(n, n);
+    for (std::size_t i = 0; i < keys.size(); ++i) m.insert(keys[i], memkv_test::make_value<TestType>(i));
+    CHECK(m.size() == n);
+    memkv_test::Rng rng(n);
+    for (std::size_t i = keys.size(); i > 1; --i) std::swap(keys[i - 1], keys[rng.below(i)]);
+    for (const auto& k : keys) REQUIRE(m.erase(k));
+    CHECK(m.empty());
+    REQUIRE_NOTHROW(m.check_invariants());
+    CHECK(m.memory_usage() == empty);
+  }
+}
+
+TEST_CASE("HotArt: the MallocAllocator policy counts memory back to zero", "[hot_art][memory]") {
+  memkv::HotArt<std::uint64_t, memkv::MallocAllocator> m;
+  const std::size_t empty = m.memory_usage();
+  CHECK(empty == sizeof(m));
+  const auto keys = memkv_test::nasty_keys(5, 3000);
+  for (std::size_t i = 0; i < keys.size(); ++i) m.insert(keys[i], i);
+  CHECK(m.memory_usage() > empty + 3000 * 8);
+  REQUIRE_NOTHROW(m.check_invariants());
+  for (const auto& k : keys) REQUIRE(m.erase(k));
+  CHECK(m.memory_usage() == empty);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exception safety
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+struct InsertCase {
+  const char* what;
+  std::vector<std::string> setup;
+  std::string key;
+};
+
+std::vector<InsertCase> insert_cases() {
+  std::vector<InsertCase> cases;
+  auto bytes = [](std::string_view p, unsigned n) {
+    std::vector<std::string> v;
+    for (unsigned i = 0; i < n; ++i) v.push_back(byte_key(p, static_cast<std::uint8_t>(i * 7)));
+    return v;
+  };
+  cases.push_back({"into an empty map", {}, "k"});
+  cases.push_back({"splitting a root leaf", {"key"}, "kez"});
+  cases.push_back({"a key that is a prefix of a leaf", {"key"}, "ke"});
+  cases.push_back({"into a node with room", bytes("p", 5), "p\x03"});
+  cases.push_back({"overflowing the root node", bytes("p", 32), "p\x03"});
+  cases.push_back({"a new BiNode above the root node", bytes("p", 10), "\x01"});
+  // A root of height 2 with full children: the overflow pulls a BiNode up into the root.
+  std::vector<std::string> two_level = bytes("p", 32);
+  for (auto& k : bytes("q", 31)) two_level.push_back(k);
+  cases.push_back({"pulling a BiNode up into the parent", two_level, "p\x03"});
+  // A leaf beside a taller subtree: pushed down into a new node.
+  std::vector<std::string> pushdown = bytes("p", 40);
+  pushdown.push_back("z");
+  cases.push_back({"pushing a leaf down", pushdown, "zz"});
+  cases.push_back({"multi-mask keys", spread_keys(32), std::string(40, 'y')});
+  cases.push_back({"a long key", {"a", "b"}, std::string(70000, 'a')});
+  return cases;
+}
+
+template <class V>
+void check_strong_guarantee(bool assign) {
+  using M = memkv::HotArt<V, ThrowingSlab>;
+  NeverFailGuard guard;
+  for (const InsertCase& c : insert_cases()) {
+    INFO("insert " << c.what << (assign ? " (insert_or_assign)" : " (insert)"));
+    for (long k = 1;; ++k) {
+      INFO("allocation " << k << " fails");
+      ThrowingSlab::never_fail();
+      M m;
+      std::map<std::string, V> ref;
+      for (std::size_t i = 0; i < c.setup.size(); ++i) {
+        m.insert(c.setup[i], memkv_test::make_value<V>(i + 1));
+        ref.emplace(c.setup[i], memkv_test::make_value<V>(i + 1));
+      }
+      const std::size_t memory = m.memory_usage();
+      const V value = memkv_test::make_value<V>(1000 + k);
+      ThrowingSlab::fail_at(k);
+      bool threw = false;
+      try {
+        if (assign) m.insert_or_assign(c.key, value); else m.insert(c.key, value);
+      } catch (const std::bad_alloc&) {
+        threw = true;
+      }
+      ThrowingSlab::never_fail();
+      if (threw) {
+        require_same(m, ref);
+        CHECK(m.memory_usage() == memory);
+        CHECK_FALSE(m.contains(c.key));
+        m.insert(c.key, value);
+        ref.emplace(c.key, value);
+        require_same(m, ref);
+      } else {
+        REQUIRE(k > 1);
+        ref.emplace(c.key, value);
+        require_same(m, ref);
+        break;
+      }
+      REQUIRE(k < 20);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("HotArt: insert gives the strong guarantee when allocation fails", "[hot_art][exceptions]") {
+  check_strong_guarantee<std::uint64_t>(false);
+  check_strong_guarantee<std::string>(false);
+}
+
+TEST_CASE("HotArt: insert_or_assign gives the strong guarantee when allocation fails", "[hot_art][exceptions]") {
+  check_strong_guarantee<std::uint64_t>(true);
+  check_strong_guarantee<std::string>(true);
+}
+
+TEST_CASE("HotArt: erase succeeds when no smaller node can be allocated", "[hot_art][exceptions]") {
+  using M = memkv::HotArt<std::uint64_t, ThrowingSlab>;
+  NeverFailGuard guard;
+  M m;
+  std::map<std::string, std::uint64_t> ref;
+  auto keys = memkv_test::nasty_keys(17, 3000);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    m.insert(keys[i], i);
+    ref.emplace(keys[i], i);
+  }
+  memkv_test::Rng rng(2);
+  for (std::size_t i = keys.size(); i > 1; --i) std::swap(keys[i - 1], keys[rng.below(i)]);
+  ThrowingSlab::always = true;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    bool erased = false;
+    REQUIRE_NOTHROW(erased = m.erase(keys[i]));
+    REQUIRE(erased);
+    ref.erase(keys[i]);
+    if (i % 300 == 0) require_same(m, ref);
+  }
+  ThrowingSlab::never_fail();
+  CHECK(m.empty());
+  CHECK(m.memory_usage() == sizeof(M));
+}
+
+TEST_CASE("HotArt: a copy that cannot allocate throws and leaves the original intact", "[hot_art][exceptions]") {
+  using M = memkv::HotArt<std::string, ThrowingSlab>;
+  NeverFailGuard guard;
+  M m;
+  std::map<std::string, std::string> ref;
+  for (const auto& k : memkv_test::nasty_keys(9, 400)) {
+    m.insert(k, "v" + k);
+    ref.emplace(k, "v" + k);
+  }
+  bool copied = false;
+  for (long k = 1; !copied; k += 37) {
+    INFO("allocation " << k << " fails");
+    ThrowingSlab::fail_at(k);
+    try {
+      M copy(m);
+      ThrowingSlab::never_fail();
+      require_same(copy, ref);
+      copied = true;
+    } catch (const std::bad_alloc&) {
+      ThrowingSlab::never_fail();
+    }
+    require_same(m, ref);
+    REQUIRE(k < 100000);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values, copy, move, swap
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("HotArt: std::string values are stored, assigned and freed", "[hot_art][values]") {
+  StrHot m;
+  const std::string big(1000, 'v');
+  CHECK(m.insert("a", "short"));
+  CHECK(m.insert("b", big));
+  CHECK(m.insert("", "\0binary\xff"s));
+  CHECK(*m.find("b") == big);
+  CHECK_FALSE(m.insert("a", "ignored"));
+  CHECK_FALSE(m.insert_or_assign("a", big + big));
+  CHECK(*m.find("a") == big + big);
+  CHECK(m.erase("b"));
+  require_same(m, std::map<std::string, std::string>{{"", "\0binary\xff"s}, {"a", big + big}});
+  m.clear();
+  CHECK(m.memory_usage() == sizeof(StrHot));
+}
+
+TEST_CASE("HotArt: copy is deep; move leaves the source empty; swap exchanges", "[hot_art][values]") {
+  StrHot m;
+  for (const auto& k : memkv_test::nasty_keys(3, 2000)) m.insert(k, "v" + k);
+  const auto before = contents(m);
+  StrHot c(m);
+  CHECK(contents(c) == before);
+  REQUIRE_NOTHROW(c.check_invariants());
+  CHECK(c.memory_usage() == m.memory_usage());
+  const std::string first(before.front().first);
+  *c.find(first) = "changed";
+  c.insert("only in the copy", "x");
+  c.erase(before.back().first);
+  CHECK(contents(m) == before);
+  StrHot d;
+  d.insert("replaced", "x");
+  d = m;
+  CHECK(contents(d) == before);
+  m = m;
+  CHECK(contents(m) == before);
+  StrHot n(std::move(d));
+  CHECK(contents(n) == before);
+  CHECK(d.empty());  // NOLINT(bugprone-use-after-move)
+  CHECK(d.memory_usage() == sizeof(StrHot));
+  CHECK(d.insert("again", "x"));
+  StrHot o;
+  o.insert("overwritten", "y");
+  o = std::move(n);
+  CHECK(contents(o) == before);
+  CHECK(n.empty());
+  StrHot& self = o;
+  o = std::move(self);
+  CHECK(contents(o) == before);
+  swap(o, d);
+  CHECK(contents(d) == before);
+  CHECK(keys_of(o) == std::vector<std::string>{"again"});
+  REQUIRE_NOTHROW(o.check_invariants());
+  REQUIRE_NOTHROW(d.check_invariants());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Differential runs against std::map
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+template <class M>
+void differential(const char* name, memkv_test::DiffOptions base, std::size_t seeds) {
+  for (std::size_t s = 0; s < seeds; ++s) {
+    memkv_test::DiffOptions o = base;
+    o.seed = base.seed + s;
+    INFO(name << " seed " << o.seed << ", " << o.ops << " ops (MEMKV_TEST_SEED/MEMKV_TEST_OPS replay it)");
+    memkv_test::DiffStats stats;
+    REQUIRE_NOTHROW(stats = memkv_test::run_differential<M>(o));
+    CHECK(stats.ops == o.ops);
+    CHECK(stats.inserted > 0);
+    if (o.ops >= 100000) {
+      CHECK(stats.erased > 0);
+      CHECK(stats.times_empty > 0);
+    }
+  }
+}
+
+memkv_test::DiffOptions default_options() {
+  memkv_test::DiffOptions o;
+  o.seed = memkv_test::base_seed();
+  o.ops = memkv_test::test_ops();
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("HotArt differential: uint64 values", "[hot_art][differential]") {
+  auto o = default_options();
+  o.seed += 5000;
+  differential<Hot>("HotArt<uint64>", o, memkv_test::test_seeds());
+}
+
+TEST_CASE("HotArt differential: std::string values", "[hot_art][differential]") {
+  auto o = default_options();
+  o.seed += 6000;
+  differential<StrHot>("HotArt<string>", o, std::max<std::size_t>(1, memkv_test::test_seeds() - 1));
+}
+
+TEST_CASE("HotArt differential: small maps that empty often", "[hot_art][differential]") {
+  auto o = default_options();
+  o.seed += 7000;
+  o.ops = std::max<std::size_t>(1, o.ops / 2);
+  o.max_size = 300;
+  o.invariant_every = 500;
+  o.copy_every = 20000;
+  differential<Hot>("HotArt<uint64> small", o, 1);
+}
+
+TEST_CASE("HotArt differential: the MallocAllocator policy", "[hot_art][differential]") {
+  auto o = default_options();
+  o.seed += 8000;
+  o.ops = std::max<std::size_t>(1, o.ops / 4);
+  differential<memkv::HotArt<std::uint64_t, memkv::MallocAllocator>>("HotArt<uint64, Malloc>", o, 1);
+}
