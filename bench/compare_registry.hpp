@@ -24,6 +24,10 @@
 #include <memkv/fast_art.hpp>
 #define MEMKV_BENCH_HAVE_FAST_ART 1
 #endif
+#if __has_include(<memkv/arena_art.hpp>)
+#include <memkv/arena_art.hpp>
+#define MEMKV_BENCH_HAVE_ARENA_ART 1
+#endif
 #if __has_include(<memkv/hybrid_store.hpp>)
 #include <memkv/hybrid_store.hpp>
 #define MEMKV_BENCH_HAVE_HYBRID 1
@@ -31,6 +35,10 @@
 #if __has_include(<memkv/hot_art.hpp>)
 #include <memkv/hot_art.hpp>
 #define MEMKV_BENCH_HAVE_HOT_ART 1
+#endif
+#if __has_include(<memkv/front_coded_index.hpp>)
+#include <memkv/front_coded_index.hpp>
+#define MEMKV_BENCH_HAVE_FRONT_CODED 1
 #endif
 
 namespace memkv_bench {
@@ -48,6 +56,12 @@ struct HotArtRow : MemkvMapAdapter<memkv::HotArt<>> {
 };
 #endif
 
+#if MEMKV_BENCH_HAVE_ARENA_ART
+struct ArenaArtRow : MemkvMapAdapter<memkv::ArenaArt<>> {
+  static constexpr std::string_view name = "memkv::ArenaArt";
+  static constexpr std::string_view id = "arena-art";
+};
+#endif
 #if MEMKV_BENCH_HAVE_HYBRID
 // Sustained inserts with the store's automatic merges, then one final merge inside the timed
 // build (finish_inserts), so memory is measured after the final merge as the issue defines it.
@@ -55,6 +69,14 @@ struct HybridStoreRow : MemkvMapAdapter<memkv::HybridStore<>> {
   static constexpr std::string_view name = "memkv::HybridStore";
   static constexpr std::string_view id = "hybrid";
   void finish_inserts() { map.merge(); }
+};
+#endif
+
+#if MEMKV_BENCH_HAVE_FRONT_CODED
+// Default bucket size (32) and remainder coding (automatic: Huffman on both npm datasets).
+struct FrontCodedRow : MemkvStaticAdapter<memkv::FrontCodedIndex<>> {
+  static constexpr std::string_view name = "memkv::FrontCodedIndex";
+  static constexpr std::string_view id = "front-coded";
 };
 #endif
 
@@ -87,12 +109,18 @@ void register_structures(Registry& r) {
 #if MEMKV_BENCH_HAVE_HOT_ART
   r.template add<HotArtRow>();
 #endif
+#if MEMKV_BENCH_HAVE_ARENA_ART
+  r.template add<ArenaArtRow>();
+#endif
 #if MEMKV_BENCH_HAVE_HYBRID
   r.template add<HybridStoreRow>();
 #endif
 
   // --- static structures (built from sorted keys) ---
   r.template add<SortedVectorRow>();  // the baseline of the static table's ratios
+#if MEMKV_BENCH_HAVE_FRONT_CODED
+  r.template add<FrontCodedRow>();
+#endif
 #if MEMKV_BENCH_HAVE_MARISA
   r.template add<MarisaRow>();
 #else

@@ -1,0 +1,55 @@
+// arena_art_example: the radix tree with 32-bit references, for maps with many keys.
+//
+// ArenaArt has FastArt's interface and behaviour; its nodes and leaves live in one arena per map
+// and point at each other with 4-byte references, so the same keys take less memory.
+//   g++ -std=c++20 -O2 -I include examples/arena_art_example.cpp -o arena && ./arena
+#include <memkv/arena_art.hpp>
+#include <memkv/fast_art.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+int main() {
+  memkv::ArenaArt<std::uint64_t> arena;
+  memkv::FastArt<std::uint64_t> fast;
+  std::size_t raw = 0;
+  for (std::uint64_t i = 0; i < 200000; ++i) {
+    const std::string key = "https://registry.example.com/" + std::to_string(i % 5003) + "/pkg-" +
+                            std::to_string(i * 2654435761u % 1000003);
+    if (arena.insert(key, i)) {
+      fast.insert(key, i);
+      raw += key.size();
+    }
+  }
+  const auto per_key = [&](std::size_t bytes) {
+    return (static_cast<double>(bytes) - static_cast<double>(raw)) / static_cast<double>(arena.size());
+  };
+  std::printf("%zu keys, %zu raw bytes\n", arena.size(), raw);
+  std::printf("ArenaArt memory_usage %zu bytes: %.1f bytes/key over the raw keys\n",
+              arena.memory_usage(), per_key(arena.memory_usage()));
+  std::printf("FastArt  memory_usage %zu bytes: %.1f bytes/key over the raw keys\n",
+              fast.memory_usage(), per_key(fast.memory_usage()));
+
+  // Same ordered interface: a prefix scan.
+  std::size_t n = 0;
+  for (auto e : arena.prefix("https://registry.example.com/42/")) {
+    if (n++ < 2) std::printf("  %.*s\n", static_cast<int>(e.key.size()), e.key.data());
+  }
+  std::printf("%zu keys under https://registry.example.com/42/\n", n);
+
+  // After heavy erasure, compact() rewrites the arena densely.
+  std::size_t seen = 0, kept = 0;
+  for (auto e : fast) {
+    if (++seen % 4 != 0)
+      arena.erase(e.key);
+    else
+      ++kept;
+  }
+  const std::size_t before = arena.memory_usage();
+  arena.compact();
+  std::printf("after erasing 3/4 of the keys: %zu bytes, after compact(): %zu bytes\n", before,
+              arena.memory_usage());
+  arena.check_invariants();
+  return arena.size() == kept ? 0 : 1;
+}

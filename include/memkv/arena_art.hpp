@@ -1,0 +1,95 @@
+// memkv/arena_art.hpp - ArenaArt<V>: FastArt's adaptive radix tree with every node and leaf in an
+// arena, addressed by 32-bit references instead of 64-bit pointers.
+//
+// The tree, its algorithms and its guarantees are FastArt's (memkv/fast_art.hpp; one engine,
+// memkv/detail/art_engine.hpp). What changes is the memory model:
+//
+//   struct ArenaRef { uint32_t bits; };       // bit 0: leaf; bits 1..31: arena address =
+//                                             //   chunk (14 bits) << 17 | 8-byte unit (17 bits)
+//   Node4   { header; uint8_t key[4];  ArenaRef child[cap]; }   // 20 + 4*cap (cap 1..4)
+//   Node16  { header; uint8_t key[16]; ArenaRef child[cap]; }   // 32 + 4*cap (cap 5..16)
+//   Node48  { header; uint8_t index[256]; ArenaRef child[48]; } // 464
+//   Node256 { header; ArenaRef child[256]; }                    // 1040
+//   [ArenaRef end]                            // the end slot, as in FastArt (4 bytes here)
+//   Leaf<V> { V value; LEB128 key_len; char key[key_len]; }     // as in FastArt
+//
+// Every block is carved from the map's ChunkArena (memkv/core/arena.hpp): chunks from 4 KiB to
+// 1 MiB, no per-block malloc header, blocks rounded to 8 bytes, freed blocks on free lists of their
+// exact size and reused first; blocks over 2 KiB (leaves of long keys) get a chunk of their own.
+// memory_usage() counts the chunks as malloc gave them, free blocks and unused tails included.
+//
+// Memory given back: erased entries' blocks are reused by later inserts; the whole arena is
+// released when the map becomes empty (so erasing every key returns memory_usage() to the empty
+// map's); compact() rewrites the map densely into a fresh arena after heavy erasure.
+//
+// Limits: an arena addresses 2^14 - 1 chunks of 1 MiB, about 16 GiB of nodes, leaves and keys
+// (roughly 250 million 45-byte URLs); an insert beyond that throws memkv::error and changes
+// nothing. Keys up to 2^32 - 1 bytes; alignof(V) <= 8.
+//
+// Guarantees: as FastArt (strong guarantee for insert; iterators invalidated by every
+// modification; find() pointers stable until the key is erased, the map cleared, assigned or
+// compacted: chunks never move).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/arena.hpp"
+#include "detail/art_engine.hpp"
+
+namespace memkv {
+
+namespace detail::art {
+
+class ArenaRef {
+public:
+  constexpr ArenaRef() noexcept = default;
+  static ArenaRef inner(std::uint32_t address) noexcept { return ArenaRef(address << 1); }
+  static ArenaRef leaf(std::uint32_t address) noexcept { return ArenaRef((address << 1) | 1u); }
+  bool is_leaf() const noexcept { return (bits_ & 1u) != 0; }
+  bool is_inner() const noexcept { return bits_ != 0 && (bits_ & 1u) == 0; }
+  explicit operator bool() const noexcept { return bits_ != 0; }
+  std::uint32_t address() const noexcept { return bits_ >> 1; }
+  friend bool operator==(ArenaRef a, ArenaRef b) noexcept { return a.bits_ == b.bits_; }
+
+private:
+  explicit ArenaRef(std::uint32_t bits) noexcept : bits_(bits) {}
+  std::uint32_t bits_ = 0;
+};
+static_assert(sizeof(ArenaRef) == 4, "an arena reference is 32 bits");
+
+// ArenaArt's memory model: the tree's blocks live in one ChunkArena per map.
+class ArenaStore {
+public:
+  using Ref = ArenaRef;
+
+  NodeHeader* node(Ref r) const noexcept {
+    return reinterpret_cast<NodeHeader*>(arena_.at(r.address()));
+  }
+  LeafTag* leaf(Ref r) const noexcept { return reinterpret_cast<LeafTag*>(arena_.at(r.address())); }
+  Ref new_node(std::size_t bytes, NodeHeader*& at) {
+    const std::uint32_t a = arena_.allocate(bytes);
+    at = reinterpret_cast<NodeHeader*>(arena_.at(a));
+    return Ref::inner(a);
+  }
+  Ref new_leaf(std::size_t bytes, LeafTag*& at) {
+    const std::uint32_t a = arena_.allocate(bytes);
+    at = reinterpret_cast<LeafTag*>(arena_.at(a));
+    return Ref::leaf(a);
+  }
+  void delete_node(Ref r, std::size_t bytes) noexcept { arena_.deallocate(r.address(), bytes); }
+  void delete_leaf(Ref r, std::size_t bytes) noexcept { arena_.deallocate(r.address(), bytes); }
+  std::size_t bytes_in_use() const noexcept { return arena_.bytes_in_use(); }
+  const ChunkArena& allocator() const noexcept { return arena_; }
+
+private:
+  ChunkArena arena_;
+};
+
+}  // namespace detail::art
+
+// ArenaArt<V>: see the comment at the top of this file. `ArenaArt<>` is ArenaArt<std::uint64_t>.
+template <class V = std::uint64_t>
+using ArenaArt = detail::art::Tree<V, detail::art::ArenaStore>;
+
+}  // namespace memkv

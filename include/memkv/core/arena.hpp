@@ -1,0 +1,226 @@
+// memkv/core/arena.hpp - ChunkArena: blocks addressed by 32-bit references instead of pointers.
+//
+// A map of a billion keys holds billions of child references; at 4 bytes instead of 8 each, and
+// with no malloc header per block, an arena halves that part of the map. ChunkArena hands out
+// blocks of any size addressed by a 31-bit "address":
+//
+//   address = chunk index (14 bits) << 17 | offset in 8-byte units (17 bits)
+//   pointer = chunks_[address >> 17] + (address & 0x1ffff) * 8
+//
+//   struct ChunkArena {
+//     std::vector<std::byte*> chunks_;      // chunk i's memory (index 0 is never used, so the
+//                                           //   address 0 never names a block); nullptr = free
+//     std::vector<std::size_t> chunk_bytes_;// what malloc gave for each chunk (accounting)
+//     std::vector<std::uint32_t> spare_;    // indices of released chunks, for reuse
+//     std::uint32_t free_[257];             // per size (in units, up to 2 KiB): a free list
+//                                           //   threaded through the freed blocks themselves
+//     cur_, bump_, bump_end_;               // the chunk being carved, in units
+//   };
+//
+// Blocks of up to 2 KiB are carved from chunks that start at 4 KiB and double up to 1 MiB, and
+// come back on a free list of their exact size (8-byte granules) for reuse. Larger blocks get a
+// chunk of their own, released when the block is freed. When the last block is freed the whole
+// arena is given back (memory_usage returns to zero); in between, freed blocks are reused, not
+// returned: a map that shrinks for good calls its compact().
+//
+// Limits: 2^14 - 1 chunks of up to 1 MiB of small blocks (plus one chunk per large block):
+// about 16 GiB of blocks per arena. Past that, allocate throws memkv::error (never wraps around).
+// A billion URL keys (~45 B) need about 60 GB: that takes 64-bit references (+4 bytes per edge)
+// or several maps; the limit is stated, not silently exceeded.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "allocator.hpp"
+#include "error.hpp"
+
+namespace memkv {
+
+class ChunkArena {
+public:
+  static constexpr unsigned kUnitBytes = 8;
+  static constexpr unsigned kOffsetBits = 17;
+  static constexpr unsigned kChunkBits = 14;
+  static constexpr std::uint32_t kOffsetMask = (std::uint32_t{1} << kOffsetBits) - 1;
+  static constexpr std::size_t kMaxChunks = std::size_t{1} << kChunkBits;
+  static constexpr std::size_t kChunkBytes = (std::size_t{1} << kOffsetBits) * kUnitBytes;
+  static constexpr std::size_t kFirstChunkBytes = 4096;
+  static constexpr std::size_t kMaxSmall = 2048;
+  static constexpr std::size_t kClasses = kMaxSmall / kUnitBytes + 1;
+  static constexpr std::uint32_t kNone = 0;  // address 0 is never a block (chunk 0 is unused)
+
+  ChunkArena() noexcept { reset_free_lists(); }
+  ChunkArena(const ChunkArena&) noexcept : ChunkArena() {}  // a new, empty arena
+  ChunkArena(ChunkArena&& o) noexcept : ChunkArena() { take(o); }
+  ChunkArena& operator=(const ChunkArena&) = delete;
+  ChunkArena& operator=(ChunkArena&& o) noexcept {
+    if (this != &o) {
+      release_all();
+      take(o);
+    }
+    return *this;
+  }
+  ~ChunkArena() { release_all(); }
+
+  std::byte* at(std::uint32_t address) const noexcept {
+    return chunks_[address >> kOffsetBits] +
+           static_cast<std::size_t>(address & kOffsetMask) * kUnitBytes;
+  }
+
+  // A block of `bytes` bytes, 8-aligned. Throws std::bad_alloc, or memkv::error when the arena's
+  // address space is exhausted.
+  std::uint32_t allocate(std::size_t bytes) {
+    if (bytes > kMaxSmall) return allocate_large(bytes);
+    const std::uint32_t units = units_of(bytes);
+    if (const std::uint32_t a = free_[units]; a != kNone) {
+      std::memcpy(&free_[units], at(a), sizeof(std::uint32_t));
+      ++live_;
+      return a;
+    }
+    if (bump_end_ - bump_ < units) new_chunk();
+    const std::uint32_t a = (cur_ << kOffsetBits) | bump_;
+    bump_ += units;
+    ++live_;
+    return a;
+  }
+
+  void deallocate(std::uint32_t address, std::size_t bytes) noexcept {
+    if (bytes > kMaxSmall) {
+      const std::uint32_t chunk = address >> kOffsetBits;
+      std::free(chunks_[chunk]);
+      chunks_[chunk] = nullptr;
+      bytes_ -= chunk_bytes_[chunk];
+      chunk_bytes_[chunk] = 0;
+      spare_.push_back(chunk);  // capacity reserved when the chunk was made: cannot throw
+    } else {
+      push_free(address, units_of(bytes));
+    }
+    if (--live_ == 0) release_all();
+  }
+
+  // Everything held: chunks as malloc counts them, and the chunk tables.
+  std::size_t bytes_in_use() const noexcept {
+    return bytes_ + chunks_.capacity() * sizeof(std::byte*) +
+           chunk_bytes_.capacity() * sizeof(std::size_t) + spare_.capacity() * sizeof(std::uint32_t);
+  }
+  std::size_t live_blocks() const noexcept { return live_; }
+  std::size_t chunk_count() const noexcept { return chunks_.size() - spare_.size() - (chunks_.empty() ? 0 : 1); }
+
+private:
+  static std::uint32_t units_of(std::size_t bytes) noexcept {
+    return bytes == 0 ? 1u : static_cast<std::uint32_t>((bytes + kUnitBytes - 1) / kUnitBytes);
+  }
+
+  void push_free(std::uint32_t address, std::uint32_t units) noexcept {
+    std::memcpy(at(address), &free_[units], sizeof(std::uint32_t));
+    free_[units] = address;
+  }
+
+  // A chunk index for a new chunk of `bytes`, its memory allocated; tables grown first, so a
+  // failure changes nothing.
+  std::uint32_t add_chunk(std::size_t bytes) {
+    if (chunks_.empty()) {
+      chunks_.reserve(16);
+      chunk_bytes_.reserve(16);
+      spare_.reserve(16);
+      chunks_.push_back(nullptr);  // index 0: never used
+      chunk_bytes_.push_back(0);
+    }
+    std::uint32_t index;
+    if (!spare_.empty()) {
+      index = spare_.back();
+    } else {
+      if (chunks_.size() >= kMaxChunks)
+        detail::throw_error("ArenaArt: the arena's " + std::to_string(kMaxChunks - 1) +
+                            " chunks (about 16 GiB) are all in use; 32-bit references cannot "
+                            "address more");
+      index = static_cast<std::uint32_t>(chunks_.size());
+      chunks_.reserve(chunks_.size() + 1);
+      chunk_bytes_.reserve(chunks_.size() + 1);
+      spare_.reserve(chunks_.size() + 1);
+    }
+    void* raw = detail::checked_malloc(bytes);
+    if (!spare_.empty() && spare_.back() == index) {
+      spare_.pop_back();
+      chunks_[index] = static_cast<std::byte*>(raw);
+      chunk_bytes_[index] = detail::malloc_block_bytes(raw, bytes);
+    } else {
+      chunks_.push_back(static_cast<std::byte*>(raw));
+      chunk_bytes_.push_back(detail::malloc_block_bytes(raw, bytes));
+    }
+    bytes_ += chunk_bytes_[index];
+    return index;
+  }
+
+  std::uint32_t allocate_large(std::size_t bytes) {
+    const std::uint32_t index = add_chunk(bytes);
+    ++live_;
+    return index << kOffsetBits;
+  }
+
+  void new_chunk() {
+    const std::size_t bytes = next_chunk_bytes_;
+    const std::uint32_t index = add_chunk(bytes);
+    // The old chunk's tail becomes free blocks rather than waste.
+    while (bump_ < bump_end_) {
+      const std::uint32_t units =
+          std::min<std::uint32_t>(bump_end_ - bump_, static_cast<std::uint32_t>(kClasses - 1));
+      push_free((cur_ << kOffsetBits) | bump_, units);
+      bump_ += units;
+    }
+    cur_ = index;
+    bump_ = 0;
+    bump_end_ = static_cast<std::uint32_t>(bytes / kUnitBytes);
+    if (next_chunk_bytes_ < kChunkBytes) next_chunk_bytes_ *= 2;
+  }
+
+  void reset_free_lists() noexcept {
+    for (std::uint32_t& f : free_) f = kNone;
+  }
+
+  void release_all() noexcept {
+    for (std::byte* c : chunks_) std::free(c);
+    std::vector<std::byte*>().swap(chunks_);
+    std::vector<std::size_t>().swap(chunk_bytes_);
+    std::vector<std::uint32_t>().swap(spare_);
+    reset_free_lists();
+    cur_ = bump_ = bump_end_ = 0;
+    next_chunk_bytes_ = kFirstChunkBytes;
+    bytes_ = 0;
+    live_ = 0;
+  }
+
+  void take(ChunkArena& o) noexcept {
+    chunks_ = std::move(o.chunks_);
+    chunk_bytes_ = std::move(o.chunk_bytes_);
+    spare_ = std::move(o.spare_);
+    std::memcpy(free_, o.free_, sizeof free_);
+    cur_ = o.cur_;
+    bump_ = o.bump_;
+    bump_end_ = o.bump_end_;
+    next_chunk_bytes_ = o.next_chunk_bytes_;
+    bytes_ = o.bytes_;
+    live_ = o.live_;
+    o.chunks_.clear();
+    o.chunk_bytes_.clear();
+    o.spare_.clear();
+    o.release_all();
+  }
+
+  std::vector<std::byte*> chunks_;
+  std::vector<std::size_t> chunk_bytes_;
+  std::vector<std::uint32_t> spare_;
+  std::uint32_t free_[kClasses];
+  std::uint32_t cur_ = 0, bump_ = 0, bump_end_ = 0;
+  std::size_t next_chunk_bytes_ = kFirstChunkBytes;
+  std::size_t bytes_ = 0;
+  std::size_t live_ = 0;
+};
+
+}  // namespace memkv

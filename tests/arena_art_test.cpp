@@ -1,0 +1,217 @@
+// Tests of memkv::ArenaArt and its ChunkArena. The tree's algorithms are FastArt's (one engine,
+// tested in depth by fast_art_test.cpp); these tests cover what the arena memory model changes:
+// 32-bit references, chunk carving and reuse, large blocks, memory given back, compact(), and the
+// whole contract again through the shared differential harness.
+#include <memkv/arena_art.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "differential.hpp"
+
+namespace {
+using Arena = memkv::ArenaArt<>;
+using StrArena = memkv::ArenaArt<std::string>;
+
+template <class M>
+void differential(const char* name, memkv_test::DiffOptions o, std::size_t seeds) {
+  for (std::size_t s = 0; s < seeds; ++s) {
+    memkv_test::DiffOptions run = o;
+    run.seed = o.seed + s;
+    INFO(name << " seed " << run.seed << ", " << run.ops << " ops (MEMKV_TEST_SEED/MEMKV_TEST_OPS replay it)");
+    memkv_test::DiffStats stats;
+    REQUIRE_NOTHROW(stats = memkv_test::run_differential<M>(run));
+    CHECK(stats.inserted > 0);
+    if (run.ops >= 100000) CHECK(stats.times_empty > 0);
+  }
+}
+}  // namespace
+
+static_assert(std::is_same_v<memkv::ArenaArt<>, memkv::ArenaArt<std::uint64_t>>);
+static_assert(sizeof(memkv::detail::art::ArenaRef) == 4);
+static_assert(std::forward_iterator<Arena::const_iterator>);
+static_assert(std::ranges::forward_range<Arena::range_type>);
+static_assert(std::is_nothrow_move_constructible_v<Arena> && std::is_nothrow_move_assignable_v<Arena>);
+static_assert(std::is_copy_constructible_v<StrArena>);
+
+TEST_CASE("ChunkArena: blocks are distinct, 8-aligned, writable and never at address 0", "[arena_art][arena]") {
+  memkv::ChunkArena a;
+  CHECK(a.bytes_in_use() == 0);
+  std::vector<std::pair<std::uint32_t, std::size_t>> blocks;
+  std::set<std::uint32_t> seen;
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 20000; ++i) {
+    const std::size_t bytes = 1 + rng() % 300;
+    const std::uint32_t addr = a.allocate(bytes);
+    CHECK(addr != memkv::ChunkArena::kNone);
+    CHECK(seen.insert(addr).second);
+    std::byte* p = a.at(addr);
+    CHECK(reinterpret_cast<std::uintptr_t>(p) % 8 == 0);
+    std::memset(p, i & 0xff, bytes);
+    blocks.emplace_back(addr, bytes);
+  }
+  for (std::size_t i = 0; i < blocks.size(); ++i)  // nothing overlapped
+    CHECK(std::to_integer<int>(a.at(blocks[i].first)[blocks[i].second - 1]) == static_cast<int>(i & 0xff));
+  CHECK(a.live_blocks() == blocks.size());
+  for (auto [addr, bytes] : blocks) a.deallocate(addr, bytes);
+  CHECK(a.live_blocks() == 0);
+  CHECK(a.bytes_in_use() == 0);
+}
+
+TEST_CASE("ChunkArena: a freed block is reused by the next block of its size", "[arena_art][arena]") {
+  memkv::ChunkArena a;
+  const std::uint32_t keep = a.allocate(16);
+  const std::uint32_t x = a.allocate(40);
+  const std::size_t before = a.bytes_in_use();
+  a.deallocate(x, 40);
+  CHECK(a.allocate(33) == x);  // 33..40 bytes: the same 5-unit class
+  CHECK(a.bytes_in_use() == before);
+  a.deallocate(x, 40);
+  a.deallocate(keep, 16);
+  CHECK(a.bytes_in_use() == 0);
+}
+
+TEST_CASE("ChunkArena: large blocks get their own chunk and give it back", "[arena_art][arena]") {
+  memkv::ChunkArena a;
+  const std::uint32_t small = a.allocate(8);
+  const std::size_t base = a.bytes_in_use();
+  const std::size_t big = 5u << 20;
+  const std::uint32_t b = a.allocate(big);
+  std::memset(a.at(b), 0x5a, big);
+  CHECK(a.bytes_in_use() >= base + big);
+  a.deallocate(b, big);
+  CHECK(a.bytes_in_use() < base + 4096);
+  const std::uint32_t b2 = a.allocate(big);  // the chunk index is reused
+  CHECK((b2 >> memkv::ChunkArena::kOffsetBits) == (b >> memkv::ChunkArena::kOffsetBits));
+  a.deallocate(b2, big);
+  a.deallocate(small, 8);
+  CHECK(a.bytes_in_use() == 0);
+}
+
+TEST_CASE("ChunkArena: copies are new empty arenas, moves hand the blocks over", "[arena_art][arena]") {
+  memkv::ChunkArena a;
+  const std::uint32_t x = a.allocate(24);
+  std::memcpy(a.at(x), "arena!", 7);
+  memkv::ChunkArena c(a);
+  CHECK(c.bytes_in_use() == 0);
+  memkv::ChunkArena m(std::move(a));
+  CHECK(a.bytes_in_use() == 0);  // NOLINT(bugprone-use-after-move)
+  CHECK(std::memcmp(m.at(x), "arena!", 7) == 0);
+  m.deallocate(x, 24);
+}
+
+TEST_CASE("ArenaArt: basic operations, prefixes of each other, empty key", "[arena_art]") {
+  Arena m;
+  const std::size_t empty = m.memory_usage();
+  CHECK(m.insert("", 1));
+  CHECK(m.insert("a", 2));
+  CHECK(m.insert("ab", 3));
+  CHECK(m.insert(std::string("a\0b", 3), 4));
+  CHECK(m.insert("\xff", 5));
+  CHECK_FALSE(m.insert("a", 9));
+  CHECK_FALSE(m.insert_or_assign("ab", 30));
+  CHECK(m.get("ab") == 30u);
+  CHECK(m.size() == 5);
+  std::vector<std::string> keys;
+  for (auto e : m) keys.emplace_back(e.key);
+  CHECK(keys == std::vector<std::string>{"", "a", std::string("a\0b", 3), "ab", "\xff"});
+  REQUIRE_NOTHROW(m.check_invariants());
+  for (const auto& k : keys) CHECK(m.erase(k));
+  CHECK(m.empty());
+  CHECK(m.memory_usage() == empty);
+}
+
+TEST_CASE("ArenaArt: child references are 4 bytes, so nodes are smaller than FastArt's", "[arena_art][memory]") {
+  using namespace memkv::detail::art;
+  CHECK(body_bytes<ArenaRef>(NodeType::N4, 2) == 28);
+  CHECK(body_bytes<ArenaRef>(NodeType::N48, 48) == 464);
+  CHECK(body_bytes<ArenaRef>(NodeType::N256, 256) == 1040);
+  Arena m;
+  std::size_t raw = 0;
+  for (int i = 0; i < 50000; ++i) {
+    const std::string k = "https://example.org/" + std::to_string(i * 7919 % 100003) + "/page";
+    raw += k.size();
+    m.insert(k, static_cast<std::uint64_t>(i));
+  }
+  // Leaves (8-byte value, 1-byte length, the key, rounded to 8) dominate; inner nodes add little.
+  const double overhead = (static_cast<double>(m.memory_usage()) - static_cast<double>(raw)) / 50000.0;
+  INFO("overhead per key " << overhead);
+  CHECK(overhead < 40.0);
+}
+
+TEST_CASE("ArenaArt: a 16 MiB key and keys over 64 KiB live in chunks of their own", "[arena_art][keys]") {
+  Arena m;
+  const std::string huge(16u << 20, 'h');
+  std::string long1(70000, 'x'), long2 = long1;
+  long2.back() = 'y';
+  CHECK(m.insert(huge, 1));
+  CHECK(m.insert(long1, 2));
+  CHECK(m.insert(long2, 3));
+  CHECK(m.insert(huge + "!", 4));  // shares the 16 MiB prefix
+  CHECK(m.get(huge) == 1u);
+  CHECK(m.get(huge + "!") == 4u);
+  CHECK(m.get(long2) == 3u);
+  REQUIRE_NOTHROW(m.check_invariants());
+  CHECK(m.memory_usage() > 2 * huge.size());
+  CHECK(m.erase(huge));
+  CHECK(m.erase(huge + "!"));
+  CHECK(m.memory_usage() < 1u << 20);
+  CHECK(m.erase(long1));
+  CHECK(m.erase(long2));
+  CHECK(m.memory_usage() == Arena().memory_usage());
+}
+
+TEST_CASE("ArenaArt: compact() gives back what heavy erasure left behind", "[arena_art][memory]") {
+  Arena m;
+  for (int i = 0; i < 60000; ++i) m.insert("key/" + std::to_string(i), static_cast<std::uint64_t>(i));
+  const std::size_t full = m.memory_usage();
+  for (int i = 0; i < 60000; ++i)
+    if (i % 10 != 0) m.erase("key/" + std::to_string(i));
+  const std::size_t scattered = m.memory_usage();
+  CHECK(scattered > full / 2);  // freed blocks wait on free lists for reuse
+  m.compact();
+  REQUIRE_NOTHROW(m.check_invariants());
+  CHECK(m.size() == 6000);
+  CHECK(m.memory_usage() < scattered / 4);
+  for (int i = 0; i < 60000; i += 10) CHECK(m.get("key/" + std::to_string(i)) == static_cast<std::uint64_t>(i));
+}
+
+TEST_CASE("ArenaArt: copy is deep, move leaves an empty map, swap exchanges", "[arena_art]") {
+  StrArena a;
+  a.insert("one", "1");
+  a.insert("two", std::string(300, '2'));
+  StrArena b = a;
+  b.insert_or_assign("one", "uno");
+  CHECK(a.get("one") == std::string("1"));
+  StrArena c = std::move(a);
+  CHECK(a.empty());  // NOLINT(bugprone-use-after-move)
+  CHECK(c.size() == 2);
+  swap(b, c);
+  CHECK(b.get("one") == std::string("1"));
+  CHECK(c.get("one") == std::string("uno"));
+  REQUIRE_NOTHROW(b.check_invariants());
+  REQUIRE_NOTHROW(c.check_invariants());
+}
+
+TEST_CASE("ArenaArt differential: uint64 values", "[arena_art][differential]") {
+  memkv_test::DiffOptions o;
+  o.seed = memkv_test::base_seed() + 2000;
+  o.ops = memkv_test::test_ops();
+  differential<Arena>("ArenaArt<uint64>", o, memkv_test::test_seeds());
+}
+
+TEST_CASE("ArenaArt differential: std::string values", "[arena_art][differential]") {
+  memkv_test::DiffOptions o;
+  o.seed = memkv_test::base_seed() + 3000;
+  o.ops = std::max<std::size_t>(1000, memkv_test::test_ops() / 2);
+  differential<StrArena>("ArenaArt<string>", o, 1);
+}
