@@ -959,6 +959,62 @@ TEST_CASE("FastArt: swap exchanges contents and memory", "[fast_art][values]") {
   CHECK(b.memory_usage() == sizeof(Art));
 }
 
+TEST_CASE("FastArt: erase accepts a key that views the map's own storage", "[fast_art][keys]") {
+  Art m;
+  const auto keys = memkv_test::nasty_keys(31, 2000);
+  for (std::size_t i = 0; i < keys.size(); ++i) m.insert(keys[i], i);
+  // The entry's key points into the leaf that erase frees.
+  while (!m.empty()) {
+    const std::string_view k = (*m.begin()).key;
+    REQUIRE(m.erase(k));
+  }
+  CHECK(m.memory_usage() == sizeof(Art));
+}
+
+TEST_CASE("FastArt: insert accepts a key that views the map's own storage", "[fast_art][keys]") {
+  Art m;
+  std::map<std::string, std::uint64_t> ref;
+  for (const auto& k : memkv_test::nasty_keys(32, 500)) {
+    m.insert(k, 1);
+    ref.emplace(k, 1);
+  }
+  // Insert prefixes of stored keys, passing views into the stored leaves.
+  std::vector<std::string> stored;
+  for (auto&& e : m) stored.emplace_back(e.key);
+  for (const std::string& k : stored) {
+    const std::string_view own = (*m.lower_bound(k)).key;
+    REQUIRE(own == k);
+    const std::string_view cut = own.substr(0, own.size() / 2);
+    const std::string copy(cut);
+    m.insert(cut, 2);
+    ref.emplace(copy, 2);
+  }
+  require_same(m, ref);
+}
+
+TEST_CASE("FastArt: a tree thousands of levels deep copies, iterates and frees", "[fast_art][nodes]") {
+  // Keys "", "a", "aa", ...: every key is a prefix of the next, each one a level deeper.
+  const std::size_t n = 4000;
+  Art m;
+  for (std::size_t i = 0; i < n; ++i) m.insert(std::string(i, 'a'), i);
+  REQUIRE(m.stats().max_depth >= n - 1);
+  REQUIRE_NOTHROW(m.check_invariants());
+  Art copy(m);
+  std::size_t i = 0;
+  for (auto&& e : copy) {
+    REQUIRE(e.key.size() == i);
+    REQUIRE(e.value == i);
+    ++i;
+  }
+  CHECK(i == n);
+  CHECK((*m.lower_bound(std::string(n / 2, 'a') + '\0')).key.size() == n / 2 + 1);
+  for (std::size_t j = 0; j < n; j += 2) REQUIRE(m.erase(std::string(j, 'a')));
+  REQUIRE_NOTHROW(m.check_invariants());
+  CHECK(m.size() == n / 2);
+  m.clear();
+  CHECK(m.memory_usage() == sizeof(Art));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Long keys
 // ---------------------------------------------------------------------------------------------
