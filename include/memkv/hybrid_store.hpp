@@ -239,7 +239,10 @@ public:
       builder.insert(e.key, values.size());
       values.push_back(e.value);
     }
-    FrozenLayer base = builder.finish();
+    FrozenLayer built = builder.finish();
+    // The builder's buffer grew by doubling: keep an exact copy instead (one pass over the
+    // compressed image, small next to the merge itself).
+    FrozenLayer base = FrozenLayer::from_bytes(built.bytes(), image_check::structure);
     // Nothing below throws.
     if (base.empty())
       base_.reset();
