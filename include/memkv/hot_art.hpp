@@ -29,16 +29,17 @@
 //     NodeHeader h;
 //     uint64_t   mask;             // pext mask over the window word: unit base + r at bits
 //                                  //   [9*(6-r), 9*(6-r)+9), present bit highest
-//     Ref        child[cap];       // entries in key order
 //     uintW_t    pk[cap];          // sparse partial keys, ascending; pk[0] == 0; the node's
-//   };                             //   first position is the most significant bit
+//                                  //   first position is the most significant bit; pad to 8
+//     Ref        child[cap];       // entries in key order
+//   };                             // (a search reads the header and pk[], then one child)
 //   struct MultiMaskNode {         // positions spread over more than 7 units
 //     NodeHeader h;
 //     uint8_t  units, ucap; uint16_t pad;
 //     uint32_t unit[ucap];         // units holding positions, ascending
 //     uint16_t unit_mask[ucap];    // the positions within each unit (9 bits); pad to 8
+//     uintW_t  pk[cap];            // pad to 8
 //     Ref      child[cap];
-//     uintW_t  pk[cap];
 //   };
 //   Ref = TaggedPtr: low bit 1 = leaf, else node; the root may be a leaf, or null when empty.
 //   Leaf<V> { V value; LEB128 key_len; char key[key_len]; }  // shared with FastArt

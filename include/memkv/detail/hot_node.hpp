@@ -157,7 +157,7 @@ inline constexpr std::size_t ext_bytes(bool multi, unsigned ucap) noexcept {
 }
 inline constexpr std::size_t shape_bytes(const Shape& s) noexcept {
   return sizeof(NodeHeader) + ext_bytes(s.multi, s.ucap) +
-         std::size_t{s.cap} * (sizeof(Ref) + (std::size_t{1} << s.width_code));
+         align8(std::size_t{s.cap} << s.width_code) + std::size_t{s.cap} * sizeof(Ref);
 }
 
 inline bool is_multi(const NodeHeader* h) noexcept { return (h->layout & kMultiMask) != 0; }
@@ -181,15 +181,20 @@ inline Shape shape_of(const NodeHeader* h) noexcept {
   return {width_code(h), is_multi(h), h->cap, is_multi(h) ? multi_header(h)->ucap : 0u};
 }
 inline std::size_t node_bytes(const NodeHeader* h) noexcept { return shape_bytes(shape_of(h)); }
-inline Ref* children(NodeHeader* h) noexcept {
+// The partial keys follow the extraction data, so that a search reads one or two cache lines
+// before the single child slot it needs.
+inline const void* partial_keys(const NodeHeader* h) noexcept {
   const bool multi = is_multi(h);
-  return reinterpret_cast<Ref*>(reinterpret_cast<char*>(h) + sizeof(NodeHeader) +
-                                ext_bytes(multi, multi ? multi_header(h)->ucap : 0u));
+  return reinterpret_cast<const char*>(h) + sizeof(NodeHeader) +
+         ext_bytes(multi, multi ? multi_header(h)->ucap : 0u);
+}
+inline Ref* children(NodeHeader* h) noexcept {
+  return reinterpret_cast<Ref*>(const_cast<char*>(static_cast<const char*>(partial_keys(h))) +
+                                align8(std::size_t{h->cap} << width_code(h)));
 }
 inline const Ref* children(const NodeHeader* h) noexcept {
   return children(const_cast<NodeHeader*>(h));
 }
-inline const void* partial_keys(const NodeHeader* h) noexcept { return children(h) + h->cap; }
 
 inline std::uint32_t partial_key(const NodeHeader* h, unsigned j) noexcept {
   const void* p = partial_keys(h);
@@ -269,8 +274,8 @@ unsigned lane_mask(__m128i eq) noexcept {
 }
 
 // Blocks of 16 bytes are read backwards from the end of the partial keys; the last block may
-// start before them, inside the same node (the child array precedes them), and those lanes are
-// dropped. So no read leaves the node's allocation.
+// start before them, inside the same node (the header and the extraction data, >= 16 bytes,
+// precede them), and those lanes are dropped. So no read leaves the node's allocation.
 template <class T>
 unsigned match_simd(const T* pk, unsigned n, T dense) noexcept {
   using Batch = xsimd::batch<T, xsimd::sse2>;
@@ -489,7 +494,7 @@ inline NodeHeader* encode(const Decoded& d, const Shape& s, void* mem) noexcept 
     height = std::max(height, ref_height(d.child[j]));
   }
   h->height = static_cast<std::uint8_t>(std::min(height + 1, 255u));
-  void* pk = c + s.cap;
+  void* pk = const_cast<void*>(partial_keys(h));
   for (unsigned j = 0; j < d.n; ++j) {
     const std::uint64_t v = d.pk[j] >> (64 - d.k);
     switch (s.width_code) {

@@ -1,0 +1,54 @@
+// hot_art_example: a package registry index on memkv::HotArt, the smallest mutable ordered map.
+//
+// Maps package names (binary-safe byte strings) to download counts, updates them in place,
+// lists a scope with a prefix scan and a name range, and removes entries. Build and run:
+//   g++ -std=c++20 -O2 -I include examples/hot_art_example.cpp -o hot_art_example && ./hot_art_example
+// (with -march=native the node search uses BMI2 pext; without it, a portable loop).
+#include <memkv/hot_art.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+int main() {
+  memkv::HotArt<std::uint64_t> downloads;
+
+  const char* const names[] = {"react", "react-dom", "@types/node", "@types/react", "@babel/core",
+                               "lodash", "lodash.merge", "left-pad", "express", "typescript"};
+  std::uint64_t count = 1000;
+  for (const char* name : names) downloads.insert(name, count += 137);
+
+  // Any byte string is a key: the empty key, embedded NUL, keys that prefix each other.
+  downloads.insert(std::string_view("weird\0name", 10), 1);
+  downloads.insert("", 0);
+
+  // Update in place through find(); insert() keeps an existing value, insert_or_assign() replaces it.
+  if (std::uint64_t* n = downloads.find("lodash")) *n += 1;
+  if (downloads.insert("react", 0)) return 1;
+  downloads.insert_or_assign("left-pad", 11);
+
+  // A scope, in byte order.
+  std::printf("@types/*:\n");
+  for (auto [name, n] : downloads.prefix("@types/"))
+    std::printf("  %.*s %llu\n", static_cast<int>(name.size()), name.data(), static_cast<unsigned long long>(n));
+
+  // Names from "l" (inclusive) to "m" (exclusive).
+  std::printf("l...:\n");
+  std::size_t in_range = 0;
+  for (auto e : downloads.range("l", "m")) {
+    std::printf("  %.*s\n", static_cast<int>(e.key.size()), e.key.data());
+    ++in_range;
+  }
+
+  downloads.erase("left-pad");
+  const auto s = downloads.stats();
+  std::printf("%zu keys, %zu compound nodes, height %zu, %zu bytes\n", downloads.size(), s.nodes,
+              s.root_height, downloads.memory_usage());
+  downloads.check_invariants();
+
+  const bool ok = downloads.size() == 11 && in_range == 3 && downloads.get("lodash") == 1000u + 137 * 6 + 1 &&
+                  !downloads.contains("left-pad") && downloads.contains(std::string_view("weird\0name", 10)) &&
+                  (*downloads.begin()).key.empty();
+  return ok ? 0 : 1;
+}
