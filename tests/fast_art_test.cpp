@@ -7,11 +7,13 @@
 #include <cstdint>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <new>
 #include <optional>
 #include <ranges>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -80,6 +82,13 @@ Only only_node(const M& m) {
 
 // A byte permutation that visits insertion positions all over a sorted node, high bytes included.
 std::uint8_t scrambled(unsigned i) { return static_cast<std::uint8_t>((i * 167u + 89u) & 0xff); }
+
+// prefix + decimal n (appending, not "literal" + std::string: GCC 12 warns falsely on that).
+std::string numbered(std::string_view prefix, std::uint64_t n) {
+  std::string k(prefix);
+  k += std::to_string(n);
+  return k;
+}
 
 std::string byte_key(std::string_view prefix, std::uint8_t b) {
   std::string k(prefix);
@@ -609,7 +618,7 @@ TEST_CASE("FastArt: range() edge cases", "[fast_art][scan]") {
 
 TEST_CASE("FastArt: iterators work with range-for and std::ranges algorithms", "[fast_art][scan]") {
   Art m;
-  for (unsigned i = 0; i < 100; ++i) m.insert("k" + std::to_string(i), i);
+  for (unsigned i = 0; i < 100; ++i) m.insert(numbered("k", i), i);
   std::uint64_t sum = 0;
   for (auto [key, value] : m) {
     CHECK(key.substr(0, 1) == "k");
@@ -883,6 +892,74 @@ TEST_CASE("FastArt: std::string values are stored, assigned and freed", "[fast_a
   CHECK(m.memory_usage() == sizeof(StrArt));
 }
 
+TEST_CASE("FastArt: move-only values", "[fast_art][values]") {
+  memkv::FastArt<std::unique_ptr<int>> m;
+  CHECK(m.insert("a", std::make_unique<int>(1)));
+  CHECK_FALSE(m.insert("a", std::make_unique<int>(9)));
+  CHECK(**m.find("a") == 1);
+  CHECK_FALSE(m.insert_or_assign("a", std::make_unique<int>(2)));
+  CHECK(m.insert("ab", std::make_unique<int>(3)));
+  CHECK(**m.find("a") == 2);
+  int sum = 0;
+  for (auto&& e : m) sum += *e.value;
+  CHECK(sum == 5);
+  auto n = std::move(m);
+  CHECK(n.erase("a"));
+  CHECK(**n.find("ab") == 3);
+  REQUIRE_NOTHROW(n.check_invariants());
+}
+
+TEST_CASE("FastArt: values smaller than a word", "[fast_art][values]") {
+  memkv::FastArt<bool> b;
+  memkv::FastArt<char> c;
+  for (unsigned i = 0; i < 300; ++i) {
+    const std::string k = numbered("k", i * 37);
+    b.insert(k, i % 3 == 0);
+    c.insert(k, static_cast<char>(i));
+  }
+  for (unsigned i = 0; i < 300; ++i) {
+    const std::string k = numbered("k", i * 37);
+    REQUIRE(b.get(k) == (i % 3 == 0));
+    REQUIRE(c.get(k) == static_cast<char>(i));
+  }
+  REQUIRE_NOTHROW(b.check_invariants());
+  REQUIRE_NOTHROW(c.check_invariants());
+  CHECK(std::ranges::distance(b) == 300);
+}
+
+TEST_CASE("FastArt: const lookups and scans run from several threads at once", "[fast_art][values]") {
+  Art m;
+  const auto keys = memkv_test::nasty_keys(41, 20000);
+  for (std::size_t i = 0; i < keys.size(); ++i) m.insert(keys[i], i);
+  const Art& cm = m;
+  std::vector<std::size_t> found(4, 0), scanned(4, 0);
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (std::size_t i = t; i < keys.size(); i += 2) {
+        const std::uint64_t* v = cm.find(keys[i]);
+        if (v != nullptr && *v == i) ++found[t];
+      }
+      for (auto&& e : cm.prefix(keys[t])) scanned[t] += e.key.substr(0, keys[t].size()) == keys[t];
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (std::size_t t = 0; t < 4; ++t) {
+    CHECK(found[t] == (keys.size() - t + 1) / 2);
+    CHECK(scanned[t] == static_cast<std::size_t>(std::ranges::distance(cm.prefix(keys[t]))));
+  }
+}
+
+TEST_CASE("FastArt: a map built with an allocator copy owns its own pool", "[fast_art][values]") {
+  memkv::SlabAllocator pool;
+  Art m(pool);
+  CHECK(m.memory_usage() == sizeof(Art));
+  m.insert("k", 1);
+  CHECK(m.allocator().bytes_in_use() > 0);
+  CHECK(pool.bytes_in_use() == 0);
+  CHECK(m.memory_usage() == m.allocator().bytes_in_use() + sizeof(Art));
+}
+
 TEST_CASE("FastArt: a copy is deep", "[fast_art][values]") {
   StrArt m;
   for (const auto& k : memkv_test::nasty_keys(3, 500)) m.insert(k, "v" + k);
@@ -939,7 +1016,7 @@ TEST_CASE("FastArt: move leaves the source empty and usable", "[fast_art][values
 
 TEST_CASE("FastArt: swap exchanges contents and memory", "[fast_art][values]") {
   Art a, b;
-  for (unsigned i = 0; i < 1000; ++i) a.insert("a" + std::to_string(i), i);
+  for (unsigned i = 0; i < 1000; ++i) a.insert(numbered("a", i), i);
   b.insert("b", 1);
   const auto ca = contents(a), cb = contents(b);
   const std::size_t ma = a.memory_usage(), mb = b.memory_usage();
@@ -955,7 +1032,7 @@ TEST_CASE("FastArt: swap exchanges contents and memory", "[fast_art][values]") {
   REQUIRE_NOTHROW(a.check_invariants());
   REQUIRE_NOTHROW(b.check_invariants());
   // Both still allocate and free correctly from their swapped pools.
-  for (unsigned i = 0; i < 1000; ++i) b.erase("a" + std::to_string(i));
+  for (unsigned i = 0; i < 1000; ++i) b.erase(numbered("a", i));
   CHECK(b.memory_usage() == sizeof(Art));
 }
 
@@ -1152,7 +1229,7 @@ TEST_CASE("FastArt: the MimallocAllocator policy", "[fast_art][mimalloc]") {
   using M = memkv::FastArt<std::string, memkv::MimallocAllocator>;
   M m;
   const auto keys = memkv_test::nasty_keys(21, 5000);
-  for (std::size_t i = 0; i < keys.size(); ++i) m.insert(keys[i], "v" + std::to_string(i));
+  for (std::size_t i = 0; i < keys.size(); ++i) m.insert(keys[i], numbered("v", i));
   REQUIRE_NOTHROW(m.check_invariants());
   CHECK(m.memory_usage() > sizeof(M) + 5000 * 8);
   for (const auto& k : keys) REQUIRE(m.erase(k));
