@@ -5,7 +5,7 @@
 // saved, memory-mapped and queried in place. FrontCodedIndex<memkv::keys_only> (alias
 // FrontCodedSet) stores no values: every key maps to its rank, its 0-based position in key order.
 //
-//   FrontCodedIndex<V>::builder b(bucket_size = 16, coding = fci_coding::automatic);
+//   FrontCodedIndex<V>::builder b(bucket_size = 32, coding = fci_coding::automatic);
 //   b.insert(key, value);                 // keys_only: b.insert(key); strictly increasing keys,
 //   FrontCodedIndex<V> idx = b.finish();  // else memkv::error naming the position
 //   FrontCodedIndex<V>::build(range, bucket_size, coding)  // range of pairs (.first, .second);
@@ -41,16 +41,22 @@
 //                };              // Huffman bitstream zero-padded to a byte
 //   padding    8 zero bytes (so 8-byte unaligned bit-reader loads never leave the image)
 //
-// Built at load, in memory (12 bytes a bucket, counted by memory_usage()): the search tree over
-// the heads. Binary search over bucket k in [lo, hi) probes each bucket for exactly one interval,
-// whose keys all share skip = lcp(head(lo), head(hi)); the node keeps skip and the 8 bytes of
-// head(mid) after it. Comparing the query's 8 bytes at the same depth decides a step without
-// touching the body (URL heads share ~20-byte prefixes, so first-bytes arrays would not); the
-// head itself is read only when the 8 bytes are equal.
-//
+// Built at load, in memory (16 bytes a bucket, counted by memory_usage()): the search tree over
+// the heads, in Eytzinger (BFS) order so that a node's four grandchildren share one cache line,
+// prefetched two levels ahead:
+//   struct search_node { u64 window << 16 | skip;  // a query reaching this node lies strictly
+//                                                  // between its ancestors' heads, so shares
+//                                                  // their lcp (skip bytes) with this head; the
+//                                                  // window = the next 6 head bytes, big-endian
+//                        u32 bucket; u32 offset; } // the head's bucket and its body offset
+// A step compares the query's 6 bytes at depth skip with the window: URL heads share ~20-byte
+// prefixes, which a plain first-bytes array could not see past. The head itself is read only
+// when the windows are equal (~3 times a query on npm-urls, mostly the cached top levels).
+// Each right turn prefetches its bucket's head line: the last right turn is the bucket.
+
 // ---- Algorithms and costs (b = bucket size, L = key length) ---------------------------------
-//   get/contains/rank/lower_bound: log2(n/b) node probes (12-byte nodes, 5 a cache line), then
-//     one bucket, whose lines are prefetched together: a forward scan that skips a key without
+//   get/contains/rank/lower_bound: log2(n/b) node probes (16-byte nodes), then one bucket,
+//     whose lines are prefetched together: a forward scan that skips a key without
 //     decoding it when its lcp exceeds the bytes matched so far, stops when the lcp is smaller,
 //     and otherwise decodes the remainder only up to its first byte differing from the query.
 //     O(log(n/b) + b + L).
@@ -84,8 +90,10 @@
 // ---- Limits --------------------------------------------------------------------------------
 //   bucket size 1..65536; sizeof(V) <= 65536; keys of any length (tested to 16 MiB); offsets
 //   switch to 8 bytes when the body exceeds 4 GiB. On big-endian machines images are portable
-//   but V is stored in native representation. A file truncated by another process while mapped
-//   raises SIGBUS (as with any mmap reader); save() itself replaces files atomically.
+//   but V is stored in native representation. Values are not validated: with untrusted images,
+//   use a V for which every bit pattern is valid (integers, arrays of bytes; not bool or enums).
+//   A file truncated by another process while mapped raises SIGBUS (as with any mmap reader);
+//   save() itself replaces files atomically.
 //
 // ---- Size: what was tried (npm-urls, 1,685,458 keys, 74,946,161 raw bytes, keys_only) -------
 //   image size / raw key bytes, by bucket size b and remainder coding (scratch measure program,
@@ -93,18 +101,29 @@
 //                       b=8     b=16    b=32    b=64
 //     raw remainders    0.481x  0.434x  0.411x  0.399x   (plain front coding, varint metadata)
 //     Huffman           0.363x  0.307x  0.279x  0.265x   (kept: the default, coding=automatic)
-//   Synthetic URL-like keys (1M, avg 41 B): raw 0.409x, Huffman 0.291x at b=16.
-//   Where the bytes go at b=16, Huffman (bytes per key): heads + framing 2.90, metadata 1.97,
-//   remainder bits 8.54 (4.8 bits a byte instead of 8), bucket offsets 0.25; memory_usage()
-//   adds the 12-byte search nodes (0.75 B/key: 0.324x in all).
+//   npm-names (4,499,322 keys, avg 20 B), Huffman: b=8 0.481x, b=16 0.421x, b=32 0.391x,
+//   b=64 0.376x. Synthetic URL-like keys (1M, avg 41 B): raw 0.409x, Huffman 0.291x at b=16.
+//   Where the bytes go on npm-urls, Huffman (bytes per key), b=16 | b=32: heads + framing
+//   2.90 | 1.45, metadata 1.97 | 2.04, remainder bits 8.54 | 8.78 (4.8 bits a byte instead of
+//   8), bucket offsets 0.25 | 0.13. memory_usage() adds the 16-byte search nodes: 0.330x at
+//   b=16, 0.290x at b=32 (npm-names: 0.471x, 0.416x).
 //   - Varint metadata: lcp < 128 for 99.998% of keys, so one byte; packing lcp and length into
 //     one byte (both < 16) would fit only 0.1% of URL keys: not done.
 //   - Huffman over the remainder bytes (one static code per image, length-limited to 11 bits,
-//     table-decoded several symbols per 64-bit load): -29% at b=16. Kept; the builder keeps raw
-//     when Huffman saves less than 2% (e.g. random binary keys). Heads stay raw so that the
-//     binary search compares them with memcmp.
-//   - Bucket size: 16 is the default: 32 saves another 9% but doubles the in-bucket scan.
-//   Not tried (time): Huffman-coding heads and metadata (~1.9 B/key more), Re-Pair/BPE tokens.
+//     table-decoded several symbols per 64-bit load): -29% at b=16, -32% at b=32. Kept; the
+//     builder keeps raw when Huffman saves less than 2% (e.g. random binary keys). Heads stay
+//     raw so that a search compares them with memcmp.
+//   - Bucket size, measured (CPU time, 300k shuffled hits, median of 5 interleaved rounds, ratio
+//     to a sorted std::vector<std::string> + lower_bound in the same run, 2-vCPU VM under load):
+//       npm-urls   b=8 2.44x, b=16 2.55x, b=32 2.58x, b=64 2.44x; scan 850-920 MB/s of keys
+//       npm-names  b=8 2.50x, b=16 2.44x, b=32 2.60x, b=64 2.51x; scan 570-620 MB/s
+//     Lookups are bound by the tree descent (~60% of the time), not the bucket scan, so b=32
+//     costs no speed and saves 9-12%: it is the default.
+//   - Search: a plain binary search over heads via the offsets array measured 1.4-2.0x the
+//     vector; the window nodes, then Eytzinger order with the bucket offset in the node (which
+//     removed a dependent miss on the offsets array), brought it to ~2.5x.
+//   Not tried (time): Huffman-coding heads and metadata (~1.9 B/key more at b=16), Re-Pair/BPE
+//   tokens, a B-tree-shaped node layout (fewer cache lines than Eytzinger).
 #pragma once
 
 #include <algorithm>
@@ -277,16 +296,23 @@ private:
 
 // ---- the loaded index ----------------------------------------------------------------------
 
-// One node of the implicit binary search over bucket heads: bucket `mid` is probed only while
-// the search interval is one fixed (lo, hi), so every key it is compared with shares the prefix
-// skip = lcp(head(lo), head(hi)) (0 when hi is the end). The node keeps the 8 head bytes after
-// that prefix, big-endian and zero-padded: comparing them with the query's 8 bytes at the same
-// depth decides the step without touching the bucket, unless they are equal.
-struct search_node {
-  std::uint32_t window_hi, window_lo;  // two halves: 12-byte nodes, 5 to a cache line
-  std::uint32_t skip;
-  std::uint64_t window() const noexcept { return (std::uint64_t{window_hi} << 32) | window_lo; }
+// One node of the search tree over the bucket heads, kept in Eytzinger (BFS) order: node k has
+// children 2k and 2k+1, so the four grandchildren of a node share one cache line and are
+// prefetched two levels ahead. A query reaches node k only while it lies strictly between the
+// heads of k's nearest left and right ancestors, so it shares their common prefix (length
+// `skip`, 0 when an ancestor is missing or the prefix is 65536 bytes or more) with the node's
+// head. The node keeps the 6 head bytes after that prefix, big-endian and zero-padded:
+// comparing them with the query's 6 bytes at the same depth decides the step without touching
+// the body, unless they are equal. It also keeps the bucket's offset, so that the search can
+// prefetch a bucket as soon as it turns right at its node.
+struct alignas(16) search_node {
+  std::uint64_t window_skip;  // window (6 bytes, big-endian) << 16 | skip
+  std::uint32_t bucket;       // the bucket whose head this is
+  std::uint32_t offset;       // its offset in the body (offset_width 4; else 0, unused)
+  std::size_t skip() const noexcept { return static_cast<std::size_t>(window_skip & 0xffff); }
+  std::uint64_t window() const noexcept { return window_skip & ~std::uint64_t{0xffff}; }
 };
+static_assert(sizeof(search_node) == 16);
 
 // 8 bytes of s from `at`, big-endian, zero-padded.
 inline std::uint64_t window_at(std::string_view s, std::size_t at) noexcept {
@@ -322,8 +348,10 @@ struct core {
   std::array<std::uint8_t, 256> code_len{};
   std::array<std::uint16_t, table_size> table{};
   unsigned min_code_len = 1;  // shortest code: decoded bytes <= code bits / min_code_len
-  // The search tree over the bucket heads, built at load (12 bytes a bucket, see search()).
-  std::vector<search_node> nodes;
+  // The search tree over the bucket heads, built at load (16 bytes a bucket, see search_node):
+  // nodes[1..buckets], nodes 64-byte aligned inside node_storage.
+  std::vector<search_node> node_storage;
+  const search_node* nodes = nullptr;
 
   std::size_t bucket_begin(std::uint64_t k) const noexcept {
     return offset_width == 4 ? io::load_le<std::uint32_t>(offsets + 4 * k)
@@ -482,40 +510,34 @@ struct search_result {
 // Binary search over the bucket heads, then a scan inside one bucket (see the doc comment).
 inline search_result search(const core& c, std::string_view q) noexcept {
   if (c.n == 0) return {0, false};
-  // last bucket whose head <= q
-  std::uint64_t lo = 0, hi = c.buckets;  // invariant: head(lo) <= q (checked below), head(hi) > q
-  {
-    const bucket_view b0 = open_bucket(c, 0);
-    const int r = compare_bytes({reinterpret_cast<const char*>(b0.head), b0.head_len}, q);
-    if (r > 0) return {0, false};
-    if (r == 0) return {0, true};
-  }
-  const search_node* nodes = c.nodes.data();
-  while (hi - lo > 1) {
-    const std::uint64_t mid = lo + (hi - lo) / 2;
-    const search_node nd = nodes[mid];
-    const std::uint64_t qw = window_at(q, nd.skip);
-    const std::uint64_t hw = nd.window();
-    int r;
-    if (hw != qw) {
-      r = hw < qw ? -1 : 1;
+  // descend the Eytzinger tree; the bucket is the last node where the query went right
+  const search_node* nodes = c.nodes;
+  const std::uint64_t nb = c.buckets;
+  std::uint64_t k = 1;
+  while (k <= nb) {
+    // the 4 grandchildren of k: one line (prefetch never faults; no pointer is formed)
+    __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(nodes) +
+                                                     64 * k));
+    const search_node& nd = nodes[k];
+    const std::uint64_t qw = window_at(q, nd.skip()) & ~std::uint64_t{0xffff};
+    bool right;
+    if (qw != nd.window()) {
+      right = qw > nd.window();
     } else {
-      const std::byte* p = c.body + c.bucket_begin(mid);
-      const std::byte* end = c.body + c.bucket_begin(mid + 1);
-      std::uint64_t hl = 0;
-      io::try_decode_varint(p, end, hl);
-      r = compare_bytes({reinterpret_cast<const char*>(p), static_cast<std::size_t>(hl)}, q);
-      if (r == 0) return {mid * c.bucket_size, true};
+      const bucket_view hb = open_bucket(c, nd.bucket);
+      const int r = compare_bytes({reinterpret_cast<const char*>(hb.head), hb.head_len}, q);
+      if (r == 0) return {std::uint64_t{nd.bucket} * c.bucket_size, true};
+      right = r < 0;
     }
-    if (r < 0)
-      lo = mid;
-    else
-      hi = mid;
+    if (right) __builtin_prefetch(c.body + nd.offset);  // maybe our bucket: its head line
+    k = 2 * k + (right ? 1 : 0);
   }
-  {  // the bucket's lines are read next: ask for all of them at once
-    const std::byte* p = c.body + c.bucket_begin(lo);
-    const std::byte* e = c.body + c.bucket_begin(lo + 1);
-    for (int i = 0; i < 8 && p < e; ++i, p += 64) __builtin_prefetch(p);
+  k >>= std::countr_zero(k) + 1;
+  if (k == 0) return {0, false};  // below the first head
+  const std::uint64_t lo = nodes[k].bucket;
+  if (c.offset_width == 4) {  // the bucket's other lines are read next: ask for them at once
+    const auto p = reinterpret_cast<std::uintptr_t>(c.body + nodes[k].offset);
+    for (int i = 1; i < 6; ++i) __builtin_prefetch(reinterpret_cast<const void*>(p + 64 * i));
   }
   bucket_view b = open_bucket(c, lo);
   const std::string_view head{reinterpret_cast<const char*>(b.head), b.head_len};
@@ -525,7 +547,7 @@ inline search_result search(const core& c, std::string_view q) noexcept {
   const std::uint32_t count = c.bucket_count(lo);
   std::uint64_t pos = 0;
   for (std::uint32_t j = 1; j < count; ++j) {
-    std::uint64_t lcp, code_len;
+    std::uint64_t lcp = 0, code_len = 0;
     next_meta(b, lcp, code_len);
     if (lcp > m) {  // same byte as the previous key at position m: still < q
       pos += code_len;
@@ -546,27 +568,48 @@ inline std::string_view head_of(const core& c, std::uint64_t k) noexcept {
   return {reinterpret_cast<const char*>(b.head), b.head_len};
 }
 
-// Fills c.nodes: for every (lo, hi) interval of the binary search in search(), the node of its
-// midpoint. O(buckets) intervals, each costing one lcp of two heads.
+// Fills c.nodes (see search_node): in-order numbering of the Eytzinger tree gives each node its
+// bucket, then each node's window is taken after the lcp of its ancestors' heads.
 inline void build_search_nodes(core& c) {
-  c.nodes.assign(static_cast<std::size_t>(c.buckets), search_node{0, 0, 0});
-  if (c.buckets < 2) return;
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> stack{{0, c.buckets}};
+  const std::uint64_t nb = c.buckets;
+  c.node_storage.assign(static_cast<std::size_t>(nb + 1 + 4), search_node{0, 0, 0});
+  auto addr = reinterpret_cast<std::uintptr_t>(c.node_storage.data());
+  const std::size_t shift = ((64 - addr % 64) % 64) / sizeof(search_node);
+  search_node* nodes = c.node_storage.data() + shift;
+  c.nodes = nodes;
+  if (nb == 0) return;
+  if (nb > 0xffffffffu) memkv::detail::throw_format_error("FrontCodedIndex: more than 2^32 buckets");
+  // pass 1: in-order numbering (iterative: walk left, visit, go right)
+  {
+    std::vector<std::uint64_t> stack;
+    std::uint64_t k = 1, next = 0;
+    while (k <= nb || !stack.empty()) {
+      while (k <= nb) {
+        stack.push_back(k);
+        k *= 2;
+      }
+      k = stack.back();
+      stack.pop_back();
+      nodes[k].bucket = static_cast<std::uint32_t>(next++);
+      k = 2 * k + 1;
+    }
+  }
+  // pass 2: windows, with the bounds of each node (UINT64_MAX = none)
+  constexpr std::uint64_t none = ~std::uint64_t{0};
+  struct frame { std::uint64_t k, lo, hi; };
+  std::vector<frame> stack{{1, none, none}};
   while (!stack.empty()) {
-    const auto [lo, hi] = stack.back();
+    const frame f = stack.back();
     stack.pop_back();
-    if (hi - lo <= 1) continue;
-    const std::uint64_t mid = lo + (hi - lo) / 2;
-    const std::size_t skip =
-        hi == c.buckets ? 0 : common_prefix(head_of(c, lo), head_of(c, hi));
-    const std::uint64_t w = window_at(head_of(c, mid), skip);
-    // skip beyond 32 bits: fall back to skip 0 (still correct, just less selective)
-    const bool fits = skip <= 0xffffffffu;
-    c.nodes[mid] = search_node{static_cast<std::uint32_t>((fits ? w : window_at(head_of(c, mid), 0)) >> 32),
-                               static_cast<std::uint32_t>(fits ? w : window_at(head_of(c, mid), 0)),
-                               fits ? static_cast<std::uint32_t>(skip) : 0u};
-    stack.push_back({lo, mid});
-    stack.push_back({mid, hi});
+    if (f.k > nb) continue;
+    search_node& nd = nodes[f.k];
+    std::size_t skip = 0;
+    if (f.lo != none && f.hi != none) skip = common_prefix(head_of(c, f.lo), head_of(c, f.hi));
+    if (skip > 0xffff) skip = 0;  // still correct, only less selective
+    nd.window_skip = (window_at(head_of(c, nd.bucket), skip) & ~std::uint64_t{0xffff}) | skip;
+    nd.offset = c.offset_width == 4 ? static_cast<std::uint32_t>(c.bucket_begin(nd.bucket)) : 0;
+    stack.push_back({2 * f.k, f.lo, nd.bucket});
+    stack.push_back({2 * f.k + 1, nd.bucket, f.hi});
   }
 }
 
@@ -779,7 +822,7 @@ public:
   using value_type = basic_entry<mapped_type>;
   using size_type = std::size_t;
   static constexpr std::uint32_t value_size = is_keys_only ? 0u : static_cast<std::uint32_t>(sizeof(V));
-  static constexpr std::uint32_t default_bucket_size = 16;
+  static constexpr std::uint32_t default_bucket_size = 32;
   static_assert(value_size <= detail::fci::max_value_size);
 
   class const_iterator;
@@ -873,7 +916,7 @@ public:
   // sizeof(*this) + the core (decode table included) + the image when owned or mapped.
   std::size_t memory_usage() const noexcept {
     std::size_t m = sizeof(*this) + sizeof(core) + c_->source.heap_bytes() +
-                    c_->nodes.capacity() * sizeof(detail::fci::search_node);
+                    c_->node_storage.capacity() * sizeof(detail::fci::search_node);
     if (c_->source.kind() == io::byte_source::kind_type::mapped) m += c_->image_size;
     return m;
   }
@@ -1000,7 +1043,7 @@ private:
     pos_ = 0;
   }
   void step_in_bucket() {
-    std::uint64_t lcp, code_len;
+    std::uint64_t lcp = 0, code_len = 0;
     detail::fci::next_meta(b_, lcp, code_len);
     const std::size_t keep = static_cast<std::size_t>(lcp);
     key_.reserve(keep + static_cast<std::size_t>(code_len / c_->min_code_len));
