@@ -69,6 +69,7 @@ std::unique_ptr<A> build(const KeySet& ks) {
   auto a = std::make_unique<A>();
   if constexpr (A::kind == Kind::mutable_map) {
     for (std::uint32_t i : ks.insert_order) a->insert(ks.data.keys[i], i);
+    if constexpr (requires(A& x) { x.finish_inserts(); }) a->finish_inserts();
   } else {
     a->build(std::span<const std::string_view>(ks.sorted_keys), std::span<const std::uint64_t>(ks.sorted_ranks));
   }
