@@ -508,6 +508,8 @@ struct search_result {
 };
 
 // Binary search over the bucket heads, then a scan inside one bucket (see the doc comment).
+// want_value: also prefetch the bucket's values (get() reads one of them next).
+template <bool want_value = false>
 inline search_result search(const core& c, std::string_view q) noexcept {
   if (c.n == 0) return {0, false};
   // descend the Eytzinger tree; the bucket is the last node where the query went right
@@ -538,6 +540,11 @@ inline search_result search(const core& c, std::string_view q) noexcept {
   if (c.offset_width == 4) {  // the bucket's other lines are read next: ask for them at once
     const auto p = reinterpret_cast<std::uintptr_t>(c.body + nodes[k].offset);
     for (int i = 1; i < 6; ++i) __builtin_prefetch(reinterpret_cast<const void*>(p + 64 * i));
+  }
+  if constexpr (want_value) {
+    const auto v = reinterpret_cast<std::uintptr_t>(c.values) + lo * c.bucket_size * c.value_size;
+    const std::size_t span = std::min<std::size_t>(std::size_t{c.bucket_size} * c.value_size, 512);
+    for (std::size_t i = 0; i < span; i += 64) __builtin_prefetch(reinterpret_cast<const void*>(v + i));
   }
   bucket_view b = open_bucket(c, lo);
   const std::string_view head{reinterpret_cast<const char*>(b.head), b.head_len};
@@ -886,7 +893,7 @@ public:
 
   // ---- lookups ----
   std::optional<mapped_type> get(std::string_view key) const {
-    const auto r = detail::fci::search(*c_, key);
+    const auto r = detail::fci::search<!is_keys_only>(*c_, key);
     if (!r.found) return std::nullopt;
     return value_at(r.rank);
   }
