@@ -632,11 +632,16 @@ struct DiffOptions {
   std::size_t long_keys = 4;              // keys > 64 KiB inserted during the run
   bool memory_returns = true;     // memory_usage() is the empty map's whenever the map is empty
   bool moved_from_empty = true;   // a moved-from map is empty (else only valid)
+  // The map's allocator fails now and then: std::bad_alloc from insert, insert_or_assign and
+  // copies is expected, and the map must then be unchanged (strong guarantee). erase, clear,
+  // lookups and scans must never throw it.
+  bool allocation_failures = false;
 };
 
 struct DiffStats {
   std::size_t ops = 0, inserted = 0, assigned = 0, erased = 0, erase_misses = 0, hits = 0,
-              misses = 0, scans = 0, max_size = 0, times_empty = 0, invariant_checks = 0;
+              misses = 0, scans = 0, max_size = 0, times_empty = 0, invariant_checks = 0,
+              compactions = 0, bad_allocs = 0;
 };
 
 inline std::string describe(const DiffStats& s) {
@@ -646,7 +651,8 @@ inline std::string describe(const DiffStats& s) {
          " hits, " + std::to_string(s.misses) + " misses, " + std::to_string(s.scans) +
          " scans, max size " + std::to_string(s.max_size) + ", empty " +
          std::to_string(s.times_empty) + " times, " + std::to_string(s.invariant_checks) +
-         " invariant checks";
+         " invariant checks, " + std::to_string(s.compactions) + " compactions, " +
+         std::to_string(s.bad_allocs) + " failed allocations";
 }
 
 template <class M>
@@ -774,10 +780,22 @@ private:
     }
   }
 
+  // An allocation failure the options allow: the map must be unchanged for key k.
+  void allocation_failed(std::string_view k) {
+    if (!opt_.allocation_failures) throw;
+    ++stats_.bad_allocs;
+    check_lookup(k);
+  }
+
   void insert_key(const std::string& k) {
     note("insert", k);
     V v = next_value();
-    const bool got = m_.insert(k, v);
+    bool got;
+    try {
+      got = m_.insert(k, v);
+    } catch (const std::bad_alloc&) {
+      return allocation_failed(k);
+    }
     const bool want = ref_.try_emplace(k, std::move(v)).second;
     if (got != want) fail(std::string("insert() returned ") + (got ? "true" : "false"));
     if (want) ++stats_.inserted;
@@ -787,7 +805,12 @@ private:
   void assign_key(const std::string& k) {
     note("insert_or_assign", k);
     V v = next_value();
-    const bool got = m_.insert_or_assign(k, v);
+    bool got;
+    try {
+      got = m_.insert_or_assign(k, v);
+    } catch (const std::bad_alloc&) {
+      return allocation_failed(k);
+    }
     const bool want = ref_.insert_or_assign(k, std::move(v)).second;
     if (got != want) fail(std::string("insert_or_assign() returned ") + (got ? "true" : "false"));
     if (want) ++stats_.inserted; else ++stats_.assigned;
@@ -853,7 +876,36 @@ private:
   void full_compare(const M& m, const char* what) { detail::compare_all(m, ref_, what); }
 
   void copy_move_swap() {
-    note("copy/move/swap", "");
+    try {
+      copy_move();
+    } catch (const std::bad_alloc&) {
+      if (!opt_.allocation_failures) throw;
+      ++stats_.bad_allocs;
+      full_compare(m_, "after a copy that failed to allocate, the original");
+    }
+    if constexpr (requires(M& m) { m.compact(); }) {
+      note("compact", "");
+      try {
+        m_.compact();
+        ++stats_.compactions;
+      } catch (const std::bad_alloc&) {
+        if (!opt_.allocation_failures) throw;
+        ++stats_.bad_allocs;
+      }
+      invariants();
+      full_compare(m_, "after compact()");
+    }
+    try {
+      swap_check();
+    } catch (const std::bad_alloc&) {
+      if (!opt_.allocation_failures) throw;
+      ++stats_.bad_allocs;
+      full_compare(m_, "after a swap check that failed to allocate, the map");
+    }
+  }
+
+  void copy_move() {
+    note("copy/move", "");
     {
       M copy(m_);
       copy.check_invariants();
@@ -900,7 +952,11 @@ private:
       target = self;
       full_compare(target, "self copy assignment");
     }
-    // Swap with a small map, check both sides, swap back (member and ADL swap).
+  }
+
+  // Swap with a small map, check both sides, swap back (member and ADL swap).
+  void swap_check() {
+    note("swap", "");
     M small;
     V sv = next_value();
     small.insert(std::string_view("\0swap", 5), sv);

@@ -121,6 +121,26 @@ struct NeverFailGuard {
   ~NeverFailGuard() { ThrowingSlab::never_fail(); }
 };
 
+// An allocator policy over SlabAllocator that fails one allocation in `one_in`, at random.
+struct RandomFailSlab {
+  static inline std::uint64_t one_in = 0;  // 0: never fail
+  static inline memkv_test::Rng rng{1};
+
+  RandomFailSlab() = default;
+  RandomFailSlab(const RandomFailSlab& other) noexcept : inner(other.inner) {}
+  RandomFailSlab(RandomFailSlab&&) noexcept = default;
+  RandomFailSlab& operator=(RandomFailSlab&&) noexcept = default;
+
+  void* allocate(std::size_t bytes) {
+    if (one_in != 0 && rng.one_in(one_in)) throw std::bad_alloc();
+    return inner.allocate(bytes);
+  }
+  void deallocate(void* p, std::size_t bytes) noexcept { inner.deallocate(p, bytes); }
+  std::size_t bytes_in_use() const noexcept { return inner.bytes_in_use(); }
+
+  memkv::SlabAllocator inner;
+};
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -780,33 +800,38 @@ TEST_CASE("FastArt: insert_or_assign gives the strong guarantee when allocation 
 TEST_CASE("FastArt: erase succeeds even when shrinking a node cannot allocate", "[fast_art][exceptions]") {
   using M = memkv::FastArt<std::uint64_t, ThrowingSlab>;
   NeverFailGuard guard;
-  // Two erases that want a new, smaller node: Node256 -> Node48, and dropping an end slot.
-  for (const bool end_slot : {false, true}) {
+  // Erases that want a new, smaller node: Node4 and Node16 one slot smaller, Node16 -> Node4,
+  // Node48 -> Node16, Node256 -> Node48, and a node giving its end slot back.
+  struct Case {
+    const char* what;
+    unsigned children;  // "ab" + byte 0..children-1
+    unsigned erase_first;  // erased normally before the failing erase (from the top)
+    bool end_slot;
+  };
+  const Case cases[] = {{"Node4 slot", 3, 0, false},   {"Node16 slot", 10, 0, false},
+                        {"Node16 -> Node4", 5, 0, false}, {"Node48 -> Node16", 17, 4, false},
+                        {"Node256 -> Node48", 49, 11, false}, {"end slot", 5, 0, true}};
+  for (const Case& c : cases) {
     for (const bool fail : {true, false}) {
-      INFO((end_slot ? "end slot" : "Node256") << (fail ? ", the allocation fails" : ""));
+      INFO(c.what << (fail ? ", the allocation fails" : ""));
       ThrowingSlab::never_fail();
       M m;
       std::map<std::string, std::uint64_t> ref;
-      const unsigned n = end_slot ? 5 : 49;
-      for (unsigned b = 0; b < n; ++b) {
+      for (unsigned b = 0; b < c.children; ++b) {
         m.insert(byte_key("ab", static_cast<std::uint8_t>(b)), b);
         ref.emplace(byte_key("ab", static_cast<std::uint8_t>(b)), b);
       }
-      std::string victim;
-      if (end_slot) {
+      if (c.end_slot) {
         m.insert("ab", 99);
         ref.emplace("ab", 99);
-        victim = "ab";
-        REQUIRE(m.stats().end_slots == 1);
-      } else {
-        REQUIRE(only_node(m) == Only::n256);
-        for (unsigned b = 37; b < 48; ++b) {  // down to 38 children: still a Node256
-          REQUIRE(m.erase(byte_key("ab", static_cast<std::uint8_t>(b))));
-          ref.erase(byte_key("ab", static_cast<std::uint8_t>(b)));
-        }
-        REQUIRE(only_node(m) == Only::n256);
-        victim = byte_key("ab", 48);  // 37 children left: the node wants to become a Node48
       }
+      for (unsigned i = 0; i < c.erase_first; ++i) {
+        const std::string k = byte_key("ab", static_cast<std::uint8_t>(c.children - 2 - i));
+        REQUIRE(m.erase(k));
+        ref.erase(k);
+      }
+      const std::string victim = c.end_slot ? "ab" : byte_key("ab", static_cast<std::uint8_t>(c.children - 1));
+      const auto before = m.stats();
       if (fail) ThrowingSlab::fail_at(1);
       bool erased = false;
       CHECK_NOTHROW(erased = m.erase(victim));
@@ -814,12 +839,18 @@ TEST_CASE("FastArt: erase succeeds even when shrinking a node cannot allocate", 
       CHECK(erased);
       ref.erase(victim);
       require_same(m, ref);
-      if (end_slot) {
-        CHECK(m.stats().end_slots == 0);
-      } else {
-        CHECK(only_node(m) == (fail ? Only::n256 : Only::n48));
+      const auto after = m.stats();
+      if (fail && !c.end_slot) {  // the node stayed as it was
+        CHECK(after.node4 == before.node4);
+        CHECK(after.node16 == before.node16);
+        CHECK(after.node48 == before.node48);
+        CHECK(after.node256 == before.node256);
       }
-      // Everything else can still be erased, and memory comes back.
+      if (c.end_slot) CHECK(after.end_slots == 0);
+      // The kept node takes the key back, and everything can still be erased.
+      m.insert(victim, 7);
+      ref.emplace(victim, 7);
+      require_same(m, ref);
       for (const auto& [key, v] : ref) REQUIRE(m.erase(key));
       CHECK(m.memory_usage() == sizeof(M));
     }
@@ -958,6 +989,26 @@ TEST_CASE("FastArt: a map built with an allocator copy owns its own pool", "[fas
   CHECK(m.allocator().bytes_in_use() > 0);
   CHECK(pool.bytes_in_use() == 0);
   CHECK(m.memory_usage() == m.allocator().bytes_in_use() + sizeof(Art));
+}
+
+TEST_CASE("FastArt: compact keeps the content and gives back scattered memory", "[fast_art][memory]") {
+  Art m;
+  std::map<std::string, std::uint64_t> ref;
+  const auto keys = memkv_test::nasty_keys(51, 30000);
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    m.insert(keys[i], i);
+    if (i % 10 == 0) ref.emplace(keys[i], i);
+  }
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    if (i % 10 != 0) REQUIRE(m.erase(keys[i]));
+  const std::size_t scattered = m.memory_usage();
+  m.compact();
+  require_same(m, ref);
+  CHECK(m.memory_usage() < scattered);
+  Art empty;
+  empty.compact();
+  CHECK(empty.empty());
+  CHECK(empty.memory_usage() == sizeof(Art));
 }
 
 TEST_CASE("FastArt: a copy is deep", "[fast_art][values]") {
@@ -1240,6 +1291,26 @@ TEST_CASE("FastArt: the MimallocAllocator policy", "[fast_art][mimalloc]") {
   REQUIRE_NOTHROW(memkv_test::run_differential<memkv::FastArt<std::uint64_t, memkv::MimallocAllocator>>(o));
 }
 #endif
+
+TEST_CASE("FastArt differential: random allocation failures", "[fast_art][differential]") {
+  // Every insert, insert_or_assign, copy and compact that meets a failing allocation must leave
+  // the map as it was; erase must succeed regardless.
+  struct Reset {
+    ~Reset() { RandomFailSlab::one_in = 0; }
+  } reset;
+  auto o = default_options();
+  o.seed += 5000;
+  o.ops = std::max<std::size_t>(1, o.ops / 4);
+  o.allocation_failures = true;
+  o.copy_every = 50000;
+  RandomFailSlab::rng = memkv_test::Rng(o.seed);
+  RandomFailSlab::one_in = 500;
+  memkv_test::DiffStats stats;
+  INFO("seed " << o.seed);
+  REQUIRE_NOTHROW(stats = memkv_test::run_differential<memkv::FastArt<std::string, RandomFailSlab>>(o));
+  INFO(memkv_test::describe(stats));
+  if (o.ops >= 100000) CHECK(stats.bad_allocs > 100);
+}
 
 TEST_CASE("FastArt differential: the MallocAllocator policy", "[fast_art][differential]") {
   auto o = default_options();
