@@ -64,6 +64,24 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// Phases are timed two ways: wall clock, and the child's CPU time (CLOCK_PROCESS_CPUTIME_ID, user +
+// system). The tables use CPU time unless --wall: on a shared machine wall time mostly measures the
+// other jobs, while CPU time still counts this process's own cache misses and page faults.
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+struct Stopwatch {
+  Clock::time_point wall = Clock::now();
+  double cpu = cpu_seconds();
+  void stop(double& cpu_out, double& wall_out) const {
+    cpu_out = cpu_seconds() - cpu;
+    wall_out = seconds_since(wall);
+  }
+};
+bool g_wall_time = false;  // --wall: throughputs from wall-clock time
+
 // ---------------------------------------------------------------------------------------------
 // Memory figures. RSS is read with open/read into a stack buffer: no allocation disturbs mallinfo.
 struct MemSnapshot {
@@ -114,7 +132,8 @@ struct RowResult {
   double mem_usage = -1;  // bytes; < 0: unknown
   double alloc = 0, rss = 0;
   double image = -1;      // bytes; < 0: no image
-  double build_s = 0, lookup_s = 0, miss_s = 0;
+  double build_s = 0, lookup_s = 0, miss_s = 0;  // CPU seconds of the child
+  double build_wall_s = 0, lookup_wall_s = 0, miss_wall_s = 0;
   double found = 0, correct = 0, false_hits = 0;
 };
 
@@ -147,7 +166,7 @@ template <class A, class Expected>
 void measure_lookups(const A& a, const Context& c, Expected expected, bool check_values, RowResult& r) {
   const auto& keys = c.data->keys;
   std::uint64_t found = 0, correct = 0;
-  auto t0 = Clock::now();
+  Stopwatch sw;
   for (std::uint32_t i : c.lookup_order) {
     std::uint64_t value = 0;
     if (a.lookup(keys[i], value)) {
@@ -155,16 +174,16 @@ void measure_lookups(const A& a, const Context& c, Expected expected, bool check
       correct += !check_values || value == expected(i);
     }
   }
-  r.lookup_s = seconds_since(t0);
-  progress(" lookup %.2fs", r.lookup_s);
+  sw.stop(r.lookup_s, r.lookup_wall_s);
+  progress(" lookup %.2fs", r.lookup_wall_s);
   std::uint64_t false_hits = 0;
-  t0 = Clock::now();
+  sw = Stopwatch();
   for (std::string_view k : c.miss->keys) {
     std::uint64_t value = 0;
     false_hits += a.lookup(k, value);
   }
-  r.miss_s = seconds_since(t0);
-  progress(" miss %.2fs", r.miss_s);
+  sw.stop(r.miss_s, r.miss_wall_s);
+  progress(" miss %.2fs", r.miss_wall_s);
   r.found = static_cast<double>(found);
   r.correct = static_cast<double>(correct);
   r.false_hits = static_cast<double>(false_hits);
@@ -195,17 +214,17 @@ RowResult run_mutable(const Context& c, Variant) {
   const auto& keys = c.data->keys;
   progress("build");
   const MemSnapshot before = snapshot();
-  const auto t0 = Clock::now();
+  const Stopwatch sw;
   A* a = new A();
   for (std::uint32_t i : c.insert_order) a->insert(keys[i], i);
   if constexpr (requires(A& x) { x.finish_inserts(); }) a->finish_inserts();  // e.g. a final merge
-  r.build_s = seconds_since(t0);
+  sw.stop(r.build_s, r.build_wall_s);
   const MemSnapshot after = snapshot();
   const std::size_t mu = a->memory_usage();
   r.mem_usage = mu == kUnknownMemory ? -1.0 : static_cast<double>(mu);
   r.alloc = after.alloc - before.alloc;
   r.rss = after.rss - before.rss;
-  progress(" %.2fs", r.build_s);
+  progress(" %.2fs", r.build_wall_s);
   measure_lookups(*a, c, [](std::uint32_t i) { return std::uint64_t{i}; }, true, r);
   finish_row(a, c, r);
   return r;
@@ -219,10 +238,10 @@ RowResult run_static(const Context& c, Variant v) {
       v == Variant::hash ? std::span<const std::uint64_t>(c.sorted_hashes) : std::span<const std::uint64_t>(c.sorted_ranks);
   progress("build");
   const MemSnapshot before = snapshot();
-  const auto t0 = Clock::now();
+  const Stopwatch sw;
   A* a = new A();
   a->build(std::span<const std::string_view>(c.sorted_keys), values);
-  r.build_s = seconds_since(t0);
+  sw.stop(r.build_s, r.build_wall_s);
   const MemSnapshot after = snapshot();
   const std::size_t mu = a->memory_usage();
   r.mem_usage = mu == kUnknownMemory ? -1.0 : static_cast<double>(mu);
@@ -230,7 +249,7 @@ RowResult run_static(const Context& c, Variant v) {
   r.rss = after.rss - before.rss;
   const std::size_t image = a->image_size();
   r.image = image == 0 ? -1.0 : static_cast<double>(image);
-  progress(" %.2fs", r.build_s);
+  progress(" %.2fs", r.build_wall_s);
   if (v == Variant::hash)
     measure_lookups(*a, c, [&](std::uint32_t i) { return c.hash_of[i]; }, true, r);
   else if (v == Variant::rank)
@@ -370,7 +389,8 @@ RowResult combine(const std::vector<RowResult>& runs) {
     return median(v);
   };
   for (auto field : {&RowResult::mem_usage, &RowResult::alloc, &RowResult::rss, &RowResult::image,
-                     &RowResult::build_s, &RowResult::lookup_s, &RowResult::miss_s})
+                     &RowResult::build_s, &RowResult::lookup_s, &RowResult::miss_s, &RowResult::build_wall_s,
+                     &RowResult::lookup_wall_s, &RowResult::miss_wall_s})
     r.*field = med(field);
   for (const auto& x : runs) {
     r.ok = r.ok && x.ok;
@@ -383,7 +403,7 @@ RowResult combine(const std::vector<RowResult>& runs) {
 }
 
 struct Derived {  // figures computed from a combined row
-  double mops_build = 0, mops_lookup = 0, mops_miss = 0;
+  double mops_build = 0, mops_lookup = 0, mops_miss = 0, build_s = 0;
   double ovh_alloc = 0, ovh_mu = NAN, ovh_rss = 0;
   double correct_pct = 0;
   bool correct_ok = false;
@@ -392,9 +412,13 @@ struct Derived {  // figures computed from a combined row
 Derived derive(const RowResult& r) {
   Derived d;
   const double n = r.n > 0 ? r.n : 1;
-  d.mops_build = r.build_s > 0 ? r.n / r.build_s / 1e6 : 0;
-  d.mops_lookup = r.lookup_s > 0 ? r.n / r.lookup_s / 1e6 : 0;
-  d.mops_miss = r.miss_s > 0 ? r.n / r.miss_s / 1e6 : 0;
+  const double build = g_wall_time ? r.build_wall_s : r.build_s;
+  const double lookup = g_wall_time ? r.lookup_wall_s : r.lookup_s;
+  const double miss = g_wall_time ? r.miss_wall_s : r.miss_s;
+  d.mops_build = build > 0 ? r.n / build / 1e6 : 0;
+  d.mops_lookup = lookup > 0 ? r.n / lookup / 1e6 : 0;
+  d.mops_miss = miss > 0 ? r.n / miss / 1e6 : 0;
+  d.build_s = build;
   d.ovh_alloc = (r.alloc - r.raw) / n;
   d.ovh_rss = (r.rss - r.raw) / n;
   if (r.mem_usage >= 0) d.ovh_mu = (r.mem_usage - r.raw) / n;
@@ -460,7 +484,15 @@ struct Report {
   std::vector<RowResult> rows;
   std::vector<std::string> notes;
   std::string date, machine;
+  std::string load_before, load_after;  // /proc/loadavg: how shared the machine was
 };
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  double a = 0, b = 0, c = 0;
+  in >> a >> b >> c;
+  return format("%.2f %.2f %.2f", a, b, c);
+}
 
 const RowResult* find_row(const Report& rep, std::string_view id) {
   for (const auto& r : rep.rows)
@@ -477,6 +509,12 @@ void print_markdown(const Report& rep, std::FILE* out) {
   std::fprintf(out, "- compiler: g++ %s, flags `%s`\n", __VERSION__, MEMKV_BENCH_CXX_FLAGS);
   std::fprintf(out, "- date: %s; each figure is the median of %d run(s), each structure in its own process\n",
                rep.date.c_str(), rep.opt->repeat);
+  std::fprintf(out, "- throughputs from %s\n",
+               g_wall_time ? "wall-clock time (--wall)"
+                           : "each child's CPU time (user + system, CLOCK_PROCESS_CPUTIME_ID), not wall time: the "
+                             "machine is shared; wall times are in the JSON");
+  std::fprintf(out, "- load average (1/5/15 min) at start: %s, at end: %s (%ld CPUs)\n", rep.load_before.c_str(),
+               rep.load_after.c_str(), sysconf(_SC_NPROCESSORS_ONLN));
   std::fprintf(out, "- B/key = (memory - raw key bytes) / n, 8-byte values included; memory measured three ways: "
                     "**alloc** = glibc mallinfo2() uordblks+hblkhd growth (main column), **mu** = the structure's "
                     "memory_usage(), **RSS** = /proc/self/statm growth. MB = 10^6 bytes.\n\n");
@@ -525,7 +563,7 @@ void print_markdown(const Report& rep, std::FILE* out) {
       const std::string image_ratio = r.image > 0 ? format("%.3fx", r.image / r.raw) : "-";
       std::fprintf(out, "| %s | %s | %s | %s | %s | %s | %.2f | %.2f | %s | %s | %.2f | %s | %s | %s |\n", r.name,
                    per_key(x.ovh_alloc).c_str(), per_key(x.ovh_mu).c_str(), per_key(x.ovh_rss).c_str(),
-                   mb(r.image).c_str(), image_ratio.c_str(), r.build_s, x.mops_lookup,
+                   mb(r.image).c_str(), image_ratio.c_str(), x.build_s, x.mops_lookup,
                    ratio(x.mops_lookup, dmap.mops_lookup).c_str(), ratio(x.mops_lookup, dvec.mops_lookup).c_str(),
                    x.mops_miss, ratio(x.mops_miss, dmap.mops_miss).c_str(),
                    ratio(x.mops_miss, dvec.mops_miss).c_str(), correctness_cell(r, x).c_str());
@@ -554,7 +592,8 @@ void write_json(const Report& rep, const std::string& path) {
   std::ofstream o(path);
   const Dataset& d = *rep.data;
   o << "{\n  \"dataset\": \"" << json_escape(d.name) << "\", \"n\": " << d.size() << ", \"raw_bytes\": " << d.raw_bytes
-    << ",\n  \"repeat\": " << rep.opt->repeat << ", \"date\": \"" << rep.date << "\", \"machine\": \""
+    << ",\n  \"repeat\": " << rep.opt->repeat << ", \"date\": \"" << rep.date << "\", \"load_average_start\": \"" << rep.load_before
+    << "\", \"load_average_end\": \"" << rep.load_after << "\", \"machine\": \""
     << json_escape(rep.machine) << "\",\n  \"compiler\": \"g++ " << json_escape(__VERSION__) << "\", \"flags\": \""
     << json_escape(MEMKV_BENCH_CXX_FLAGS) << "\", \"command\": \"" << json_escape(rep.opt->command)
     << "\",\n  \"rows\": [\n";
@@ -570,7 +609,12 @@ void write_json(const Report& rep, const std::string& path) {
       << ", \"image_bytes\": " << (r.image < 0 ? "null" : json_number(r.image))
       << ", \"overhead_per_key_alloc\": " << json_number(x.ovh_alloc)
       << ", \"overhead_per_key_memory_usage\": " << json_number(x.ovh_mu)
-      << ", \"overhead_per_key_rss\": " << json_number(x.ovh_rss) << ", \"build_seconds\": " << json_number(r.build_s)
+      << ", \"overhead_per_key_rss\": " << json_number(x.ovh_rss) << ", \"build_cpu_seconds\": " << json_number(r.build_s)
+      << ", \"build_wall_seconds\": " << json_number(r.build_wall_s)
+      << ", \"lookup_cpu_seconds\": " << json_number(r.lookup_s)
+      << ", \"lookup_wall_seconds\": " << json_number(r.lookup_wall_s)
+      << ", \"miss_cpu_seconds\": " << json_number(r.miss_s)
+      << ", \"miss_wall_seconds\": " << json_number(r.miss_wall_s)
       << ", \"insert_mops\": " << json_number(x.mops_build) << ", \"lookup_mops\": " << json_number(x.mops_lookup)
       << ", \"miss_mops\": " << json_number(x.mops_miss) << ", \"found\": " << json_number(r.found)
       << ", \"correct\": " << json_number(r.correct) << ", \"false_hits\": " << json_number(r.false_hits)
@@ -601,7 +645,7 @@ void write_csv(const Report& rep, const std::string& path) {
       << r.ok << ',' << format("%.0f,%.0f,", r.n, r.raw) << (r.mem_usage < 0 ? "" : format("%.0f", r.mem_usage)) << ','
       << format("%.0f,%.0f,", r.alloc, r.rss) << (r.image < 0 ? "" : format("%.0f", r.image)) << ','
       << format("%.3f,", x.ovh_alloc) << (std::isnan(x.ovh_mu) ? "" : format("%.3f", x.ovh_mu))
-      << format(",%.3f,%.4f,%.4f,%.4f,%.4f,%.4f,%.0f\n", x.ovh_rss, r.build_s, x.mops_build, x.mops_lookup,
+      << format(",%.3f,%.4f,%.4f,%.4f,%.4f,%.4f,%.0f\n", x.ovh_rss, x.build_s, x.mops_build, x.mops_lookup,
                 x.mops_miss, x.correct_pct, r.false_hits);
   }
 }
@@ -635,13 +679,14 @@ void write_plot(const Report& rep, const std::string& path) {
     const Derived x = derive(r);
     pts.push_back({x.ovh_alloc, x.mops_lookup, r.name, r.kind == int(Kind::static_dict)});
   }
-  const double W = 900, H = 600, left = 80, right = 260, top = 60, bottom = 70;
-  double xmin = 0, xmax = 10, ymin = 0, ymax = 1;
+  const double W = 1180, H = 600, left = 80, right = 420, top = 60, bottom = 70;
+  double xmin = 0, xmax = 10, ymin = 0, ymax = 0;
   for (const auto& p : pts) {
     xmin = std::min(xmin, p.x);
     xmax = std::max(xmax, p.x);
     ymax = std::max(ymax, p.y);
   }
+  if (ymax <= 0) ymax = 1;
   const double xstep = nice_step(xmax - xmin, 8), ystep = nice_step(ymax - ymin, 8);
   xmin = std::floor(xmin / xstep) * xstep;
   xmax = std::ceil(xmax * 1.05 / xstep) * xstep;
@@ -754,6 +799,7 @@ void usage(std::FILE* out) {
                "  --repeat N         run each structure N times, report medians (default 1)\n"
                "  --json FILE / --csv FILE / --plot FILE.svg   also write the raw rows / the scatter plot\n"
                "  --data-dir DIR     where fetch_datasets.sh put npm-*.txt (default %s)\n"
+               "  --wall             throughputs from wall-clock time instead of the child's CPU time\n"
                "  --self-check       verify every row: present, 100%% correct, memory figures consistent\n"
                "  --list             list the structures and exit\n",
                MEMKV_BENCH_DATA_DIR);
@@ -792,6 +838,7 @@ int run(int argc, char** argv) {
     else if (a == "--plot") opt.plot = value();
     else if (a == "--data-dir") opt.data_dir = value();
     else if (a == "--self-check") opt.self_check = true;
+    else if (a == "--wall") g_wall_time = true;
     else if (a == "--list") opt.list = true;
     else if (a == "-h" || a == "--help") { usage(stdout); return 0; }
     else throw std::invalid_argument("unknown option " + a);
@@ -809,6 +856,7 @@ int run(int argc, char** argv) {
   rep.opt = &opt;
   rep.date = now_utc();
   rep.machine = machine_line();
+  rep.load_before = load_average();
   for (const auto& [name, why] : reg.skipped) {
     rep.notes.push_back(name + " skipped: " + why);
     std::fprintf(stderr, "note: %s skipped: %s\n", name.c_str(), why.c_str());
@@ -937,6 +985,7 @@ int run(int argc, char** argv) {
     }
   }
   for (auto& v : runs) rep.rows.push_back(combine(v));
+  rep.load_after = load_average();
 
   // --- report ---
   bool all_ok = true;
