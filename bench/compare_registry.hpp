@@ -40,6 +40,10 @@
 #include <memkv/front_coded_index.hpp>
 #define MEMKV_BENCH_HAVE_FRONT_CODED 1
 #endif
+#if __has_include(<memkv/frozen_layer.hpp>)
+#include <memkv/frozen_layer.hpp>
+#define MEMKV_BENCH_HAVE_FROZEN_LAYER 1
+#endif
 
 namespace memkv_bench {
 
@@ -77,6 +81,14 @@ struct HybridStoreRow : MemkvMapAdapter<memkv::HybridStore<>> {
 struct FrontCodedRow : MemkvStaticAdapter<memkv::FrontCodedIndex<>> {
   static constexpr std::string_view name = "memkv::FrontCodedIndex";
   static constexpr std::string_view id = "front-coded";
+};
+#endif
+
+#if MEMKV_BENCH_HAVE_FROZEN_LAYER
+// Default options (registry of 1 Mi states). Rank values need no column; hashes get a packed one.
+struct FrozenLayerRow : MemkvStaticAdapter<memkv::FrozenLayer> {
+  static constexpr std::string_view name = "memkv::FrozenLayer";
+  static constexpr std::string_view id = "frozen-layer";
 };
 #endif
 
@@ -120,6 +132,9 @@ void register_structures(Registry& r) {
   r.template add<SortedVectorRow>();  // the baseline of the static table's ratios
 #if MEMKV_BENCH_HAVE_FRONT_CODED
   r.template add<FrontCodedRow>();
+#endif
+#if MEMKV_BENCH_HAVE_FROZEN_LAYER
+  r.template add<FrozenLayerRow>();
 #endif
 #if MEMKV_BENCH_HAVE_MARISA
   r.template add<MarisaRow>();

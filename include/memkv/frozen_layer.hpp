@@ -32,8 +32,8 @@
 // ## Complexity and guarantees
 // get/contains/rank: O(|key|) state decodes (a multi-transition state: O(transitions) labels).
 // lower_bound/prefix/range/nth: O(|key| + transitions on the path). ++it: amortised O(1) states.
-// Builder: O(total key bytes) with a bounded registry; its memory is the registry (64 B per cell,
-// `registry_cells` cells at most, 1 Mi by default) + ~20 B per byte of the longest key + the
+// Builder: O(total key bytes) with a bounded registry; its memory is the registry (32 B per cell
+// + 8 B of ring, `registry_cells` cells at most, 1 Mi by default: 40 MiB) + ~20 B per byte of the longest key + the
 // sample buffer (`sample_bytes`, 4 MiB by default) + (memory output) the image itself. When
 // writing to a file, the value column is spooled to an anonymous temporary file, so memory does
 // not grow with the key count.
@@ -103,6 +103,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <new>
 #include <cstring>
 #include <filesystem>
 #include <iterator>
@@ -190,11 +192,37 @@ struct state {
   unsigned w_out = 0, w_tgt = 0;
 };
 
+// An in-memory copy of an image in 2 MiB-aligned memory advised to use transparent huge pages:
+// lookups jump between distant states, and with 4 KiB pages most jumps also miss the TLB.
+struct huge_copy {
+  struct free_bytes {
+    void operator()(std::byte* p) const noexcept { std::free(p); }
+  };
+  std::unique_ptr<std::byte, free_bytes> data;
+  std::size_t size = 0;
+
+  static huge_copy of(std::span<const std::byte> bytes) {
+    constexpr std::size_t huge = std::size_t{2} << 20;
+    huge_copy h;
+    const std::size_t align = bytes.size() >= huge ? huge : 64;
+    void* p = std::aligned_alloc(align, (std::max<std::size_t>(bytes.size(), 1) + align - 1) / align * align);
+    if (!p) throw std::bad_alloc();
+#if MEMKV_HAS_POSIX_IO && defined(MADV_HUGEPAGE)
+    if (bytes.size() >= huge) ::madvise(p, bytes.size(), MADV_HUGEPAGE);
+#endif
+    h.data.reset(static_cast<std::byte*>(p));
+    if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());
+    h.size = bytes.size();
+    return h;
+  }
+};
+
 // The read side: an image plus its decode table. Lives behind a unique_ptr in FrozenLayer so
 // iterators survive moves of the FrozenLayer.
 class reader {
 public:
-  io::byte_source source;
+  huge_copy owned;           // the image, when this object owns a copy of it
+  io::byte_source source;    // where the image is: owned (a span over `owned`), mapped, borrowed
   const std::byte* fst = nullptr;      // FST region
   const std::byte* values = nullptr;   // value region
   std::uint64_t fst_bits = 0;
@@ -348,8 +376,26 @@ public:
   std::optional<std::uint64_t> rank_of(std::string_view key) const {
     if (n == 0) return std::nullopt;
     std::uint64_t addr = hdr.root, rank = 0;
-    for (char ch : key) {
-      const auto c = static_cast<std::uint8_t>(ch);
+    const auto* k = reinterpret_cast<const std::uint8_t*>(key.data());
+    const std::size_t len = key.size();
+    const unsigned L = labels.max_length;
+    const std::uint64_t lmask = (std::uint64_t{1} << L) - 1;
+    for (std::size_t i = 0; i < len;) {
+      // Fast path: a run of chain links (the bulk of most keys), decoded from one 57-bit window
+      // below the address: each is a 1 bit and a label code, its target right below it.
+      if (addr >= 57) {
+        const std::uint64_t win = read_bits(fst, addr - 57, 57);  // bit 56 = bit addr - 1
+        unsigned used = 0;
+        while (used + 1 + L <= 57 && i < len && ((win >> (56 - used)) & 1)) {
+          const std::uint32_t c = labels.table[(win >> (56 - used - L)) & lmask];
+          if ((c & 0xff) != k[i]) return std::nullopt;
+          used += 1 + (c >> 8);
+          ++i;
+        }
+        addr -= used;
+        if (used > 0) continue;
+      }
+      const auto c = k[i++];
       const state s = decode(addr);
       if (s.ntrans == 1) {
         if (s.label0 != c) return std::nullopt;
@@ -357,10 +403,10 @@ public:
         addr = s.target0;
         continue;
       }
-      const std::uint32_t i = first_at_least(s, c);
-      if (i == s.ntrans || label(s, i) != c) return std::nullopt;
-      rank += s.final + out(s, i);
-      addr = target(s, i);
+      const std::uint32_t j = first_at_least(s, c);
+      if (j == s.ntrans || label(s, j) != c) return std::nullopt;
+      rank += s.final + out(s, j);
+      addr = target(s, j);
     }
     if (!decode(addr).final) return std::nullopt;
     if (rank >= n) corrupt("rank beyond the key count", addr);
@@ -416,21 +462,29 @@ public:
 // A set-associative cache of frozen states (4 ways per bucket, least recently used evicted):
 // the "registry" that finds an equal, already written state for suffix sharing. Bounded: it
 // grows by doubling up to max_cells and then evicts, which only costs some sharing (the
-// automaton stays correct, just less minimal). Each bucket has one 64-bit word of metadata (four
-// 14-bit tags from the hash and the LRU order of its ways), so a miss, the common case, usually
-// reads only that small array (2 MiB for 1 Mi cells) and not the 48-byte cells themselves.
+// automaton stays correct, just less minimal). A bucket is one 128-byte block, so a lookup
+// costs one cache miss (two adjacent lines, prefetched together):
+//
+//   struct bucket {                 // alignas(128)
+//     u64 meta;                     // 4 x 14-bit tags from the hash (0 = empty way), and the
+//                                   // LRU order of the ways in the top byte (2 bits each)
+//     struct { u64 key;             // one transition: label << 56 | target; else ring offset
+//              u64 addr_k;          // address | (transitions - 1) << 56
+//              u64 count_final;     // keys below | final << 63
+//     } way[4];
+//   };
+// States of two or more transitions keep their transitions in a bounded ring buffer; an entry
+// that the ring has since overwritten simply stops matching.
 class registry {
 public:
-  struct cell {
-    std::uint64_t addr = 0, count = 0;
-    std::uint32_t ntrans = 0, final = 0;
-    std::uint64_t small[2] = {0, 0};  // the transitions, or small[0] = offset in the ring
+  struct found {
+    std::uint64_t addr, count;
   };
 
   explicit registry(std::size_t max_cells)
-      : max_cells_(std::bit_floor(std::max<std::size_t>(max_cells, 4))),
-        ring_(std::max<std::size_t>(max_cells_, 1024)) {
-    resize(std::min<std::size_t>(4096, max_cells_));
+      : max_buckets_(std::bit_floor(std::max<std::size_t>(max_cells / 4, 1))),
+        ring_(std::max<std::size_t>(max_buckets_ * 4, 1024)) {
+    resize(std::min<std::size_t>(1024, max_buckets_));
   }
 
   static std::uint64_t hash_of(bool final, const std::uint64_t* t, std::size_t k) {
@@ -444,28 +498,36 @@ public:
     return h ^ (h >> 29);
   }
 
-  // Finds an equal state; nullptr on a miss.
-  const cell* find(std::uint64_t h, bool final, const std::uint64_t* t, std::uint32_t k) {
-    const std::size_t b = h & mask_;
-    const std::uint64_t m = meta_[b];
+  // Finds an equal state.
+  std::optional<found> find(std::uint64_t h, bool final, const std::uint64_t* t, std::uint32_t k) {
+    bucket& bk = buckets_[h & mask_];
+    const std::uint64_t m = bk.meta;
     const std::uint64_t tag = tag_of(h);
     for (unsigned pos = 0; pos < 4; ++pos) {
       const unsigned way = (m >> (56 + 2 * pos)) & 3;
       if (((m >> (14 * way)) & 0x3fff) != tag) continue;
-      const cell& c = cells_[b * 4 + way];
-      if (c.ntrans != k || c.final != static_cast<std::uint32_t>(final)) continue;
-      const std::uint64_t* ct = trans_of(c);
-      if (ct && std::equal(t, t + k, ct)) {
-        promote(b, pos);
-        return &c;
+      const std::uint64_t* w = bk.w + 3 * way;
+      if ((w[1] >> 56) + 1 != k || (w[2] >> 63) != static_cast<std::uint64_t>(final)) continue;
+      bool eq;
+      if (k == 1) {
+        eq = w[0] == t[0];
+      } else {
+        eq = head_ - w[0] <= ring_.size() &&
+             std::equal(t, t + k, ring_.data() + w[0] % ring_.size());
+      }
+      if (eq) {
+        promote(bk, pos);
+        return found{w[1] & target_mask, w[2] & ~(std::uint64_t{1} << 63)};
       }
     }
-    return nullptr;
+    return std::nullopt;
   }
 
   void prefetch(std::uint64_t h) const noexcept {
 #if defined(__GNUC__)
-    __builtin_prefetch(&meta_[h & mask_], 1);
+    const char* p = reinterpret_cast<const char*>(&buckets_[h & mask_]);
+    __builtin_prefetch(p, 1);
+    __builtin_prefetch(p + 64, 1);
 #else
     (void)h;
 #endif
@@ -473,83 +535,98 @@ public:
 
   void insert(std::uint64_t h, bool final, const std::uint64_t* t, std::uint32_t k,
               std::uint64_t addr, std::uint64_t count) {
-    if (++inserted_ > cells_.size() && cells_.size() < max_cells_) resize(cells_.size() * 2);
-    place(h, final, t, k, addr, count);
+    if (++inserted_ > nbuckets_ * 4 && nbuckets_ < max_buckets_) resize(nbuckets_ * 2);
+    std::uint64_t key = t[0];
+    if (k > 1) {
+      const std::size_t r = ring_.size();
+      if (head_ % r + k > r) head_ += r - head_ % r;  // keep each entry contiguous
+      key = head_;
+      std::copy(t, t + k, ring_.data() + head_ % r);
+      head_ += k;
+    }
+    place(h, key, addr | (std::uint64_t{k - 1} << 56), count | (std::uint64_t{final} << 63));
   }
 
-  std::size_t cells() const noexcept { return cells_.size(); }
+  std::size_t cells() const noexcept { return nbuckets_ * 4; }
 
 private:
+  struct alignas(128) bucket {
+    std::uint64_t meta;
+    std::uint64_t w[12];
+  };
+
   static std::uint64_t tag_of(std::uint64_t h) noexcept {
     const std::uint64_t t = h >> 50;
     return t ? t : 1;  // 0 marks an empty way
   }
-  // Transitions of a cell; nullptr when a ring entry has been overwritten since.
-  const std::uint64_t* trans_of(const cell& c) const noexcept {
-    if (c.ntrans <= 2) return c.small;
-    if (head_ - c.small[0] > ring_.size()) return nullptr;
-    return ring_.data() + (c.small[0] % ring_.size());
-  }
-  void promote(std::size_t b, unsigned pos) noexcept {
-    std::uint64_t m = meta_[b];
+  static void promote(bucket& bk, unsigned pos) noexcept {
+    const std::uint64_t m = bk.meta;
     std::uint64_t order = m >> 56;
     const std::uint64_t way = (order >> (2 * pos)) & 3;
     const std::uint64_t below = order & ((std::uint64_t{1} << (2 * pos)) - 1);  // ways before pos
     const std::uint64_t above = order >> (2 * pos + 2) << (2 * pos + 2);
     order = above | (below << 2) | way;
-    meta_[b] = (m & ((std::uint64_t{1} << 56) - 1)) | (order << 56);
+    bk.meta = (m & ((std::uint64_t{1} << 56) - 1)) | (order << 56);
   }
-  void place(std::uint64_t h, bool final, const std::uint64_t* t, std::uint32_t k,
-             std::uint64_t addr, std::uint64_t count) {
-    const std::size_t b = h & mask_;
-    const unsigned way = (meta_[b] >> 62) & 3;  // least recently used
-    cell& c = cells_[b * 4 + way];
-    c.addr = addr;
-    c.count = count;
-    c.final = final;
-    c.ntrans = k;
-    if (k <= 2) {
-      c.small[0] = t[0];
-      c.small[1] = k == 2 ? t[1] : 0;
-    } else {
-      const std::size_t r = ring_.size();
-      if (head_ % r + k > r) head_ += r - head_ % r;  // keep each entry contiguous
-      c.small[0] = head_;
-      std::copy(t, t + k, ring_.data() + head_ % r);
-      head_ += k;
+  void place(std::uint64_t h, std::uint64_t key, std::uint64_t addr_k, std::uint64_t count_final) {
+    bucket& bk = buckets_[h & mask_];
+    const unsigned way = (bk.meta >> 62) & 3;  // least recently used
+    bk.w[3 * way] = key;
+    bk.w[3 * way + 1] = addr_k;
+    bk.w[3 * way + 2] = count_final;
+    bk.meta = (bk.meta & ~(std::uint64_t{0x3fff} << (14 * way))) | (tag_of(h) << (14 * way));
+    promote(bk, 3);
+  }
+  // Bucket storage: 2 MiB aligned and advised to use transparent huge pages where available,
+  // since lookups touch random buckets and 4 KiB pages would add a TLB miss to each.
+  struct free_buckets {
+    void operator()(bucket* p) const noexcept { std::free(p); }
+  };
+  using bucket_array = std::unique_ptr<bucket[], free_buckets>;
+  static bucket_array allocate(std::size_t nbuckets) {
+    constexpr std::size_t huge = std::size_t{2} << 20;
+    const std::size_t bytes = nbuckets * sizeof(bucket);
+    const std::size_t align = bytes >= huge ? huge : alignof(bucket);
+    void* p = std::aligned_alloc(align, (bytes + align - 1) / align * align);
+    if (!p) throw std::bad_alloc();
+#if MEMKV_HAS_POSIX_IO && defined(MADV_HUGEPAGE)
+    if (bytes >= huge) ::madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    auto* b = static_cast<bucket*>(p);
+    for (std::size_t i = 0; i < nbuckets; ++i) {
+      ::new (b + i) bucket();
+      b[i].meta = std::uint64_t{0xE4} << 56;  // order 0,1,2,3
     }
-    std::uint64_t m = meta_[b] & ~(std::uint64_t{0x3fff} << (14 * way));
-    meta_[b] = m | (tag_of(h) << (14 * way));
-    promote(b, 3);
+    return bucket_array(b);
   }
-  void resize(std::size_t ncells) {
-    std::vector<cell> old = std::move(cells_);
-    std::vector<std::uint64_t> old_meta = std::move(meta_);
-    const std::vector<std::uint64_t> old_ring = ring_;
-    const std::uint64_t old_head = head_;
-    cells_ = std::vector<cell>(ncells);
-    meta_.assign(ncells / 4, std::uint64_t{0xE4} << 56);  // order 0,1,2,3
-    mask_ = ncells / 4 - 1;
-    for (std::size_t b = 0; b < old_meta.size(); ++b)
+
+  void resize(std::size_t nbuckets) {
+    bucket_array old_array = std::move(buckets_);
+    const std::span<const bucket> old(old_array.get(), nbuckets_);
+    buckets_ = allocate(nbuckets);
+    nbuckets_ = nbuckets;
+    mask_ = nbuckets - 1;
+    for (const bucket& ob : old)
       for (unsigned pos = 4; pos-- > 0;) {  // least recent first, so recency survives
-        const unsigned way = (old_meta[b] >> (56 + 2 * pos)) & 3;
-        if (((old_meta[b] >> (14 * way)) & 0x3fff) == 0) continue;
-        const cell& c = old[b * 4 + way];
-        const std::uint64_t* t = c.small;
-        if (c.ntrans > 2) {
-          if (old_head - c.small[0] > old_ring.size()) continue;
-          t = old_ring.data() + c.small[0] % old_ring.size();
+        const unsigned way = (ob.meta >> (56 + 2 * pos)) & 3;
+        if (((ob.meta >> (14 * way)) & 0x3fff) == 0) continue;
+        const std::uint64_t* w = ob.w + 3 * way;
+        const std::uint32_t k = static_cast<std::uint32_t>(w[1] >> 56) + 1;
+        const std::uint64_t* t = w;
+        if (k > 1) {
+          if (head_ - w[0] > ring_.size()) continue;
+          t = ring_.data() + w[0] % ring_.size();
         }
-        place(hash_of(c.final, t, c.ntrans), c.final, t, c.ntrans, c.addr, c.count);
+        place(hash_of(w[2] >> 63, t, k), w[0], w[1], w[2]);
       }
   }
 
-  std::vector<cell> cells_;
-  std::vector<std::uint64_t> meta_;
-  std::size_t max_cells_;
+  std::size_t max_buckets_;
+  bucket_array buckets_;
+  std::size_t nbuckets_ = 0;
   std::size_t mask_ = 0;
   std::size_t inserted_ = 0;
-  std::vector<std::uint64_t> ring_;  // transitions of states with more than two
+  std::vector<std::uint64_t> ring_;  // transitions of states with two or more
   std::uint64_t head_ = 0;
 };
 
@@ -645,6 +722,8 @@ public:
         const detail::fst::state s = r_->decode(stack_.back().addr);
         const std::uint32_t j = stack_.back().idx + 1;
         if (j < s.ntrans) {
+          if (r_->label(s, j) <= r_->label(s, j - 1))
+            detail::fst::corrupt("labels not increasing", stack_.back().addr);
           take(s, j);
           leftmost();
           return;
@@ -705,7 +784,8 @@ public:
   static FrozenLayer from_bytes(std::span<const std::byte> image,
                                 image_check check = image_check::checksum) {
     FrozenLayer f(nullptr);
-    f.r_->init(io::byte_source::owned(std::vector<std::byte>(image.begin(), image.end())), check);
+    f.r_->owned = detail::fst::huge_copy::of(image);
+    f.r_->init(io::byte_source::borrowed({f.r_->owned.data.get(), f.r_->owned.size}), check);
     return f;
   }
   // Views the image in place: the caller keeps it alive and unchanged while this is used.
@@ -738,7 +818,7 @@ public:
   bool empty() const noexcept { return r_->n == 0; }
   // Heap bytes of this object plus the image (owned or mapped; a borrowed image is not counted).
   std::size_t memory_usage() const noexcept {
-    std::size_t img = r_->source.kind() == io::byte_source::kind_type::borrowed
+    std::size_t img = r_->source.kind() == io::byte_source::kind_type::borrowed && !r_->owned.data
                           ? 0
                           : r_->source.size();
     return sizeof(*this) + sizeof(detail::fst::reader) + img;
@@ -950,7 +1030,10 @@ public:
     if (sink_.vec) {
       std::memcpy(image_.data() + detail::fst::header_offset, fh, sizeof fh);
       io::finish_image(image_, detail::fst::magic, detail::fst::version, 0, count_);
-      result.r_->init(io::byte_source::owned(std::move(image_)), image_check::structure);
+      result.r_->owned = detail::fst::huge_copy::of(image_);
+      std::vector<std::byte>().swap(image_);
+      result.r_->init(io::byte_source::borrowed({result.r_->owned.data.get(), result.r_->owned.size}),
+                      image_check::structure);
       if (!path_.empty()) result.save(path_);
     } else {
       finish_file(fh);
@@ -1058,7 +1141,7 @@ private:
     for (std::uint32_t i = 0; i < k; ++i) pending_lt_.push_back(trans_[first + i].lt);
     const std::uint64_t h = detail::fst::registry::hash_of(nd.final, pending_lt_.data() + off, k);
     if (!child_fresh) {
-      if (const auto* c = reg_.find(h, nd.final, pending_lt_.data() + off, k)) {
+      if (const auto c = reg_.find(h, nd.final, pending_lt_.data() + off, k)) {
         pending_lt_.resize(off);
         return {c->addr, c->count};
       }
