@@ -2856,7 +2856,7 @@ using FastArt = detail::art::Tree<V, detail::art::PointerStore<Alloc>>;
 // saved, memory-mapped and queried in place. FrontCodedIndex<memkv::keys_only> (alias
 // FrontCodedSet) stores no values: every key maps to its rank, its 0-based position in key order.
 //
-//   FrontCodedIndex<V>::builder b(bucket_size = 16, coding = fci_coding::automatic);
+//   FrontCodedIndex<V>::builder b(bucket_size = 32, coding = fci_coding::automatic);
 //   b.insert(key, value);                 // keys_only: b.insert(key); strictly increasing keys,
 //   FrontCodedIndex<V> idx = b.finish();  // else memkv::error naming the position
 //   FrontCodedIndex<V>::build(range, bucket_size, coding)  // range of pairs (.first, .second);
@@ -2892,16 +2892,22 @@ using FastArt = detail::art::Tree<V, detail::art::PointerStore<Alloc>>;
 //                };              // Huffman bitstream zero-padded to a byte
 //   padding    8 zero bytes (so 8-byte unaligned bit-reader loads never leave the image)
 //
-// Built at load, in memory (12 bytes a bucket, counted by memory_usage()): the search tree over
-// the heads. Binary search over bucket k in [lo, hi) probes each bucket for exactly one interval,
-// whose keys all share skip = lcp(head(lo), head(hi)); the node keeps skip and the 8 bytes of
-// head(mid) after it. Comparing the query's 8 bytes at the same depth decides a step without
-// touching the body (URL heads share ~20-byte prefixes, so first-bytes arrays would not); the
-// head itself is read only when the 8 bytes are equal.
-//
+// Built at load, in memory (16 bytes a bucket, counted by memory_usage()): the search tree over
+// the heads, in Eytzinger (BFS) order so that a node's four grandchildren share one cache line,
+// prefetched two levels ahead:
+//   struct search_node { u64 window << 16 | skip;  // a query reaching this node lies strictly
+//                                                  // between its ancestors' heads, so shares
+//                                                  // their lcp (skip bytes) with this head; the
+//                                                  // window = the next 6 head bytes, big-endian
+//                        u32 bucket; u32 offset; } // the head's bucket and its body offset
+// A step compares the query's 6 bytes at depth skip with the window: URL heads share ~20-byte
+// prefixes, which a plain first-bytes array could not see past. The head itself is read only
+// when the windows are equal (~3 times a query on npm-urls, mostly the cached top levels).
+// Each right turn prefetches its bucket's head line: the last right turn is the bucket.
+
 // ---- Algorithms and costs (b = bucket size, L = key length) ---------------------------------
-//   get/contains/rank/lower_bound: log2(n/b) node probes (12-byte nodes, 5 a cache line), then
-//     one bucket, whose lines are prefetched together: a forward scan that skips a key without
+//   get/contains/rank/lower_bound: log2(n/b) node probes (16-byte nodes), then one bucket,
+//     whose lines are prefetched together: a forward scan that skips a key without
 //     decoding it when its lcp exceeds the bytes matched so far, stops when the lcp is smaller,
 //     and otherwise decodes the remainder only up to its first byte differing from the query.
 //     O(log(n/b) + b + L).
@@ -2935,8 +2941,10 @@ using FastArt = detail::art::Tree<V, detail::art::PointerStore<Alloc>>;
 // ---- Limits --------------------------------------------------------------------------------
 //   bucket size 1..65536; sizeof(V) <= 65536; keys of any length (tested to 16 MiB); offsets
 //   switch to 8 bytes when the body exceeds 4 GiB. On big-endian machines images are portable
-//   but V is stored in native representation. A file truncated by another process while mapped
-//   raises SIGBUS (as with any mmap reader); save() itself replaces files atomically.
+//   but V is stored in native representation. Values are not validated: with untrusted images,
+//   use a V for which every bit pattern is valid (integers, arrays of bytes; not bool or enums).
+//   A file truncated by another process while mapped raises SIGBUS (as with any mmap reader);
+//   save() itself replaces files atomically.
 //
 // ---- Size: what was tried (npm-urls, 1,685,458 keys, 74,946,161 raw bytes, keys_only) -------
 //   image size / raw key bytes, by bucket size b and remainder coding (scratch measure program,
@@ -2944,18 +2952,29 @@ using FastArt = detail::art::Tree<V, detail::art::PointerStore<Alloc>>;
 //                       b=8     b=16    b=32    b=64
 //     raw remainders    0.481x  0.434x  0.411x  0.399x   (plain front coding, varint metadata)
 //     Huffman           0.363x  0.307x  0.279x  0.265x   (kept: the default, coding=automatic)
-//   Synthetic URL-like keys (1M, avg 41 B): raw 0.409x, Huffman 0.291x at b=16.
-//   Where the bytes go at b=16, Huffman (bytes per key): heads + framing 2.90, metadata 1.97,
-//   remainder bits 8.54 (4.8 bits a byte instead of 8), bucket offsets 0.25; memory_usage()
-//   adds the 12-byte search nodes (0.75 B/key: 0.324x in all).
+//   npm-names (4,499,322 keys, avg 20 B), Huffman: b=8 0.481x, b=16 0.421x, b=32 0.391x,
+//   b=64 0.376x. Synthetic URL-like keys (1M, avg 41 B): raw 0.409x, Huffman 0.291x at b=16.
+//   Where the bytes go on npm-urls, Huffman (bytes per key), b=16 | b=32: heads + framing
+//   2.90 | 1.45, metadata 1.97 | 2.04, remainder bits 8.54 | 8.78 (4.8 bits a byte instead of
+//   8), bucket offsets 0.25 | 0.13. memory_usage() adds the 16-byte search nodes: 0.330x at
+//   b=16, 0.290x at b=32 (npm-names: 0.471x, 0.416x).
 //   - Varint metadata: lcp < 128 for 99.998% of keys, so one byte; packing lcp and length into
 //     one byte (both < 16) would fit only 0.1% of URL keys: not done.
 //   - Huffman over the remainder bytes (one static code per image, length-limited to 11 bits,
-//     table-decoded several symbols per 64-bit load): -29% at b=16. Kept; the builder keeps raw
-//     when Huffman saves less than 2% (e.g. random binary keys). Heads stay raw so that the
-//     binary search compares them with memcmp.
-//   - Bucket size: 16 is the default: 32 saves another 9% but doubles the in-bucket scan.
-//   Not tried (time): Huffman-coding heads and metadata (~1.9 B/key more), Re-Pair/BPE tokens.
+//     table-decoded several symbols per 64-bit load): -29% at b=16, -32% at b=32. Kept; the
+//     builder keeps raw when Huffman saves less than 2% (e.g. random binary keys). Heads stay
+//     raw so that a search compares them with memcmp.
+//   - Bucket size, measured (CPU time, 300k shuffled hits, median of 5 interleaved rounds, ratio
+//     to a sorted std::vector<std::string> + lower_bound in the same run, 2-vCPU VM under load):
+//       npm-urls   b=8 2.44x, b=16 2.55x, b=32 2.58x, b=64 2.44x; scan 850-920 MB/s of keys
+//       npm-names  b=8 2.50x, b=16 2.44x, b=32 2.60x, b=64 2.51x; scan 570-620 MB/s
+//     Lookups are bound by the tree descent (~60% of the time), not the bucket scan, so b=32
+//     costs no speed and saves 9-12%: it is the default.
+//   - Search: a plain binary search over heads via the offsets array measured 1.4-2.0x the
+//     vector; the window nodes, then Eytzinger order with the bucket offset in the node (which
+//     removed a dependent miss on the offsets array), brought it to ~2.5x.
+//   Not tried (time): Huffman-coding heads and metadata (~1.9 B/key more at b=16), Re-Pair/BPE
+//   tokens, a B-tree-shaped node layout (fewer cache lines than Eytzinger).
 
 #include <algorithm>
 #include <array>
@@ -3123,16 +3142,23 @@ private:
 
 // ---- the loaded index ----------------------------------------------------------------------
 
-// One node of the implicit binary search over bucket heads: bucket `mid` is probed only while
-// the search interval is one fixed (lo, hi), so every key it is compared with shares the prefix
-// skip = lcp(head(lo), head(hi)) (0 when hi is the end). The node keeps the 8 head bytes after
-// that prefix, big-endian and zero-padded: comparing them with the query's 8 bytes at the same
-// depth decides the step without touching the bucket, unless they are equal.
-struct search_node {
-  std::uint32_t window_hi, window_lo;  // two halves: 12-byte nodes, 5 to a cache line
-  std::uint32_t skip;
-  std::uint64_t window() const noexcept { return (std::uint64_t{window_hi} << 32) | window_lo; }
+// One node of the search tree over the bucket heads, kept in Eytzinger (BFS) order: node k has
+// children 2k and 2k+1, so the four grandchildren of a node share one cache line and are
+// prefetched two levels ahead. A query reaches node k only while it lies strictly between the
+// heads of k's nearest left and right ancestors, so it shares their common prefix (length
+// `skip`, 0 when an ancestor is missing or the prefix is 65536 bytes or more) with the node's
+// head. The node keeps the 6 head bytes after that prefix, big-endian and zero-padded:
+// comparing them with the query's 6 bytes at the same depth decides the step without touching
+// the body, unless they are equal. It also keeps the bucket's offset, so that the search can
+// prefetch a bucket as soon as it turns right at its node.
+struct alignas(16) search_node {
+  std::uint64_t window_skip;  // window (6 bytes, big-endian) << 16 | skip
+  std::uint32_t bucket;       // the bucket whose head this is
+  std::uint32_t offset;       // its offset in the body (offset_width 4; else 0, unused)
+  std::size_t skip() const noexcept { return static_cast<std::size_t>(window_skip & 0xffff); }
+  std::uint64_t window() const noexcept { return window_skip & ~std::uint64_t{0xffff}; }
 };
+static_assert(sizeof(search_node) == 16);
 
 // 8 bytes of s from `at`, big-endian, zero-padded.
 inline std::uint64_t window_at(std::string_view s, std::size_t at) noexcept {
@@ -3168,8 +3194,10 @@ struct core {
   std::array<std::uint8_t, 256> code_len{};
   std::array<std::uint16_t, table_size> table{};
   unsigned min_code_len = 1;  // shortest code: decoded bytes <= code bits / min_code_len
-  // The search tree over the bucket heads, built at load (12 bytes a bucket, see search()).
-  std::vector<search_node> nodes;
+  // The search tree over the bucket heads, built at load (16 bytes a bucket, see search_node):
+  // nodes[1..buckets], nodes 64-byte aligned inside node_storage.
+  std::vector<search_node> node_storage;
+  const search_node* nodes = nullptr;
 
   std::size_t bucket_begin(std::uint64_t k) const noexcept {
     return offset_width == 4 ? io::load_le<std::uint32_t>(offsets + 4 * k)
@@ -3326,42 +3354,43 @@ struct search_result {
 };
 
 // Binary search over the bucket heads, then a scan inside one bucket (see the doc comment).
+// want_value: also prefetch the bucket's values (get() reads one of them next).
+template <bool want_value = false>
 inline search_result search(const core& c, std::string_view q) noexcept {
   if (c.n == 0) return {0, false};
-  // last bucket whose head <= q
-  std::uint64_t lo = 0, hi = c.buckets;  // invariant: head(lo) <= q (checked below), head(hi) > q
-  {
-    const bucket_view b0 = open_bucket(c, 0);
-    const int r = compare_bytes({reinterpret_cast<const char*>(b0.head), b0.head_len}, q);
-    if (r > 0) return {0, false};
-    if (r == 0) return {0, true};
-  }
-  const search_node* nodes = c.nodes.data();
-  while (hi - lo > 1) {
-    const std::uint64_t mid = lo + (hi - lo) / 2;
-    const search_node nd = nodes[mid];
-    const std::uint64_t qw = window_at(q, nd.skip);
-    const std::uint64_t hw = nd.window();
-    int r;
-    if (hw != qw) {
-      r = hw < qw ? -1 : 1;
+  // descend the Eytzinger tree; the bucket is the last node where the query went right
+  const search_node* nodes = c.nodes;
+  const std::uint64_t nb = c.buckets;
+  std::uint64_t k = 1;
+  while (k <= nb) {
+    // the 4 grandchildren of k: one line (prefetch never faults; no pointer is formed)
+    __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(nodes) +
+                                                     64 * k));
+    const search_node& nd = nodes[k];
+    const std::uint64_t qw = window_at(q, nd.skip()) & ~std::uint64_t{0xffff};
+    bool right;
+    if (qw != nd.window()) {
+      right = qw > nd.window();
     } else {
-      const std::byte* p = c.body + c.bucket_begin(mid);
-      const std::byte* end = c.body + c.bucket_begin(mid + 1);
-      std::uint64_t hl = 0;
-      io::try_decode_varint(p, end, hl);
-      r = compare_bytes({reinterpret_cast<const char*>(p), static_cast<std::size_t>(hl)}, q);
-      if (r == 0) return {mid * c.bucket_size, true};
+      const bucket_view hb = open_bucket(c, nd.bucket);
+      const int r = compare_bytes({reinterpret_cast<const char*>(hb.head), hb.head_len}, q);
+      if (r == 0) return {std::uint64_t{nd.bucket} * c.bucket_size, true};
+      right = r < 0;
     }
-    if (r < 0)
-      lo = mid;
-    else
-      hi = mid;
+    if (right) __builtin_prefetch(c.body + nd.offset);  // maybe our bucket: its head line
+    k = 2 * k + (right ? 1 : 0);
   }
-  {  // the bucket's lines are read next: ask for all of them at once
-    const std::byte* p = c.body + c.bucket_begin(lo);
-    const std::byte* e = c.body + c.bucket_begin(lo + 1);
-    for (int i = 0; i < 8 && p < e; ++i, p += 64) __builtin_prefetch(p);
+  k >>= std::countr_zero(k) + 1;
+  if (k == 0) return {0, false};  // below the first head
+  const std::uint64_t lo = nodes[k].bucket;
+  if (c.offset_width == 4) {  // the bucket's other lines are read next: ask for them at once
+    const auto p = reinterpret_cast<std::uintptr_t>(c.body + nodes[k].offset);
+    for (int i = 1; i < 6; ++i) __builtin_prefetch(reinterpret_cast<const void*>(p + 64 * i));
+  }
+  if constexpr (want_value) {
+    const auto v = reinterpret_cast<std::uintptr_t>(c.values) + lo * c.bucket_size * c.value_size;
+    const std::size_t span = std::min<std::size_t>(std::size_t{c.bucket_size} * c.value_size, 512);
+    for (std::size_t i = 0; i < span; i += 64) __builtin_prefetch(reinterpret_cast<const void*>(v + i));
   }
   bucket_view b = open_bucket(c, lo);
   const std::string_view head{reinterpret_cast<const char*>(b.head), b.head_len};
@@ -3371,7 +3400,7 @@ inline search_result search(const core& c, std::string_view q) noexcept {
   const std::uint32_t count = c.bucket_count(lo);
   std::uint64_t pos = 0;
   for (std::uint32_t j = 1; j < count; ++j) {
-    std::uint64_t lcp, code_len;
+    std::uint64_t lcp = 0, code_len = 0;
     next_meta(b, lcp, code_len);
     if (lcp > m) {  // same byte as the previous key at position m: still < q
       pos += code_len;
@@ -3392,27 +3421,48 @@ inline std::string_view head_of(const core& c, std::uint64_t k) noexcept {
   return {reinterpret_cast<const char*>(b.head), b.head_len};
 }
 
-// Fills c.nodes: for every (lo, hi) interval of the binary search in search(), the node of its
-// midpoint. O(buckets) intervals, each costing one lcp of two heads.
+// Fills c.nodes (see search_node): in-order numbering of the Eytzinger tree gives each node its
+// bucket, then each node's window is taken after the lcp of its ancestors' heads.
 inline void build_search_nodes(core& c) {
-  c.nodes.assign(static_cast<std::size_t>(c.buckets), search_node{0, 0, 0});
-  if (c.buckets < 2) return;
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> stack{{0, c.buckets}};
+  const std::uint64_t nb = c.buckets;
+  c.node_storage.assign(static_cast<std::size_t>(nb + 1 + 4), search_node{0, 0, 0});
+  auto addr = reinterpret_cast<std::uintptr_t>(c.node_storage.data());
+  const std::size_t shift = ((64 - addr % 64) % 64) / sizeof(search_node);
+  search_node* nodes = c.node_storage.data() + shift;
+  c.nodes = nodes;
+  if (nb == 0) return;
+  if (nb > 0xffffffffu) memkv::detail::throw_format_error("FrontCodedIndex: more than 2^32 buckets");
+  // pass 1: in-order numbering (iterative: walk left, visit, go right)
+  {
+    std::vector<std::uint64_t> stack;
+    std::uint64_t k = 1, next = 0;
+    while (k <= nb || !stack.empty()) {
+      while (k <= nb) {
+        stack.push_back(k);
+        k *= 2;
+      }
+      k = stack.back();
+      stack.pop_back();
+      nodes[k].bucket = static_cast<std::uint32_t>(next++);
+      k = 2 * k + 1;
+    }
+  }
+  // pass 2: windows, with the bounds of each node (UINT64_MAX = none)
+  constexpr std::uint64_t none = ~std::uint64_t{0};
+  struct frame { std::uint64_t k, lo, hi; };
+  std::vector<frame> stack{{1, none, none}};
   while (!stack.empty()) {
-    const auto [lo, hi] = stack.back();
+    const frame f = stack.back();
     stack.pop_back();
-    if (hi - lo <= 1) continue;
-    const std::uint64_t mid = lo + (hi - lo) / 2;
-    const std::size_t skip =
-        hi == c.buckets ? 0 : common_prefix(head_of(c, lo), head_of(c, hi));
-    const std::uint64_t w = window_at(head_of(c, mid), skip);
-    // skip beyond 32 bits: fall back to skip 0 (still correct, just less selective)
-    const bool fits = skip <= 0xffffffffu;
-    c.nodes[mid] = search_node{static_cast<std::uint32_t>((fits ? w : window_at(head_of(c, mid), 0)) >> 32),
-                               static_cast<std::uint32_t>(fits ? w : window_at(head_of(c, mid), 0)),
-                               fits ? static_cast<std::uint32_t>(skip) : 0u};
-    stack.push_back({lo, mid});
-    stack.push_back({mid, hi});
+    if (f.k > nb) continue;
+    search_node& nd = nodes[f.k];
+    std::size_t skip = 0;
+    if (f.lo != none && f.hi != none) skip = common_prefix(head_of(c, f.lo), head_of(c, f.hi));
+    if (skip > 0xffff) skip = 0;  // still correct, only less selective
+    nd.window_skip = (window_at(head_of(c, nd.bucket), skip) & ~std::uint64_t{0xffff}) | skip;
+    nd.offset = c.offset_width == 4 ? static_cast<std::uint32_t>(c.bucket_begin(nd.bucket)) : 0;
+    stack.push_back({2 * f.k, f.lo, nd.bucket});
+    stack.push_back({2 * f.k + 1, nd.bucket, f.hi});
   }
 }
 
@@ -3625,7 +3675,7 @@ public:
   using value_type = basic_entry<mapped_type>;
   using size_type = std::size_t;
   static constexpr std::uint32_t value_size = is_keys_only ? 0u : static_cast<std::uint32_t>(sizeof(V));
-  static constexpr std::uint32_t default_bucket_size = 16;
+  static constexpr std::uint32_t default_bucket_size = 32;
   static_assert(value_size <= detail::fci::max_value_size);
 
   class const_iterator;
@@ -3689,7 +3739,7 @@ public:
 
   // ---- lookups ----
   std::optional<mapped_type> get(std::string_view key) const {
-    const auto r = detail::fci::search(*c_, key);
+    const auto r = detail::fci::search<!is_keys_only>(*c_, key);
     if (!r.found) return std::nullopt;
     return value_at(r.rank);
   }
@@ -3719,7 +3769,7 @@ public:
   // sizeof(*this) + the core (decode table included) + the image when owned or mapped.
   std::size_t memory_usage() const noexcept {
     std::size_t m = sizeof(*this) + sizeof(core) + c_->source.heap_bytes() +
-                    c_->nodes.capacity() * sizeof(detail::fci::search_node);
+                    c_->node_storage.capacity() * sizeof(detail::fci::search_node);
     if (c_->source.kind() == io::byte_source::kind_type::mapped) m += c_->image_size;
     return m;
   }
@@ -3846,7 +3896,7 @@ private:
     pos_ = 0;
   }
   void step_in_bucket() {
-    std::uint64_t lcp, code_len;
+    std::uint64_t lcp = 0, code_len = 0;
     detail::fci::next_meta(b_, lcp, code_len);
     const std::size_t keep = static_cast<std::size_t>(lcp);
     key_.reserve(keep + static_cast<std::size_t>(code_len / c_->min_code_len));
@@ -4092,8 +4142,8 @@ using FrontCodedSet = FrontCodedIndex<keys_only>;
 // ## Complexity and guarantees
 // get/contains/rank: O(|key|) state decodes (a multi-transition state: O(transitions) labels).
 // lower_bound/prefix/range/nth: O(|key| + transitions on the path). ++it: amortised O(1) states.
-// Builder: O(total key bytes) with a bounded registry; its memory is the registry (64 B per cell,
-// `registry_cells` cells at most, 1 Mi by default) + ~20 B per byte of the longest key + the
+// Builder: O(total key bytes) with a bounded registry; its memory is the registry (32 B per cell
+// + 8 B of ring, `registry_cells` cells at most, 1 Mi by default: 40 MiB) + ~20 B per byte of the longest key + the
 // sample buffer (`sample_bytes`, 4 MiB by default) + (memory output) the image itself. When
 // writing to a file, the value column is spooled to an anonymous temporary file, so memory does
 // not grow with the key count.
@@ -4162,6 +4212,8 @@ using FrontCodedSet = FrontCodedIndex<keys_only>;
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <new>
 #include <cstring>
 #include <filesystem>
 #include <iterator>
@@ -4461,11 +4513,37 @@ struct state {
   unsigned w_out = 0, w_tgt = 0;
 };
 
+// An in-memory copy of an image in 2 MiB-aligned memory advised to use transparent huge pages:
+// lookups jump between distant states, and with 4 KiB pages most jumps also miss the TLB.
+struct huge_copy {
+  struct free_bytes {
+    void operator()(std::byte* p) const noexcept { std::free(p); }
+  };
+  std::unique_ptr<std::byte, free_bytes> data;
+  std::size_t size = 0;
+
+  static huge_copy of(std::span<const std::byte> bytes) {
+    constexpr std::size_t huge = std::size_t{2} << 20;
+    huge_copy h;
+    const std::size_t align = bytes.size() >= huge ? huge : 64;
+    void* p = std::aligned_alloc(align, (std::max<std::size_t>(bytes.size(), 1) + align - 1) / align * align);
+    if (!p) throw std::bad_alloc();
+#if MEMKV_HAS_POSIX_IO && defined(MADV_HUGEPAGE)
+    if (bytes.size() >= huge) ::madvise(p, bytes.size(), MADV_HUGEPAGE);
+#endif
+    h.data.reset(static_cast<std::byte*>(p));
+    if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());
+    h.size = bytes.size();
+    return h;
+  }
+};
+
 // The read side: an image plus its decode table. Lives behind a unique_ptr in FrozenLayer so
 // iterators survive moves of the FrozenLayer.
 class reader {
 public:
-  io::byte_source source;
+  huge_copy owned;           // the image, when this object owns a copy of it
+  io::byte_source source;    // where the image is: owned (a span over `owned`), mapped, borrowed
   const std::byte* fst = nullptr;      // FST region
   const std::byte* values = nullptr;   // value region
   std::uint64_t fst_bits = 0;
@@ -4619,8 +4697,26 @@ public:
   std::optional<std::uint64_t> rank_of(std::string_view key) const {
     if (n == 0) return std::nullopt;
     std::uint64_t addr = hdr.root, rank = 0;
-    for (char ch : key) {
-      const auto c = static_cast<std::uint8_t>(ch);
+    const auto* k = reinterpret_cast<const std::uint8_t*>(key.data());
+    const std::size_t len = key.size();
+    const unsigned L = labels.max_length;
+    const std::uint64_t lmask = (std::uint64_t{1} << L) - 1;
+    for (std::size_t i = 0; i < len;) {
+      // Fast path: a run of chain links (the bulk of most keys), decoded from one 57-bit window
+      // below the address: each is a 1 bit and a label code, its target right below it.
+      if (addr >= 57) {
+        const std::uint64_t win = read_bits(fst, addr - 57, 57);  // bit 56 = bit addr - 1
+        unsigned used = 0;
+        while (used + 1 + L <= 57 && i < len && ((win >> (56 - used)) & 1)) {
+          const std::uint32_t c = labels.table[(win >> (56 - used - L)) & lmask];
+          if ((c & 0xff) != k[i]) return std::nullopt;
+          used += 1 + (c >> 8);
+          ++i;
+        }
+        addr -= used;
+        if (used > 0) continue;
+      }
+      const auto c = k[i++];
       const state s = decode(addr);
       if (s.ntrans == 1) {
         if (s.label0 != c) return std::nullopt;
@@ -4628,10 +4724,10 @@ public:
         addr = s.target0;
         continue;
       }
-      const std::uint32_t i = first_at_least(s, c);
-      if (i == s.ntrans || label(s, i) != c) return std::nullopt;
-      rank += s.final + out(s, i);
-      addr = target(s, i);
+      const std::uint32_t j = first_at_least(s, c);
+      if (j == s.ntrans || label(s, j) != c) return std::nullopt;
+      rank += s.final + out(s, j);
+      addr = target(s, j);
     }
     if (!decode(addr).final) return std::nullopt;
     if (rank >= n) corrupt("rank beyond the key count", addr);
@@ -4687,21 +4783,29 @@ public:
 // A set-associative cache of frozen states (4 ways per bucket, least recently used evicted):
 // the "registry" that finds an equal, already written state for suffix sharing. Bounded: it
 // grows by doubling up to max_cells and then evicts, which only costs some sharing (the
-// automaton stays correct, just less minimal). Each bucket has one 64-bit word of metadata (four
-// 14-bit tags from the hash and the LRU order of its ways), so a miss, the common case, usually
-// reads only that small array (2 MiB for 1 Mi cells) and not the 48-byte cells themselves.
+// automaton stays correct, just less minimal). A bucket is one 128-byte block, so a lookup
+// costs one cache miss (two adjacent lines, prefetched together):
+//
+//   struct bucket {                 // alignas(128)
+//     u64 meta;                     // 4 x 14-bit tags from the hash (0 = empty way), and the
+//                                   // LRU order of the ways in the top byte (2 bits each)
+//     struct { u64 key;             // one transition: label << 56 | target; else ring offset
+//              u64 addr_k;          // address | (transitions - 1) << 56
+//              u64 count_final;     // keys below | final << 63
+//     } way[4];
+//   };
+// States of two or more transitions keep their transitions in a bounded ring buffer; an entry
+// that the ring has since overwritten simply stops matching.
 class registry {
 public:
-  struct cell {
-    std::uint64_t addr = 0, count = 0;
-    std::uint32_t ntrans = 0, final = 0;
-    std::uint64_t small[2] = {0, 0};  // the transitions, or small[0] = offset in the ring
+  struct found {
+    std::uint64_t addr, count;
   };
 
   explicit registry(std::size_t max_cells)
-      : max_cells_(std::bit_floor(std::max<std::size_t>(max_cells, 4))),
-        ring_(std::max<std::size_t>(max_cells_, 1024)) {
-    resize(std::min<std::size_t>(4096, max_cells_));
+      : max_buckets_(std::bit_floor(std::max<std::size_t>(max_cells / 4, 1))),
+        ring_(std::max<std::size_t>(max_buckets_ * 4, 1024)) {
+    resize(std::min<std::size_t>(1024, max_buckets_));
   }
 
   static std::uint64_t hash_of(bool final, const std::uint64_t* t, std::size_t k) {
@@ -4715,28 +4819,36 @@ public:
     return h ^ (h >> 29);
   }
 
-  // Finds an equal state; nullptr on a miss.
-  const cell* find(std::uint64_t h, bool final, const std::uint64_t* t, std::uint32_t k) {
-    const std::size_t b = h & mask_;
-    const std::uint64_t m = meta_[b];
+  // Finds an equal state.
+  std::optional<found> find(std::uint64_t h, bool final, const std::uint64_t* t, std::uint32_t k) {
+    bucket& bk = buckets_[h & mask_];
+    const std::uint64_t m = bk.meta;
     const std::uint64_t tag = tag_of(h);
     for (unsigned pos = 0; pos < 4; ++pos) {
       const unsigned way = (m >> (56 + 2 * pos)) & 3;
       if (((m >> (14 * way)) & 0x3fff) != tag) continue;
-      const cell& c = cells_[b * 4 + way];
-      if (c.ntrans != k || c.final != static_cast<std::uint32_t>(final)) continue;
-      const std::uint64_t* ct = trans_of(c);
-      if (ct && std::equal(t, t + k, ct)) {
-        promote(b, pos);
-        return &c;
+      const std::uint64_t* w = bk.w + 3 * way;
+      if ((w[1] >> 56) + 1 != k || (w[2] >> 63) != static_cast<std::uint64_t>(final)) continue;
+      bool eq;
+      if (k == 1) {
+        eq = w[0] == t[0];
+      } else {
+        eq = head_ - w[0] <= ring_.size() &&
+             std::equal(t, t + k, ring_.data() + w[0] % ring_.size());
+      }
+      if (eq) {
+        promote(bk, pos);
+        return found{w[1] & target_mask, w[2] & ~(std::uint64_t{1} << 63)};
       }
     }
-    return nullptr;
+    return std::nullopt;
   }
 
   void prefetch(std::uint64_t h) const noexcept {
 #if defined(__GNUC__)
-    __builtin_prefetch(&meta_[h & mask_], 1);
+    const char* p = reinterpret_cast<const char*>(&buckets_[h & mask_]);
+    __builtin_prefetch(p, 1);
+    __builtin_prefetch(p + 64, 1);
 #else
     (void)h;
 #endif
@@ -4744,83 +4856,98 @@ public:
 
   void insert(std::uint64_t h, bool final, const std::uint64_t* t, std::uint32_t k,
               std::uint64_t addr, std::uint64_t count) {
-    if (++inserted_ > cells_.size() && cells_.size() < max_cells_) resize(cells_.size() * 2);
-    place(h, final, t, k, addr, count);
+    if (++inserted_ > nbuckets_ * 4 && nbuckets_ < max_buckets_) resize(nbuckets_ * 2);
+    std::uint64_t key = t[0];
+    if (k > 1) {
+      const std::size_t r = ring_.size();
+      if (head_ % r + k > r) head_ += r - head_ % r;  // keep each entry contiguous
+      key = head_;
+      std::copy(t, t + k, ring_.data() + head_ % r);
+      head_ += k;
+    }
+    place(h, key, addr | (std::uint64_t{k - 1} << 56), count | (std::uint64_t{final} << 63));
   }
 
-  std::size_t cells() const noexcept { return cells_.size(); }
+  std::size_t cells() const noexcept { return nbuckets_ * 4; }
 
 private:
+  struct alignas(128) bucket {
+    std::uint64_t meta;
+    std::uint64_t w[12];
+  };
+
   static std::uint64_t tag_of(std::uint64_t h) noexcept {
     const std::uint64_t t = h >> 50;
     return t ? t : 1;  // 0 marks an empty way
   }
-  // Transitions of a cell; nullptr when a ring entry has been overwritten since.
-  const std::uint64_t* trans_of(const cell& c) const noexcept {
-    if (c.ntrans <= 2) return c.small;
-    if (head_ - c.small[0] > ring_.size()) return nullptr;
-    return ring_.data() + (c.small[0] % ring_.size());
-  }
-  void promote(std::size_t b, unsigned pos) noexcept {
-    std::uint64_t m = meta_[b];
+  static void promote(bucket& bk, unsigned pos) noexcept {
+    const std::uint64_t m = bk.meta;
     std::uint64_t order = m >> 56;
     const std::uint64_t way = (order >> (2 * pos)) & 3;
     const std::uint64_t below = order & ((std::uint64_t{1} << (2 * pos)) - 1);  // ways before pos
     const std::uint64_t above = order >> (2 * pos + 2) << (2 * pos + 2);
     order = above | (below << 2) | way;
-    meta_[b] = (m & ((std::uint64_t{1} << 56) - 1)) | (order << 56);
+    bk.meta = (m & ((std::uint64_t{1} << 56) - 1)) | (order << 56);
   }
-  void place(std::uint64_t h, bool final, const std::uint64_t* t, std::uint32_t k,
-             std::uint64_t addr, std::uint64_t count) {
-    const std::size_t b = h & mask_;
-    const unsigned way = (meta_[b] >> 62) & 3;  // least recently used
-    cell& c = cells_[b * 4 + way];
-    c.addr = addr;
-    c.count = count;
-    c.final = final;
-    c.ntrans = k;
-    if (k <= 2) {
-      c.small[0] = t[0];
-      c.small[1] = k == 2 ? t[1] : 0;
-    } else {
-      const std::size_t r = ring_.size();
-      if (head_ % r + k > r) head_ += r - head_ % r;  // keep each entry contiguous
-      c.small[0] = head_;
-      std::copy(t, t + k, ring_.data() + head_ % r);
-      head_ += k;
+  void place(std::uint64_t h, std::uint64_t key, std::uint64_t addr_k, std::uint64_t count_final) {
+    bucket& bk = buckets_[h & mask_];
+    const unsigned way = (bk.meta >> 62) & 3;  // least recently used
+    bk.w[3 * way] = key;
+    bk.w[3 * way + 1] = addr_k;
+    bk.w[3 * way + 2] = count_final;
+    bk.meta = (bk.meta & ~(std::uint64_t{0x3fff} << (14 * way))) | (tag_of(h) << (14 * way));
+    promote(bk, 3);
+  }
+  // Bucket storage: 2 MiB aligned and advised to use transparent huge pages where available,
+  // since lookups touch random buckets and 4 KiB pages would add a TLB miss to each.
+  struct free_buckets {
+    void operator()(bucket* p) const noexcept { std::free(p); }
+  };
+  using bucket_array = std::unique_ptr<bucket[], free_buckets>;
+  static bucket_array allocate(std::size_t nbuckets) {
+    constexpr std::size_t huge = std::size_t{2} << 20;
+    const std::size_t bytes = nbuckets * sizeof(bucket);
+    const std::size_t align = bytes >= huge ? huge : alignof(bucket);
+    void* p = std::aligned_alloc(align, (bytes + align - 1) / align * align);
+    if (!p) throw std::bad_alloc();
+#if MEMKV_HAS_POSIX_IO && defined(MADV_HUGEPAGE)
+    if (bytes >= huge) ::madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    auto* b = static_cast<bucket*>(p);
+    for (std::size_t i = 0; i < nbuckets; ++i) {
+      ::new (b + i) bucket();
+      b[i].meta = std::uint64_t{0xE4} << 56;  // order 0,1,2,3
     }
-    std::uint64_t m = meta_[b] & ~(std::uint64_t{0x3fff} << (14 * way));
-    meta_[b] = m | (tag_of(h) << (14 * way));
-    promote(b, 3);
+    return bucket_array(b);
   }
-  void resize(std::size_t ncells) {
-    std::vector<cell> old = std::move(cells_);
-    std::vector<std::uint64_t> old_meta = std::move(meta_);
-    const std::vector<std::uint64_t> old_ring = ring_;
-    const std::uint64_t old_head = head_;
-    cells_ = std::vector<cell>(ncells);
-    meta_.assign(ncells / 4, std::uint64_t{0xE4} << 56);  // order 0,1,2,3
-    mask_ = ncells / 4 - 1;
-    for (std::size_t b = 0; b < old_meta.size(); ++b)
+
+  void resize(std::size_t nbuckets) {
+    bucket_array old_array = std::move(buckets_);
+    const std::span<const bucket> old(old_array.get(), nbuckets_);
+    buckets_ = allocate(nbuckets);
+    nbuckets_ = nbuckets;
+    mask_ = nbuckets - 1;
+    for (const bucket& ob : old)
       for (unsigned pos = 4; pos-- > 0;) {  // least recent first, so recency survives
-        const unsigned way = (old_meta[b] >> (56 + 2 * pos)) & 3;
-        if (((old_meta[b] >> (14 * way)) & 0x3fff) == 0) continue;
-        const cell& c = old[b * 4 + way];
-        const std::uint64_t* t = c.small;
-        if (c.ntrans > 2) {
-          if (old_head - c.small[0] > old_ring.size()) continue;
-          t = old_ring.data() + c.small[0] % old_ring.size();
+        const unsigned way = (ob.meta >> (56 + 2 * pos)) & 3;
+        if (((ob.meta >> (14 * way)) & 0x3fff) == 0) continue;
+        const std::uint64_t* w = ob.w + 3 * way;
+        const std::uint32_t k = static_cast<std::uint32_t>(w[1] >> 56) + 1;
+        const std::uint64_t* t = w;
+        if (k > 1) {
+          if (head_ - w[0] > ring_.size()) continue;
+          t = ring_.data() + w[0] % ring_.size();
         }
-        place(hash_of(c.final, t, c.ntrans), c.final, t, c.ntrans, c.addr, c.count);
+        place(hash_of(w[2] >> 63, t, k), w[0], w[1], w[2]);
       }
   }
 
-  std::vector<cell> cells_;
-  std::vector<std::uint64_t> meta_;
-  std::size_t max_cells_;
+  std::size_t max_buckets_;
+  bucket_array buckets_;
+  std::size_t nbuckets_ = 0;
   std::size_t mask_ = 0;
   std::size_t inserted_ = 0;
-  std::vector<std::uint64_t> ring_;  // transitions of states with more than two
+  std::vector<std::uint64_t> ring_;  // transitions of states with two or more
   std::uint64_t head_ = 0;
 };
 
@@ -4916,6 +5043,8 @@ public:
         const detail::fst::state s = r_->decode(stack_.back().addr);
         const std::uint32_t j = stack_.back().idx + 1;
         if (j < s.ntrans) {
+          if (r_->label(s, j) <= r_->label(s, j - 1))
+            detail::fst::corrupt("labels not increasing", stack_.back().addr);
           take(s, j);
           leftmost();
           return;
@@ -4976,7 +5105,8 @@ public:
   static FrozenLayer from_bytes(std::span<const std::byte> image,
                                 image_check check = image_check::checksum) {
     FrozenLayer f(nullptr);
-    f.r_->init(io::byte_source::owned(std::vector<std::byte>(image.begin(), image.end())), check);
+    f.r_->owned = detail::fst::huge_copy::of(image);
+    f.r_->init(io::byte_source::borrowed({f.r_->owned.data.get(), f.r_->owned.size}), check);
     return f;
   }
   // Views the image in place: the caller keeps it alive and unchanged while this is used.
@@ -5009,7 +5139,7 @@ public:
   bool empty() const noexcept { return r_->n == 0; }
   // Heap bytes of this object plus the image (owned or mapped; a borrowed image is not counted).
   std::size_t memory_usage() const noexcept {
-    std::size_t img = r_->source.kind() == io::byte_source::kind_type::borrowed
+    std::size_t img = r_->source.kind() == io::byte_source::kind_type::borrowed && !r_->owned.data
                           ? 0
                           : r_->source.size();
     return sizeof(*this) + sizeof(detail::fst::reader) + img;
@@ -5221,7 +5351,10 @@ public:
     if (sink_.vec) {
       std::memcpy(image_.data() + detail::fst::header_offset, fh, sizeof fh);
       io::finish_image(image_, detail::fst::magic, detail::fst::version, 0, count_);
-      result.r_->init(io::byte_source::owned(std::move(image_)), image_check::structure);
+      result.r_->owned = detail::fst::huge_copy::of(image_);
+      std::vector<std::byte>().swap(image_);
+      result.r_->init(io::byte_source::borrowed({result.r_->owned.data.get(), result.r_->owned.size}),
+                      image_check::structure);
       if (!path_.empty()) result.save(path_);
     } else {
       finish_file(fh);
@@ -5329,7 +5462,7 @@ private:
     for (std::uint32_t i = 0; i < k; ++i) pending_lt_.push_back(trans_[first + i].lt);
     const std::uint64_t h = detail::fst::registry::hash_of(nd.final, pending_lt_.data() + off, k);
     if (!child_fresh) {
-      if (const auto* c = reg_.find(h, nd.final, pending_lt_.data() + off, k)) {
+      if (const auto c = reg_.find(h, nd.final, pending_lt_.data() + off, k)) {
         pending_lt_.resize(off);
         return {c->addr, c->count};
       }
