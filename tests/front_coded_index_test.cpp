@@ -348,3 +348,28 @@ TEST_CASE("FrontCodedIndex: error messages name the offset and the path", "[fron
   REQUIRE_THROWS_WITH(Index::open(path), Catch::Contains("bad.fci"));
   std::filesystem::remove_all(path.parent_path());
 }
+
+TEST_CASE("FrontCodedIndex: images with 8-byte bucket offsets", "[front_coded_index]") {
+  // Bodies over 4 GiB use 8-byte offsets; rewrite a small image that way to test that path.
+  const auto ref = memkv_test::nasty_map<std::uint64_t>(9, 3000);
+  for (auto coding : {fci_coding::raw, fci_coding::huffman}) {
+    const auto idx = Index::build(ref, 5, coding);
+    const auto img = idx.bytes();
+    namespace io = memkv::io;
+    const std::size_t params = io::image_header_size;
+    REQUIRE(static_cast<int>(img[params + 8]) == 4);
+    const std::size_t offsets_at = params + memkv::detail::fci::params_size +
+                                   (coding == fci_coding::huffman ? 256 : 0);
+    const std::size_t buckets = (ref.size() + 4) / 5;
+    std::vector<std::byte> wide(img.begin(), img.begin() + static_cast<std::ptrdiff_t>(offsets_at));
+    wide[params + 8] = std::byte{8};
+    for (std::size_t k = 0; k <= buckets; ++k)
+      io::append_le<std::uint64_t>(wide, io::load_le<std::uint32_t>(img.data() + offsets_at + 4 * k));
+    wide.insert(wide.end(), img.begin() + static_cast<std::ptrdiff_t>(offsets_at + 4 * (buckets + 1)),
+                img.end());
+    io::finish_image(wide, memkv::detail::fci::magic, memkv::detail::fci::format_version, 0, ref.size());
+    const auto w = Index::from_bytes(wide);
+    REQUIRE(w.bytes().size() == img.size() + 4 * (buckets + 1));
+    REQUIRE_NOTHROW(memkv_test::check_static_against(w, ref));
+  }
+}
