@@ -23,7 +23,7 @@
 //     uint8_t  cap;                // entry slots, n..32 (== n except after an erase that could
 //                                  //   not allocate a smaller node)
 //     uint8_t  height;             // >= 1 + max(children's heights), leaves 0; saturates at 255
-//     uint32_t base;               // single-mask: first unit of the 7-unit window
+//     uint32_t base;               // the first unit holding a position
 //   };
 //   struct SingleMaskNode {        // every position within units [base, base + 7)
 //     NodeHeader h;
@@ -36,7 +36,9 @@
 //   struct MultiMaskNode {         // positions spread over more than 7 units
 //     NodeHeader h;
 //     uint8_t  units, ucap; uint16_t pad;
-//     uint32_t unit[ucap];         // units holding positions, ascending
+//     uint16_t unit_delta[ucap];   // units holding positions, ascending, minus base (layout
+//                                  //   bit 3, when they span more than 65535 bytes: uint32_t
+//                                  //   unit[ucap], absolute)
 //     uint16_t unit_mask[ucap];    // the positions within each unit (9 bits); pad to 8
 //     uintW_t  pk[cap];            // pad to 8
 //     Ref      child[cap];
@@ -721,6 +723,7 @@ auto HotArt<V, Alloc>::stats() const -> stats_type {
     const NodeHeader* h = r.inner();
     ++s.nodes;
     ++(detail::hot::is_multi(h) ? s.multi_mask : s.single_mask);
+    if (detail::hot::wide_units(h)) ++s.wide_units;
     ++(detail::hot::width_code(h) == 0 ? s.pk8 : detail::hot::width_code(h) == 1 ? s.pk16 : s.pk32);
     s.entries += h->count;
     s.node_bytes += detail::hot::node_bytes(h);
@@ -748,10 +751,13 @@ void HotArt<V, Alloc>::check_invariants() const {
     stack.pop_back();
     if (it.r.is_leaf()) continue;
     const NodeHeader* h = it.r.inner();
-    if ((h->layout & ~std::uint8_t{7}) != 0 || detail::hot::width_code(h) > 2) fail("bad layout byte");
+    if ((h->layout & ~std::uint8_t{15}) != 0 || detail::hot::width_code(h) > 2 ||
+        (detail::hot::wide_units(h) && !detail::hot::is_multi(h)))
+      fail("bad layout byte");
     if (h->count < 2 || h->count > h->cap || h->cap > detail::hot::kMaxFanout) fail("bad entry count");
     const unsigned k = detail::hot::node_positions(h, pos);
     if (k == 0 || k > 31) fail("bad number of positions");
+    if (pos[0] / detail::hot::kUnitBits != h->base) fail("base is not the first unit");
     if (k > h->count - 1u) fail("more positions than BiNodes");
     const unsigned need = k <= 8 ? 0 : k <= 16 ? 1 : 2;
     if (detail::hot::width_code(h) < need) fail("partial keys too narrow");
@@ -763,7 +769,7 @@ void HotArt<V, Alloc>::check_invariants() const {
       if (mh->units == 0 || mh->units > mh->ucap) fail("bad unit count");
       for (unsigned u = 0; u < mh->units; ++u) {
         if (detail::hot::multi_masks(h)[u] == 0 || detail::hot::multi_masks(h)[u] > 0x1ff) fail("bad unit mask");
-        if (u > 0 && detail::hot::multi_units(h)[u] <= detail::hot::multi_units(h)[u - 1]) fail("units not ascending");
+        if (u > 0 && detail::hot::multi_unit(h, u) <= detail::hot::multi_unit(h, u - 1)) fail("units not ascending");
       }
     } else if ((detail::hot::single_mask(h) >> 63) != 0) {
       fail("single mask beyond the window");

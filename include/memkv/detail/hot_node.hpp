@@ -129,7 +129,7 @@ struct NodeHeader {
   std::uint8_t count;   // entries, 2..32
   std::uint8_t cap;     // entry slots allocated, count..32
   std::uint8_t height;  // >= 1 + the children's heights (leaves count 0); saturates at 255
-  std::uint32_t base;   // single-mask: first unit of the window; multi-mask: 0
+  std::uint32_t base;   // the first unit holding a position (single-mask: of the 7-unit window)
 };
 static_assert(sizeof(NodeHeader) == 8);
 
@@ -137,10 +137,12 @@ struct MultiHeader {    // follows NodeHeader in a multi-mask node
   std::uint8_t units;   // units holding discriminative bits, 1..31, ascending
   std::uint8_t ucap;    // unit slots allocated
   std::uint16_t pad;
-  // std::uint32_t unit[ucap]; std::uint16_t unit_mask[ucap]; padding to 8
+  // uint16_t unit_delta[ucap] (unit - base), or with kWideUnits uint32_t unit[ucap];
+  // uint16_t unit_mask[ucap]; padding to 8
 };
 
 inline constexpr std::uint8_t kMultiMask = 4;
+inline constexpr std::uint8_t kWideUnits = 8;  // multi-mask units span more than 65535 bytes
 
 using Ref = TaggedPtr<NodeHeader, art::LeafTag>;
 
@@ -149,14 +151,15 @@ struct Shape {
   bool multi;
   unsigned cap;
   unsigned ucap;        // multi only
+  bool wide;            // multi only: 32-bit unit offsets
 };
 
 inline constexpr std::size_t align8(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
-inline constexpr std::size_t ext_bytes(bool multi, unsigned ucap) noexcept {
-  return multi ? align8(sizeof(MultiHeader) + 6 * std::size_t{ucap}) : 8;
+inline constexpr std::size_t ext_bytes(bool multi, unsigned ucap, bool wide) noexcept {
+  return multi ? align8(sizeof(MultiHeader) + (wide ? 6 : 4) * std::size_t{ucap}) : 8;
 }
 inline constexpr std::size_t shape_bytes(const Shape& s) noexcept {
-  return sizeof(NodeHeader) + ext_bytes(s.multi, s.ucap) +
+  return sizeof(NodeHeader) + ext_bytes(s.multi, s.ucap, s.wide) +
          align8(std::size_t{s.cap} << s.width_code) + std::size_t{s.cap} * sizeof(Ref);
 }
 
@@ -165,12 +168,18 @@ inline unsigned width_code(const NodeHeader* h) noexcept { return h->layout & 3u
 inline const MultiHeader* multi_header(const NodeHeader* h) noexcept {
   return reinterpret_cast<const MultiHeader*>(h + 1);
 }
-inline const std::uint32_t* multi_units(const NodeHeader* h) noexcept {
-  return reinterpret_cast<const std::uint32_t*>(reinterpret_cast<const char*>(h + 1) +
-                                                sizeof(MultiHeader));
+inline bool wide_units(const NodeHeader* h) noexcept { return (h->layout & kWideUnits) != 0; }
+inline const char* multi_offsets(const NodeHeader* h) noexcept {
+  return reinterpret_cast<const char*>(h + 1) + sizeof(MultiHeader);
+}
+// Unit i of a multi-mask node.
+inline std::uint64_t multi_unit(const NodeHeader* h, unsigned i) noexcept {
+  if (wide_units(h)) return reinterpret_cast<const std::uint32_t*>(multi_offsets(h))[i];
+  return std::uint64_t{h->base} + reinterpret_cast<const std::uint16_t*>(multi_offsets(h))[i];
 }
 inline const std::uint16_t* multi_masks(const NodeHeader* h) noexcept {
-  return reinterpret_cast<const std::uint16_t*>(multi_units(h) + multi_header(h)->ucap);
+  return reinterpret_cast<const std::uint16_t*>(multi_offsets(h) +
+                                                std::size_t{multi_header(h)->ucap} * (wide_units(h) ? 4 : 2));
 }
 inline std::uint64_t single_mask(const NodeHeader* h) noexcept {
   std::uint64_t m;
@@ -178,7 +187,7 @@ inline std::uint64_t single_mask(const NodeHeader* h) noexcept {
   return m;
 }
 inline Shape shape_of(const NodeHeader* h) noexcept {
-  return {width_code(h), is_multi(h), h->cap, is_multi(h) ? multi_header(h)->ucap : 0u};
+  return {width_code(h), is_multi(h), h->cap, is_multi(h) ? multi_header(h)->ucap : 0u, wide_units(h)};
 }
 inline std::size_t node_bytes(const NodeHeader* h) noexcept { return shape_bytes(shape_of(h)); }
 // The partial keys follow the extraction data, so that a search reads one or two cache lines
@@ -186,7 +195,7 @@ inline std::size_t node_bytes(const NodeHeader* h) noexcept { return shape_bytes
 inline const void* partial_keys(const NodeHeader* h) noexcept {
   const bool multi = is_multi(h);
   return reinterpret_cast<const char*>(h) + sizeof(NodeHeader) +
-         ext_bytes(multi, multi ? multi_header(h)->ucap : 0u);
+         ext_bytes(multi, multi ? multi_header(h)->ucap : 0u, wide_units(h));
 }
 inline Ref* children(NodeHeader* h) noexcept {
   return reinterpret_cast<Ref*>(const_cast<char*>(static_cast<const char*>(partial_keys(h))) +
@@ -219,11 +228,10 @@ inline unsigned node_positions(const NodeHeader* h, std::uint64_t* out) noexcept
     return k;
   }
   const unsigned units = multi_header(h)->units;
-  const std::uint32_t* unit = multi_units(h);
   const std::uint16_t* mask = multi_masks(h);
   for (unsigned r = 0; r < units; ++r)
     for (int b = 8; b >= 0; --b)
-      if (mask[r] >> b & 1u) out[k++] = std::uint64_t{unit[r]} * kUnitBits + (8 - b);
+      if (mask[r] >> b & 1u) out[k++] = multi_unit(h, r) * kUnitBits + (8 - b);
   return k;
 }
 inline std::uint64_t min_position(const NodeHeader* h) noexcept {
@@ -232,18 +240,29 @@ inline std::uint64_t min_position(const NodeHeader* h) noexcept {
     return (std::uint64_t{h->base} + (6 - b / kUnitBits)) * kUnitBits + (8 - b % kUnitBits);
   }
   const unsigned b = static_cast<unsigned>(std::bit_width(unsigned{multi_masks(h)[0]}) - 1);
-  return std::uint64_t{multi_units(h)[0]} * kUnitBits + (8 - b);
+  return std::uint64_t{h->base} * kUnitBits + (8 - b);
 }
 
 // The dense partial key of `key` in node h: its bits at h's positions, the first one highest.
 inline std::uint32_t extract(const NodeHeader* h, std::string_view key) noexcept {
   if (!is_multi(h)) return static_cast<std::uint32_t>(pext64(window_word(key, h->base), single_mask(h)));
   const unsigned units = multi_header(h)->units;
-  const std::uint32_t* unit = multi_units(h);
   const std::uint16_t* mask = multi_masks(h);
   std::uint32_t r = 0;
+  if (!wide_units(h)) {
+    const auto* delta = reinterpret_cast<const std::uint16_t*>(multi_offsets(h));
+    const std::uint64_t base = h->base;
+    if (base + delta[units - 1] < key.size()) {  // every unit inside the key: no bounds checks
+      const char* at = key.data() + base;
+      for (unsigned i = 0; i < units; ++i) {
+        const unsigned v = 0x100u | static_cast<unsigned char>(at[delta[i]]);
+        r = (r << std::popcount(unsigned{mask[i]})) | static_cast<std::uint32_t>(pext64(v, mask[i]));
+      }
+      return r;
+    }
+  }
   for (unsigned i = 0; i < units; ++i) {
-    const unsigned v = unit_value(key, unit[i]);
+    const unsigned v = unit_value(key, multi_unit(h, i));
     r = (r << std::popcount(unsigned{mask[i]})) | static_cast<std::uint32_t>(pext64(v, mask[i]));
   }
   return r;
@@ -450,8 +469,10 @@ inline Shape exact_shape(const Decoded& d) noexcept {
       last = d.pos[t] / kUnitBits;
       ++units;
     }
-  s.multi = d.pos[d.k - 1] / kUnitBits - d.pos[0] / kUnitBits >= kWindowUnits;
+  const std::uint64_t span = d.pos[d.k - 1] / kUnitBits - d.pos[0] / kUnitBits;
+  s.multi = span >= kWindowUnits;
   s.ucap = s.multi ? units : 0;
+  s.wide = s.multi && span > 0xffff;
   return s;
 }
 
@@ -461,12 +482,13 @@ inline NodeHeader* encode(const Decoded& d, const Shape& s, void* mem) noexcept 
   assert(d.n >= 2 && d.n <= s.cap && s.cap <= kMaxFanout && d.k >= 1 && d.k <= 31);
   std::memset(mem, 0, shape_bytes(s));
   auto* h = static_cast<NodeHeader*>(mem);
-  h->layout = static_cast<std::uint8_t>(s.width_code | (s.multi ? kMultiMask : 0));
+  h->layout = static_cast<std::uint8_t>(s.width_code | (s.multi ? kMultiMask : 0) |
+                                        (s.multi && s.wide ? kWideUnits : 0));
   h->count = static_cast<std::uint8_t>(d.n);
   h->cap = static_cast<std::uint8_t>(s.cap);
+  const std::uint64_t base = d.pos[0] / kUnitBits;
+  h->base = static_cast<std::uint32_t>(base);
   if (!s.multi) {
-    const std::uint64_t base = d.pos[0] / kUnitBits;
-    h->base = static_cast<std::uint32_t>(base);
     std::uint64_t m = 0;
     for (unsigned t = 0; t < d.k; ++t) {
       const std::uint64_t r = d.pos[t] / kUnitBits - base;
@@ -476,12 +498,20 @@ inline NodeHeader* encode(const Decoded& d, const Shape& s, void* mem) noexcept 
   } else {
     auto* mh = reinterpret_cast<MultiHeader*>(h + 1);
     mh->ucap = static_cast<std::uint8_t>(s.ucap);
-    auto* unit = reinterpret_cast<std::uint32_t*>(reinterpret_cast<char*>(mh) + sizeof(MultiHeader));
-    auto* mask = reinterpret_cast<std::uint16_t*>(unit + s.ucap);
+    char* offsets = reinterpret_cast<char*>(mh) + sizeof(MultiHeader);
+    auto* mask = reinterpret_cast<std::uint16_t*>(offsets + std::size_t{s.ucap} * (s.wide ? 4 : 2));
     unsigned u = 0;
+    std::uint64_t last = ~std::uint64_t{0};
     for (unsigned t = 0; t < d.k; ++t) {
-      const auto un = static_cast<std::uint32_t>(d.pos[t] / kUnitBits);
-      if (u == 0 || unit[u - 1] != un) unit[u++] = un;
+      const std::uint64_t un = d.pos[t] / kUnitBits;
+      if (un != last) {
+        if (s.wide)
+          reinterpret_cast<std::uint32_t*>(offsets)[u] = static_cast<std::uint32_t>(un);
+        else
+          reinterpret_cast<std::uint16_t*>(offsets)[u] = static_cast<std::uint16_t>(un - base);
+        last = un;
+        ++u;
+      }
       mask[u - 1] = static_cast<std::uint16_t>(mask[u - 1] | (1u << (8 - d.pos[t] % kUnitBits)));
     }
     assert(u <= s.ucap);
@@ -511,6 +541,7 @@ inline bool shape_holds(const Shape& s, const Decoded& d) noexcept {
   const Shape e = exact_shape(d);
   if (d.n > s.cap || e.width_code > s.width_code) return false;
   if (!s.multi) return !e.multi;
+  if (e.wide && !s.wide) return false;
   unsigned units = 0;
   for (unsigned t = 0; t < d.k; ++t)
     if (t == 0 || d.pos[t] / kUnitBits != d.pos[t - 1] / kUnitBits) ++units;
@@ -519,7 +550,7 @@ inline bool shape_holds(const Shape& s, const Decoded& d) noexcept {
 
 // Statistics of the tree's shape (tests, benchmarks).
 struct Stats {
-  std::size_t nodes = 0, single_mask = 0, multi_mask = 0;
+  std::size_t nodes = 0, single_mask = 0, multi_mask = 0, wide_units = 0;
   std::size_t pk8 = 0, pk16 = 0, pk32 = 0;
   std::size_t leaves = 0, entries = 0, max_depth = 0, root_height = 0;
   std::size_t node_bytes = 0;
