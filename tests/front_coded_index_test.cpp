@@ -373,3 +373,24 @@ TEST_CASE("FrontCodedIndex: images with 8-byte bucket offsets", "[front_coded_in
     REQUIRE_NOTHROW(memkv_test::check_static_against(w, ref));
   }
 }
+
+TEST_CASE("FrontCodedIndex: moved-from and default-constructed indexes are empty", "[front_coded_index]") {
+  const auto ref = memkv_test::nasty_map<std::uint64_t>(4, 100);
+  Index a = Index::build(ref);
+  Index b = std::move(a);
+  REQUIRE(b.size() == ref.size());
+  REQUIRE(a.size() == 0);  // NOLINT(bugprone-use-after-move): moved-from is empty and usable
+  REQUIRE(a.begin() == a.end());
+  REQUIRE_FALSE(a.contains(ref.begin()->first));
+  a.check_invariants();
+  REQUIRE(Index::from_bytes(a.bytes()).empty());
+  a = std::move(b);
+  REQUIRE(a.size() == ref.size());
+  REQUIRE(b.empty());
+  const Index d;
+  REQUIRE(d.empty());
+  REQUIRE(d.memory_usage() == sizeof(Index));
+  const Set s;
+  REQUIRE(s.empty());
+  REQUIRE(Set::from_bytes(s.bytes()).empty());
+}

@@ -85,7 +85,8 @@
 //   memkv::format_error (bad images; the message names the offset, open() adds the path),
 //   std::bad_alloc passes through; a failed builder insert leaves the builder usable only for
 //   destruction. nth() throws memkv::error for i >= size().
-//   Copying copies (and re-validates) the image; moving is noexcept.
+//   Copying copies (and re-validates) the image; moving is noexcept and leaves the source
+//   empty (default-constructed and moved-from indexes share one static empty image).
 //
 // ---- Limits --------------------------------------------------------------------------------
 //   bucket size 1..65536; sizeof(V) <= 65536; keys of any length (tested to 16 MiB); offsets
@@ -119,6 +120,9 @@
 //       npm-names  b=8 2.50x, b=16 2.44x, b=32 2.60x, b=64 2.51x; scan 570-620 MB/s
 //     Lookups are bound by the tree descent (~60% of the time), not the bucket scan, so b=32
 //     costs no speed and saves 9-12%: it is the default.
+//   - memkv-compare (bench/, 8-byte values, default b=32, load average ~20 on 2 vCPUs):
+//       npm-urls: image 34.4 MB = 0.459x raw (keys 0.279x + 8 B/key of values), -23.6 B/key;
+//       lookups 2.30x (values = rank) and 2.72x (hash64) the sorted vector, misses 3.7-4.4x.
 //   - Search: a plain binary search over heads via the offsets array measured 1.4-2.0x the
 //     vector; the window nodes, then Eytzinger order with the bucket offset in the node (which
 //     removed a dependent miss on the offsets array), brought it to ~2.5x.
@@ -838,15 +842,28 @@ public:
   class builder;
 
   // ---- construction ----
-  FrontCodedIndex() : FrontCodedIndex(builder().finish()) {}
-  FrontCodedIndex(FrontCodedIndex&&) noexcept = default;
-  FrontCodedIndex& operator=(FrontCodedIndex&&) noexcept = default;
+  // An empty index (its image is one shared static empty image). A moved-from index is empty.
+  FrontCodedIndex() : c_(empty_core()) {}
+  FrontCodedIndex(FrontCodedIndex&& o) noexcept : owner_(std::move(o.owner_)), c_(o.c_) {
+    o.c_ = empty_core();
+  }
+  FrontCodedIndex& operator=(FrontCodedIndex&& o) noexcept {
+    if (this != &o) {
+      owner_ = std::move(o.owner_);
+      c_ = o.c_;
+      o.c_ = empty_core();
+    }
+    return *this;
+  }
   FrontCodedIndex(const FrontCodedIndex& o) : FrontCodedIndex(from_bytes(o.bytes())) {}
   FrontCodedIndex& operator=(const FrontCodedIndex& o) {
     if (this != &o) *this = FrontCodedIndex(o);
     return *this;
   }
-  void swap(FrontCodedIndex& o) noexcept { c_.swap(o.c_); }
+  void swap(FrontCodedIndex& o) noexcept {
+    owner_.swap(o.owner_);
+    std::swap(c_, o.c_);
+  }
 
   template <std::ranges::input_range R>
   static FrontCodedIndex build(R&& items, std::uint32_t bucket_size = default_bucket_size,
@@ -908,12 +925,12 @@ public:
     if (i >= size())
       memkv::detail::throw_error("FrontCodedIndex::nth(" + std::to_string(i) + ") with size " +
                                  std::to_string(size()));
-    const const_iterator it(c_.get(), i);
-    return {std::string(it.key()), value_at(c_.get(), i)};
+    const const_iterator it(c_, i);
+    return {std::string(it.key()), value_at(c_, i)};
   }
   // An iterator at rank i (end() when i >= size()): nth without copying the key out.
   const_iterator at_rank(std::size_t i) const {
-    return const_iterator(c_.get(), std::min<std::uint64_t>(i, c_->n));
+    return const_iterator(c_, std::min<std::uint64_t>(i, c_->n));
   }
 
   std::size_t size() const noexcept { return static_cast<std::size_t>(c_->n); }
@@ -922,6 +939,7 @@ public:
   fci_coding coding() const noexcept { return c_->coding; }
   // sizeof(*this) + the core (decode table included) + the image when owned or mapped.
   std::size_t memory_usage() const noexcept {
+    if (!owner_) return sizeof(*this);
     std::size_t m = sizeof(*this) + sizeof(core) + c_->source.heap_bytes() +
                     c_->node_storage.capacity() * sizeof(detail::fci::search_node);
     if (c_->source.kind() == io::byte_source::kind_type::mapped) m += c_->image_size;
@@ -929,10 +947,10 @@ public:
   }
 
   // ---- ordered traversal ----
-  const_iterator begin() const { return const_iterator(c_.get(), 0); }
-  const_iterator end() const noexcept { return const_iterator(c_.get()); }
+  const_iterator begin() const { return const_iterator(c_, 0); }
+  const_iterator end() const noexcept { return const_iterator(c_); }
   const_iterator lower_bound(std::string_view key) const {
-    return const_iterator(c_.get(), detail::fci::search(*c_, key).rank);
+    return const_iterator(c_, detail::fci::search(*c_, key).rank);
   }
   range_type range(std::string_view lo, std::string_view hi) const {
     if (detail::fci::compare_bytes(lo, hi) >= 0) {
@@ -958,7 +976,19 @@ public:
   }
 
 private:
-  explicit FrontCodedIndex(std::unique_ptr<core> c) noexcept : c_(std::move(c)) {}
+  explicit FrontCodedIndex(std::unique_ptr<core> c) noexcept : owner_(std::move(c)), c_(owner_.get()) {}
+
+  // The core of the empty index: built once, never freed (so no static destruction order).
+  static const core* empty_core() {
+    static const core* const empty = [] {
+      std::vector<std::byte> image = builder().encode();
+      auto c = std::make_unique<core>();
+      c->source = io::byte_source::owned(std::move(image));
+      detail::fci::load(*c, value_size, {}, true);
+      return c.release();
+    }();
+    return empty;
+  }
 
   static FrontCodedIndex load(io::byte_source src, const fci_open_options& opt) {
     auto c = std::make_unique<core>();
@@ -979,7 +1009,7 @@ private:
     return FrontCodedIndex(std::move(c));
   }
 
-  mapped_type value_at(std::uint64_t rank) const noexcept { return value_at(c_.get(), rank); }
+  mapped_type value_at(std::uint64_t rank) const noexcept { return value_at(c_, rank); }
   static mapped_type value_at(const core* c, std::uint64_t rank) noexcept {
     if constexpr (is_keys_only) {
       return rank;
@@ -990,7 +1020,8 @@ private:
     }
   }
 
-  std::unique_ptr<core> c_;
+  std::unique_ptr<core> owner_;  // null for the shared empty core
+  const core* c_;
 };
 
 // ---- iterator ------------------------------------------------------------------------------
@@ -1116,6 +1147,7 @@ public:
   }
 
 private:
+  friend class FrontCodedIndex;
   enum class state { open, failed, finished };
 
   void check_usable() const {
