@@ -1,0 +1,30 @@
+// libFuzzer target: ArenaArt driven by an operation sequence decoded from the input and checked
+// against std::map after every step (the decoding and the checks: tests/fuzz/map_ops.hpp).
+// Input byte 0, bit 0: std::string values, else std::uint64_t.
+//
+// Build and run (from the repository root; .ci/fuzz.sh does both for every target):
+//   clang++-14 -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+//     -Iinclude tests/fuzz/arena_art_fuzz.cpp -o build-fuzz/arena_art_fuzz
+//   mkdir -p build-fuzz/corpus/arena_art
+//   build-fuzz/arena_art_fuzz -max_total_time=600 -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+//     build-fuzz/corpus/arena_art tests/fuzz/arena_art
+#include "map_ops.hpp"  // first: it carries the clang-14 std::ranges workaround
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "memkv/arena_art.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  memkv_fuzz::Input in(data, size);
+  const std::uint8_t settings = in.byte();
+  if ((settings & 1) != 0) {
+    memkv::ArenaArt<std::string> m;
+    memkv_fuzz::run_ops<memkv::ArenaArt<std::string>, std::string>("arena_art_fuzz", m, in);
+  } else {
+    memkv::ArenaArt<> m;
+    memkv_fuzz::run_ops<memkv::ArenaArt<>, std::uint64_t>("arena_art_fuzz", m, in);
+  }
+  return 0;
+}
