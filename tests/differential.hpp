@@ -10,6 +10,13 @@
 //                                              single bytes, prefix chains, URLs, binary, ...)
 //   memkv_test::nasty_map<V>(seed, n)          the same keys in a std::map, values attached.
 //
+// The mutable-map run covers insert, insert_or_assign (overwrite), erase (present and absent),
+// find/get/contains (hits, misses, neighbours), assignment through find(), lower_bound, prefix and
+// range scans (bounded, entry by entry), full iteration, copy/move/swap, compact() when the map
+// has it, clear, check_invariants(), and memory_usage() back at the empty map's value whenever
+// the map empties. DiffOptions::allocation_failures lets an allocator that fails at random check
+// the strong guarantee. Keys come from KeyGen; a few keys over 64 KiB join every run.
+//
 // Failures throw memkv_test::failure whose message names the seed, the operation number and the
 // key, so a run is replayed with MEMKV_TEST_SEED / MEMKV_TEST_OPS. The harness does not depend on
 // Catch2 (fuzz targets may use it); tests wrap it in REQUIRE_NOTHROW.
