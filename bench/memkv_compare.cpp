@@ -701,7 +701,7 @@ void write_plot(const Report& rep, const std::string& path) {
   o << format("<text x=\"%.0f\" y=\"24\" font-size=\"16\" font-weight=\"bold\">memkv-compare: %s (n = %zu, "
               "avg %.1f B/key)</text>\n", left, xml_escape(rep.data->name).c_str(), rep.data->size(),
               rep.data->average_length());
-  o << format("<text x=\"%.0f\" y=\"42\" fill=\"#555\">lower-right is better: fewer bytes per key, more lookups "
+  o << format("<text x=\"%.0f\" y=\"42\" fill=\"#555\">upper-left is better: fewer bytes per key, more lookups "
               "per second. %s</text>\n", left, xml_escape(rep.date).c_str());
   for (double x = xmin; x <= xmax + 1e-9; x += xstep) {
     o << format("<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", sx(x), sy(ymin), sx(x), sy(ymax));
