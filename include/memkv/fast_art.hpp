@@ -50,7 +50,8 @@
 // Memory: memory_usage() is the allocator policy's bytes_in_use() (nodes, leaves with keys and
 // values, chunk slack, free slots) plus sizeof(*this). Erased leaves and nodes are returned to the
 // policy; the SlabAllocator reuses them and gives a size class's chunks back to malloc when the
-// class empties, so erasing every key returns the map to its empty footprint.
+// class empties, so erasing every key returns the map to its empty footprint. Heap memory that a
+// value owns itself (a long std::string's buffer) is the value's, not the map's: not counted.
 //
 // compact() rewrites the tree into fresh memory densely (a deep copy swapped in).
 //

@@ -404,8 +404,8 @@ public:
 
   class const_iterator {
   public:
-    using iterator_category = std::forward_iterator_tag;
-    using iterator_concept = std::forward_iterator_tag;
+    using iterator_category = std::input_iterator_tag;  // *it is a prvalue (C++17 rules)
+    using iterator_concept = std::forward_iterator_tag;  // a forward_iterator in C++20 terms
     using value_type = basic_entry<const V&>;
     using reference = value_type;
     using difference_type = std::ptrdiff_t;
@@ -1201,7 +1201,8 @@ auto Tree<V, Store>::stats() const -> stats_type {
   if (!root_) return s;
   std::vector<std::pair<Ref, std::size_t>> stack{{root_, 0}};
   while (!stack.empty()) {
-    auto [r, d] = stack.back();
+    const Ref r = stack.back().first;
+    const std::size_t d = stack.back().second;  // not a structured binding: clang < 16 cannot capture one
     stack.pop_back();
     s.max_depth = std::max(s.max_depth, d);
     if (r.is_leaf()) {
