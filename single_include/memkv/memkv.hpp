@@ -1781,8 +1781,8 @@ public:
 
   class const_iterator {
   public:
-    using iterator_category = std::forward_iterator_tag;
-    using iterator_concept = std::forward_iterator_tag;
+    using iterator_category = std::input_iterator_tag;  // *it is a prvalue (C++17 rules)
+    using iterator_concept = std::forward_iterator_tag;  // a forward_iterator in C++20 terms
     using value_type = basic_entry<const V&>;
     using reference = value_type;
     using difference_type = std::ptrdiff_t;
@@ -2578,7 +2578,8 @@ auto Tree<V, Store>::stats() const -> stats_type {
   if (!root_) return s;
   std::vector<std::pair<Ref, std::size_t>> stack{{root_, 0}};
   while (!stack.empty()) {
-    auto [r, d] = stack.back();
+    const Ref r = stack.back().first;
+    const std::size_t d = stack.back().second;  // not a structured binding: clang < 16 cannot capture one
     stack.pop_back();
     s.max_depth = std::max(s.max_depth, d);
     if (r.is_leaf()) {
@@ -2786,7 +2787,8 @@ using ArenaArt = detail::art::Tree<V, detail::art::ArenaStore>;
 // Memory: memory_usage() is the allocator policy's bytes_in_use() (nodes, leaves with keys and
 // values, chunk slack, free slots) plus sizeof(*this). Erased leaves and nodes are returned to the
 // policy; the SlabAllocator reuses them and gives a size class's chunks back to malloc when the
-// class empties, so erasing every key returns the map to its empty footprint.
+// class empties, so erasing every key returns the map to its empty footprint. Heap memory that a
+// value owns itself (a long std::string's buffer) is the value's, not the map's: not counted.
 //
 // compact() rewrites the tree into fresh memory densely (a deep copy swapped in).
 //
@@ -2936,7 +2938,8 @@ using FastArt = detail::art::Tree<V, detail::art::PointerStore<Alloc>>;
 //   memkv::format_error (bad images; the message names the offset, open() adds the path),
 //   std::bad_alloc passes through; a failed builder insert leaves the builder usable only for
 //   destruction. nth() throws memkv::error for i >= size().
-//   Copying copies (and re-validates) the image; moving is noexcept.
+//   Copying copies (and re-validates) the image; moving is noexcept and leaves the source
+//   empty (default-constructed and moved-from indexes share one static empty image).
 //
 // ---- Limits --------------------------------------------------------------------------------
 //   bucket size 1..65536; sizeof(V) <= 65536; keys of any length (tested to 16 MiB); offsets
@@ -2970,6 +2973,9 @@ using FastArt = detail::art::Tree<V, detail::art::PointerStore<Alloc>>;
 //       npm-names  b=8 2.50x, b=16 2.44x, b=32 2.60x, b=64 2.51x; scan 570-620 MB/s
 //     Lookups are bound by the tree descent (~60% of the time), not the bucket scan, so b=32
 //     costs no speed and saves 9-12%: it is the default.
+//   - memkv-compare (bench/, 8-byte values, default b=32, load average ~20 on 2 vCPUs):
+//       npm-urls: image 34.4 MB = 0.459x raw (keys 0.279x + 8 B/key of values), -23.6 B/key;
+//       lookups 2.30x (values = rank) and 2.72x (hash64) the sorted vector, misses 3.7-4.4x.
 //   - Search: a plain binary search over heads via the offsets array measured 1.4-2.0x the
 //     vector; the window nodes, then Eytzinger order with the bucket offset in the node (which
 //     removed a dependent miss on the offsets array), brought it to ~2.5x.
@@ -3684,15 +3690,28 @@ public:
   class builder;
 
   // ---- construction ----
-  FrontCodedIndex() : FrontCodedIndex(builder().finish()) {}
-  FrontCodedIndex(FrontCodedIndex&&) noexcept = default;
-  FrontCodedIndex& operator=(FrontCodedIndex&&) noexcept = default;
+  // An empty index (its image is one shared static empty image). A moved-from index is empty.
+  FrontCodedIndex() : c_(empty_core()) {}
+  FrontCodedIndex(FrontCodedIndex&& o) noexcept : owner_(std::move(o.owner_)), c_(o.c_) {
+    o.c_ = empty_core();
+  }
+  FrontCodedIndex& operator=(FrontCodedIndex&& o) noexcept {
+    if (this != &o) {
+      owner_ = std::move(o.owner_);
+      c_ = o.c_;
+      o.c_ = empty_core();
+    }
+    return *this;
+  }
   FrontCodedIndex(const FrontCodedIndex& o) : FrontCodedIndex(from_bytes(o.bytes())) {}
   FrontCodedIndex& operator=(const FrontCodedIndex& o) {
     if (this != &o) *this = FrontCodedIndex(o);
     return *this;
   }
-  void swap(FrontCodedIndex& o) noexcept { c_.swap(o.c_); }
+  void swap(FrontCodedIndex& o) noexcept {
+    owner_.swap(o.owner_);
+    std::swap(c_, o.c_);
+  }
 
   template <std::ranges::input_range R>
   static FrontCodedIndex build(R&& items, std::uint32_t bucket_size = default_bucket_size,
@@ -3754,12 +3773,12 @@ public:
     if (i >= size())
       memkv::detail::throw_error("FrontCodedIndex::nth(" + std::to_string(i) + ") with size " +
                                  std::to_string(size()));
-    const const_iterator it(c_.get(), i);
-    return {std::string(it.key()), value_at(c_.get(), i)};
+    const const_iterator it(c_, i);
+    return {std::string(it.key()), value_at(c_, i)};
   }
   // An iterator at rank i (end() when i >= size()): nth without copying the key out.
   const_iterator at_rank(std::size_t i) const {
-    return const_iterator(c_.get(), std::min<std::uint64_t>(i, c_->n));
+    return const_iterator(c_, std::min<std::uint64_t>(i, c_->n));
   }
 
   std::size_t size() const noexcept { return static_cast<std::size_t>(c_->n); }
@@ -3768,6 +3787,7 @@ public:
   fci_coding coding() const noexcept { return c_->coding; }
   // sizeof(*this) + the core (decode table included) + the image when owned or mapped.
   std::size_t memory_usage() const noexcept {
+    if (!owner_) return sizeof(*this);
     std::size_t m = sizeof(*this) + sizeof(core) + c_->source.heap_bytes() +
                     c_->node_storage.capacity() * sizeof(detail::fci::search_node);
     if (c_->source.kind() == io::byte_source::kind_type::mapped) m += c_->image_size;
@@ -3775,10 +3795,10 @@ public:
   }
 
   // ---- ordered traversal ----
-  const_iterator begin() const { return const_iterator(c_.get(), 0); }
-  const_iterator end() const noexcept { return const_iterator(c_.get()); }
+  const_iterator begin() const { return const_iterator(c_, 0); }
+  const_iterator end() const noexcept { return const_iterator(c_); }
   const_iterator lower_bound(std::string_view key) const {
-    return const_iterator(c_.get(), detail::fci::search(*c_, key).rank);
+    return const_iterator(c_, detail::fci::search(*c_, key).rank);
   }
   range_type range(std::string_view lo, std::string_view hi) const {
     if (detail::fci::compare_bytes(lo, hi) >= 0) {
@@ -3804,7 +3824,19 @@ public:
   }
 
 private:
-  explicit FrontCodedIndex(std::unique_ptr<core> c) noexcept : c_(std::move(c)) {}
+  explicit FrontCodedIndex(std::unique_ptr<core> c) noexcept : owner_(std::move(c)), c_(owner_.get()) {}
+
+  // The core of the empty index: built once, never freed (so no static destruction order).
+  static const core* empty_core() {
+    static const core* const empty = [] {
+      std::vector<std::byte> image = builder().encode();
+      auto c = std::make_unique<core>();
+      c->source = io::byte_source::owned(std::move(image));
+      detail::fci::load(*c, value_size, {}, true);
+      return c.release();
+    }();
+    return empty;
+  }
 
   static FrontCodedIndex load(io::byte_source src, const fci_open_options& opt) {
     auto c = std::make_unique<core>();
@@ -3825,7 +3857,7 @@ private:
     return FrontCodedIndex(std::move(c));
   }
 
-  mapped_type value_at(std::uint64_t rank) const noexcept { return value_at(c_.get(), rank); }
+  mapped_type value_at(std::uint64_t rank) const noexcept { return value_at(c_, rank); }
   static mapped_type value_at(const core* c, std::uint64_t rank) noexcept {
     if constexpr (is_keys_only) {
       return rank;
@@ -3836,7 +3868,8 @@ private:
     }
   }
 
-  std::unique_ptr<core> c_;
+  std::unique_ptr<core> owner_;  // null for the shared empty core
+  const core* c_;
 };
 
 // ---- iterator ------------------------------------------------------------------------------
@@ -3962,6 +3995,7 @@ public:
   }
 
 private:
+  friend class FrontCodedIndex;
   enum class state { open, failed, finished };
 
   void check_usable() const {
@@ -4138,6 +4172,14 @@ using FrontCodedSet = FrontCodedIndex<keys_only>;
 // first few MiB of keys (stored in the header): most states of a key set are links of a chain
 // (one transition, not final, its target written just before it) and cost 1 bit + the label's
 // code, about 5-6 bits for text keys instead of the 8-16 of a byte-aligned format.
+//
+// ## Measured (memkv-compare --dataset npm-urls, 1,685,458 keys, 74.9 MB raw; 2026-11-24 on a
+// 2-vCPU machine at load average ~18, so CPU-time throughputs, ratios from the same run)
+//   values = rank:   image 24.1 MB (0.322x raw; fst crate 31.9 MB), lookup 1.08x and miss 1.66x
+//                    a sorted std::vector<std::string> + lower_bound, build 2.40 s CPU
+//   values = hash64: image 37.6 MB (0.502x raw; fst crate 49.6 MB): the same FST + a 64-bit column
+//   marisa-trie (keys only) 17.0 MB, lookup 0.53x. Registry size vs image (rank values):
+//   4 Ki cells 26.5 MB, 64 Ki 25.3 MB, 256 Ki 24.7 MB, 1 Mi (default) 24.1 MB, 4 Mi 23.4 MB.
 //
 // ## Complexity and guarantees
 // get/contains/rank: O(|key|) state decodes (a multi-transition state: O(transitions) labels).
@@ -4899,26 +4941,47 @@ private:
     promote(bk, 3);
   }
   // Bucket storage: 2 MiB aligned and advised to use transparent huge pages where available,
-  // since lookups touch random buckets and 4 KiB pages would add a TLB miss to each.
+  // since lookups touch random buckets and 4 KiB pages would add a TLB miss to each. Large
+  // arrays are mapped directly, so that freeing them gives the memory back to the system.
   struct free_buckets {
-    void operator()(bucket* p) const noexcept { std::free(p); }
+    std::size_t bytes;  // mapped length, 0: from aligned_alloc
+    void operator()(bucket* p) const noexcept {
+#if MEMKV_HAS_POSIX_IO
+      if (bytes) {
+        ::munmap(p, bytes);
+        return;
+      }
+#endif
+      std::free(p);
+    }
   };
   using bucket_array = std::unique_ptr<bucket[], free_buckets>;
   static bucket_array allocate(std::size_t nbuckets) {
     constexpr std::size_t huge = std::size_t{2} << 20;
     const std::size_t bytes = nbuckets * sizeof(bucket);
-    const std::size_t align = bytes >= huge ? huge : alignof(bucket);
-    void* p = std::aligned_alloc(align, (bytes + align - 1) / align * align);
-    if (!p) throw std::bad_alloc();
-#if MEMKV_HAS_POSIX_IO && defined(MADV_HUGEPAGE)
-    if (bytes >= huge) ::madvise(p, bytes, MADV_HUGEPAGE);
+    bucket* b = nullptr;
+    std::size_t mapped = 0;
+#if MEMKV_HAS_POSIX_IO && defined(MAP_ANONYMOUS)
+    if (bytes >= huge) {
+      void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) throw std::bad_alloc();
+#if defined(MADV_HUGEPAGE)
+      ::madvise(p, bytes, MADV_HUGEPAGE);
 #endif
-    auto* b = static_cast<bucket*>(p);
+      b = static_cast<bucket*>(p);
+      mapped = bytes;
+    }
+#endif
+    if (!b) {
+      void* p = std::aligned_alloc(alignof(bucket), bytes);
+      if (!p) throw std::bad_alloc();
+      b = static_cast<bucket*>(p);
+    }
     for (std::size_t i = 0; i < nbuckets; ++i) {
       ::new (b + i) bucket();
       b[i].meta = std::uint64_t{0xE4} << 56;  // order 0,1,2,3
     }
-    return bucket_array(b);
+    return bucket_array(b, free_buckets{mapped});
   }
 
   void resize(std::size_t nbuckets) {
@@ -5723,7 +5786,7 @@ FrozenLayer FrozenLayer::build(R&& range) {
 //     uint8_t  cap;                // entry slots, n..32 (== n except after an erase that could
 //                                  //   not allocate a smaller node)
 //     uint8_t  height;             // >= 1 + max(children's heights), leaves 0; saturates at 255
-//     uint32_t base;               // single-mask: first unit of the 7-unit window
+//     uint32_t base;               // the first unit holding a position
 //   };
 //   struct SingleMaskNode {        // every position within units [base, base + 7)
 //     NodeHeader h;
@@ -5736,7 +5799,9 @@ FrozenLayer FrozenLayer::build(R&& range) {
 //   struct MultiMaskNode {         // positions spread over more than 7 units
 //     NodeHeader h;
 //     uint8_t  units, ucap; uint16_t pad;
-//     uint32_t unit[ucap];         // units holding positions, ascending
+//     uint16_t unit_delta[ucap];   // units holding positions, ascending, minus base (layout
+//                                  //   bit 3, when they span more than 65535 bytes: uint32_t
+//                                  //   unit[ucap], absolute)
 //     uint16_t unit_mask[ucap];    // the positions within each unit (9 bits); pad to 8
 //     uintW_t  pk[cap];            // pad to 8
 //     Ref      child[cap];
@@ -5775,7 +5840,11 @@ FrozenLayer FrozenLayer::build(R&& range) {
 //   - Copy is deep (each copy has its own allocator pool); move and swap are noexcept.
 //
 // Memory: memory_usage() is the allocator policy's bytes_in_use() plus sizeof(*this). Erasing every
-// key gives all nodes and leaves back (the SlabAllocator returns to its empty footprint).
+// key gives all nodes and leaves back (the SlabAllocator returns to its empty footprint). On
+// npm-urls (1.69M URLs, 44.5 B on average, shuffled inserts) it is 32.5 B/key beyond the raw key
+// bytes, 8-byte values included: leaves 12.5 (value 8, length 1, 8-byte slab rounding), nodes
+// 14.2 (an 8-byte child slot and a 1-4 byte partial key per entry, ~15 entries per node,
+// headers and unit masks), SlabAllocator chunk tails and free slots 5.7.
 //
 // Limits: keys up to 2^32 - 1 bytes (longer ones throw memkv::error); alignof(V) <= 8.
 
@@ -5922,7 +5991,7 @@ struct NodeHeader {
   std::uint8_t count;   // entries, 2..32
   std::uint8_t cap;     // entry slots allocated, count..32
   std::uint8_t height;  // >= 1 + the children's heights (leaves count 0); saturates at 255
-  std::uint32_t base;   // single-mask: first unit of the window; multi-mask: 0
+  std::uint32_t base;   // the first unit holding a position (single-mask: of the 7-unit window)
 };
 static_assert(sizeof(NodeHeader) == 8);
 
@@ -5930,10 +5999,12 @@ struct MultiHeader {    // follows NodeHeader in a multi-mask node
   std::uint8_t units;   // units holding discriminative bits, 1..31, ascending
   std::uint8_t ucap;    // unit slots allocated
   std::uint16_t pad;
-  // std::uint32_t unit[ucap]; std::uint16_t unit_mask[ucap]; padding to 8
+  // uint16_t unit_delta[ucap] (unit - base), or with kWideUnits uint32_t unit[ucap];
+  // uint16_t unit_mask[ucap]; padding to 8
 };
 
 inline constexpr std::uint8_t kMultiMask = 4;
+inline constexpr std::uint8_t kWideUnits = 8;  // multi-mask units span more than 65535 bytes
 
 using Ref = TaggedPtr<NodeHeader, art::LeafTag>;
 
@@ -5942,14 +6013,15 @@ struct Shape {
   bool multi;
   unsigned cap;
   unsigned ucap;        // multi only
+  bool wide;            // multi only: 32-bit unit offsets
 };
 
 inline constexpr std::size_t align8(std::size_t n) noexcept { return (n + 7) & ~std::size_t{7}; }
-inline constexpr std::size_t ext_bytes(bool multi, unsigned ucap) noexcept {
-  return multi ? align8(sizeof(MultiHeader) + 6 * std::size_t{ucap}) : 8;
+inline constexpr std::size_t ext_bytes(bool multi, unsigned ucap, bool wide) noexcept {
+  return multi ? align8(sizeof(MultiHeader) + (wide ? 6 : 4) * std::size_t{ucap}) : 8;
 }
 inline constexpr std::size_t shape_bytes(const Shape& s) noexcept {
-  return sizeof(NodeHeader) + ext_bytes(s.multi, s.ucap) +
+  return sizeof(NodeHeader) + ext_bytes(s.multi, s.ucap, s.wide) +
          align8(std::size_t{s.cap} << s.width_code) + std::size_t{s.cap} * sizeof(Ref);
 }
 
@@ -5958,12 +6030,18 @@ inline unsigned width_code(const NodeHeader* h) noexcept { return h->layout & 3u
 inline const MultiHeader* multi_header(const NodeHeader* h) noexcept {
   return reinterpret_cast<const MultiHeader*>(h + 1);
 }
-inline const std::uint32_t* multi_units(const NodeHeader* h) noexcept {
-  return reinterpret_cast<const std::uint32_t*>(reinterpret_cast<const char*>(h + 1) +
-                                                sizeof(MultiHeader));
+inline bool wide_units(const NodeHeader* h) noexcept { return (h->layout & kWideUnits) != 0; }
+inline const char* multi_offsets(const NodeHeader* h) noexcept {
+  return reinterpret_cast<const char*>(h + 1) + sizeof(MultiHeader);
+}
+// Unit i of a multi-mask node.
+inline std::uint64_t multi_unit(const NodeHeader* h, unsigned i) noexcept {
+  if (wide_units(h)) return reinterpret_cast<const std::uint32_t*>(multi_offsets(h))[i];
+  return std::uint64_t{h->base} + reinterpret_cast<const std::uint16_t*>(multi_offsets(h))[i];
 }
 inline const std::uint16_t* multi_masks(const NodeHeader* h) noexcept {
-  return reinterpret_cast<const std::uint16_t*>(multi_units(h) + multi_header(h)->ucap);
+  return reinterpret_cast<const std::uint16_t*>(multi_offsets(h) +
+                                                std::size_t{multi_header(h)->ucap} * (wide_units(h) ? 4 : 2));
 }
 inline std::uint64_t single_mask(const NodeHeader* h) noexcept {
   std::uint64_t m;
@@ -5971,7 +6049,7 @@ inline std::uint64_t single_mask(const NodeHeader* h) noexcept {
   return m;
 }
 inline Shape shape_of(const NodeHeader* h) noexcept {
-  return {width_code(h), is_multi(h), h->cap, is_multi(h) ? multi_header(h)->ucap : 0u};
+  return {width_code(h), is_multi(h), h->cap, is_multi(h) ? multi_header(h)->ucap : 0u, wide_units(h)};
 }
 inline std::size_t node_bytes(const NodeHeader* h) noexcept { return shape_bytes(shape_of(h)); }
 // The partial keys follow the extraction data, so that a search reads one or two cache lines
@@ -5979,7 +6057,7 @@ inline std::size_t node_bytes(const NodeHeader* h) noexcept { return shape_bytes
 inline const void* partial_keys(const NodeHeader* h) noexcept {
   const bool multi = is_multi(h);
   return reinterpret_cast<const char*>(h) + sizeof(NodeHeader) +
-         ext_bytes(multi, multi ? multi_header(h)->ucap : 0u);
+         ext_bytes(multi, multi ? multi_header(h)->ucap : 0u, wide_units(h));
 }
 inline Ref* children(NodeHeader* h) noexcept {
   return reinterpret_cast<Ref*>(const_cast<char*>(static_cast<const char*>(partial_keys(h))) +
@@ -6012,11 +6090,10 @@ inline unsigned node_positions(const NodeHeader* h, std::uint64_t* out) noexcept
     return k;
   }
   const unsigned units = multi_header(h)->units;
-  const std::uint32_t* unit = multi_units(h);
   const std::uint16_t* mask = multi_masks(h);
   for (unsigned r = 0; r < units; ++r)
     for (int b = 8; b >= 0; --b)
-      if (mask[r] >> b & 1u) out[k++] = std::uint64_t{unit[r]} * kUnitBits + (8 - b);
+      if (mask[r] >> b & 1u) out[k++] = multi_unit(h, r) * kUnitBits + (8 - b);
   return k;
 }
 inline std::uint64_t min_position(const NodeHeader* h) noexcept {
@@ -6025,18 +6102,29 @@ inline std::uint64_t min_position(const NodeHeader* h) noexcept {
     return (std::uint64_t{h->base} + (6 - b / kUnitBits)) * kUnitBits + (8 - b % kUnitBits);
   }
   const unsigned b = static_cast<unsigned>(std::bit_width(unsigned{multi_masks(h)[0]}) - 1);
-  return std::uint64_t{multi_units(h)[0]} * kUnitBits + (8 - b);
+  return std::uint64_t{h->base} * kUnitBits + (8 - b);
 }
 
 // The dense partial key of `key` in node h: its bits at h's positions, the first one highest.
 inline std::uint32_t extract(const NodeHeader* h, std::string_view key) noexcept {
   if (!is_multi(h)) return static_cast<std::uint32_t>(pext64(window_word(key, h->base), single_mask(h)));
   const unsigned units = multi_header(h)->units;
-  const std::uint32_t* unit = multi_units(h);
   const std::uint16_t* mask = multi_masks(h);
   std::uint32_t r = 0;
+  if (!wide_units(h)) {
+    const auto* delta = reinterpret_cast<const std::uint16_t*>(multi_offsets(h));
+    const std::uint64_t base = h->base;
+    if (base + delta[units - 1] < key.size()) {  // every unit inside the key: no bounds checks
+      const char* at = key.data() + base;
+      for (unsigned i = 0; i < units; ++i) {
+        const unsigned v = 0x100u | static_cast<unsigned char>(at[delta[i]]);
+        r = (r << std::popcount(unsigned{mask[i]})) | static_cast<std::uint32_t>(pext64(v, mask[i]));
+      }
+      return r;
+    }
+  }
   for (unsigned i = 0; i < units; ++i) {
-    const unsigned v = unit_value(key, unit[i]);
+    const unsigned v = unit_value(key, multi_unit(h, i));
     r = (r << std::popcount(unsigned{mask[i]})) | static_cast<std::uint32_t>(pext64(v, mask[i]));
   }
   return r;
@@ -6243,8 +6331,10 @@ inline Shape exact_shape(const Decoded& d) noexcept {
       last = d.pos[t] / kUnitBits;
       ++units;
     }
-  s.multi = d.pos[d.k - 1] / kUnitBits - d.pos[0] / kUnitBits >= kWindowUnits;
+  const std::uint64_t span = d.pos[d.k - 1] / kUnitBits - d.pos[0] / kUnitBits;
+  s.multi = span >= kWindowUnits;
   s.ucap = s.multi ? units : 0;
+  s.wide = s.multi && span > 0xffff;
   return s;
 }
 
@@ -6254,12 +6344,13 @@ inline NodeHeader* encode(const Decoded& d, const Shape& s, void* mem) noexcept 
   assert(d.n >= 2 && d.n <= s.cap && s.cap <= kMaxFanout && d.k >= 1 && d.k <= 31);
   std::memset(mem, 0, shape_bytes(s));
   auto* h = static_cast<NodeHeader*>(mem);
-  h->layout = static_cast<std::uint8_t>(s.width_code | (s.multi ? kMultiMask : 0));
+  h->layout = static_cast<std::uint8_t>(s.width_code | (s.multi ? kMultiMask : 0) |
+                                        (s.multi && s.wide ? kWideUnits : 0));
   h->count = static_cast<std::uint8_t>(d.n);
   h->cap = static_cast<std::uint8_t>(s.cap);
+  const std::uint64_t base = d.pos[0] / kUnitBits;
+  h->base = static_cast<std::uint32_t>(base);
   if (!s.multi) {
-    const std::uint64_t base = d.pos[0] / kUnitBits;
-    h->base = static_cast<std::uint32_t>(base);
     std::uint64_t m = 0;
     for (unsigned t = 0; t < d.k; ++t) {
       const std::uint64_t r = d.pos[t] / kUnitBits - base;
@@ -6269,12 +6360,20 @@ inline NodeHeader* encode(const Decoded& d, const Shape& s, void* mem) noexcept 
   } else {
     auto* mh = reinterpret_cast<MultiHeader*>(h + 1);
     mh->ucap = static_cast<std::uint8_t>(s.ucap);
-    auto* unit = reinterpret_cast<std::uint32_t*>(reinterpret_cast<char*>(mh) + sizeof(MultiHeader));
-    auto* mask = reinterpret_cast<std::uint16_t*>(unit + s.ucap);
+    char* offsets = reinterpret_cast<char*>(mh) + sizeof(MultiHeader);
+    auto* mask = reinterpret_cast<std::uint16_t*>(offsets + std::size_t{s.ucap} * (s.wide ? 4 : 2));
     unsigned u = 0;
+    std::uint64_t last = ~std::uint64_t{0};
     for (unsigned t = 0; t < d.k; ++t) {
-      const auto un = static_cast<std::uint32_t>(d.pos[t] / kUnitBits);
-      if (u == 0 || unit[u - 1] != un) unit[u++] = un;
+      const std::uint64_t un = d.pos[t] / kUnitBits;
+      if (un != last) {
+        if (s.wide)
+          reinterpret_cast<std::uint32_t*>(offsets)[u] = static_cast<std::uint32_t>(un);
+        else
+          reinterpret_cast<std::uint16_t*>(offsets)[u] = static_cast<std::uint16_t>(un - base);
+        last = un;
+        ++u;
+      }
       mask[u - 1] = static_cast<std::uint16_t>(mask[u - 1] | (1u << (8 - d.pos[t] % kUnitBits)));
     }
     assert(u <= s.ucap);
@@ -6304,6 +6403,7 @@ inline bool shape_holds(const Shape& s, const Decoded& d) noexcept {
   const Shape e = exact_shape(d);
   if (d.n > s.cap || e.width_code > s.width_code) return false;
   if (!s.multi) return !e.multi;
+  if (e.wide && !s.wide) return false;
   unsigned units = 0;
   for (unsigned t = 0; t < d.k; ++t)
     if (t == 0 || d.pos[t] / kUnitBits != d.pos[t - 1] / kUnitBits) ++units;
@@ -6312,7 +6412,7 @@ inline bool shape_holds(const Shape& s, const Decoded& d) noexcept {
 
 // Statistics of the tree's shape (tests, benchmarks).
 struct Stats {
-  std::size_t nodes = 0, single_mask = 0, multi_mask = 0;
+  std::size_t nodes = 0, single_mask = 0, multi_mask = 0, wide_units = 0;
   std::size_t pk8 = 0, pk16 = 0, pk32 = 0;
   std::size_t leaves = 0, entries = 0, max_depth = 0, root_height = 0;
   std::size_t node_bytes = 0;
@@ -6940,6 +7040,7 @@ auto HotArt<V, Alloc>::stats() const -> stats_type {
     const NodeHeader* h = r.inner();
     ++s.nodes;
     ++(detail::hot::is_multi(h) ? s.multi_mask : s.single_mask);
+    if (detail::hot::wide_units(h)) ++s.wide_units;
     ++(detail::hot::width_code(h) == 0 ? s.pk8 : detail::hot::width_code(h) == 1 ? s.pk16 : s.pk32);
     s.entries += h->count;
     s.node_bytes += detail::hot::node_bytes(h);
@@ -6967,10 +7068,13 @@ void HotArt<V, Alloc>::check_invariants() const {
     stack.pop_back();
     if (it.r.is_leaf()) continue;
     const NodeHeader* h = it.r.inner();
-    if ((h->layout & ~std::uint8_t{7}) != 0 || detail::hot::width_code(h) > 2) fail("bad layout byte");
+    if ((h->layout & ~std::uint8_t{15}) != 0 || detail::hot::width_code(h) > 2 ||
+        (detail::hot::wide_units(h) && !detail::hot::is_multi(h)))
+      fail("bad layout byte");
     if (h->count < 2 || h->count > h->cap || h->cap > detail::hot::kMaxFanout) fail("bad entry count");
     const unsigned k = detail::hot::node_positions(h, pos);
     if (k == 0 || k > 31) fail("bad number of positions");
+    if (pos[0] / detail::hot::kUnitBits != h->base) fail("base is not the first unit");
     if (k > h->count - 1u) fail("more positions than BiNodes");
     const unsigned need = k <= 8 ? 0 : k <= 16 ? 1 : 2;
     if (detail::hot::width_code(h) < need) fail("partial keys too narrow");
@@ -6982,7 +7086,7 @@ void HotArt<V, Alloc>::check_invariants() const {
       if (mh->units == 0 || mh->units > mh->ucap) fail("bad unit count");
       for (unsigned u = 0; u < mh->units; ++u) {
         if (detail::hot::multi_masks(h)[u] == 0 || detail::hot::multi_masks(h)[u] > 0x1ff) fail("bad unit mask");
-        if (u > 0 && detail::hot::multi_units(h)[u] <= detail::hot::multi_units(h)[u - 1]) fail("units not ascending");
+        if (u > 0 && detail::hot::multi_unit(h, u) <= detail::hot::multi_unit(h, u - 1)) fail("units not ascending");
       }
     } else if ((detail::hot::single_mask(h) >> 63) != 0) {
       fail("single mask beyond the window");
