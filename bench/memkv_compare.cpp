@@ -737,7 +737,8 @@ void write_plot(const Report& rep, const std::string& path) {
 // --self-check tolerances: the three memory figures agree when
 //   |memory_usage - alloc| <= 25% of alloc + 256 KiB   (malloc's 8-byte headers and size classes
 //                                                        are in alloc, not in memory_usage)
-//   |RSS - alloc|          <= 25% of alloc + 8 MiB     (page granularity, heap top padding)
+//   RSS >= alloc - (25% of alloc + 8 MiB)              (page granularity, heap top padding; RSS
+//                                                        above alloc is only noted: build temporaries)
 // Under AddressSanitizer, malloc is ASan's: mallinfo2() does not see it and RSS includes shadow
 // memory, so only memory_usage() is meaningful and the consistency checks are skipped (said so).
 #if defined(__SANITIZE_ADDRESS__)
@@ -772,16 +773,21 @@ bool self_check(const Report& rep, const std::vector<Entry>& expected) {
     if (!kAllocatorFiguresValid) continue;
     if (r->mem_usage >= 0 && std::fabs(r->mem_usage - r->alloc) > kMuTolerance * r->alloc + kMuSlack)
       fail(format("row '%s': memory_usage %.0f vs allocator %.0f bytes", r->name, r->mem_usage, r->alloc));
-    if (std::fabs(r->rss - r->alloc) > kRssTolerance * r->alloc + kRssSlack)
-      fail(format("row '%s': RSS growth %.0f vs allocator %.0f bytes", r->name, r->rss, r->alloc));
+    // RSS may exceed the allocator's figure (pages kept after freeing build temporaries): only a
+    // warning. RSS far BELOW it means a measurement error: a failure.
+    if (r->rss < r->alloc - (kRssTolerance * r->alloc + kRssSlack))
+      fail(format("row '%s': RSS growth %.0f below allocator %.0f bytes", r->name, r->rss, r->alloc));
+    else if (r->rss > r->alloc + kRssTolerance * r->alloc + kRssSlack)
+      std::fprintf(stderr, "self-check note: row '%s': RSS growth %.0f above allocator %.0f bytes (build "
+                           "temporaries kept resident by the allocator)\n", r->name, r->rss, r->alloc);
   }
   if (!kAllocatorFiguresValid)
     std::fprintf(stderr, "self-check: built with AddressSanitizer: mallinfo2/RSS figures are not the program's "
                          "heap, memory consistency NOT checked\n");
   std::fprintf(stderr,
                "self-check %s: %zu rows expected; correctness must be 100%% with no false hits; memory figures "
-               "consistent when |memory_usage - alloc| <= %.0f%% of alloc + %.0f KiB and |RSS - alloc| <= %.0f%% "
-               "of alloc + %.0f MiB\n",
+               "consistent when |memory_usage - alloc| <= %.0f%% of alloc + %.0f KiB and RSS >= alloc - (%.0f%% "
+               "of alloc + %.0f MiB) (RSS above alloc + that margin: a note)\n",
                ok ? "passed" : "FAILED", expected.size(), kMuTolerance * 100, kMuSlack / 1024, kRssTolerance * 100,
                kRssSlack / (1024 * 1024));
   return ok;
