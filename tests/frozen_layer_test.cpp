@@ -235,12 +235,15 @@ TEST_CASE("FrozenLayer: every byte value, prefixes and long keys", "[frozen_laye
   big[35000] = '\0';
   m[big] = 77;
   m[big + "tail"] = 78;
-  m[std::string(200000, '\0')] = 79;
+  // Every scan of check_all near this key walks all its states: under a sanitizer (about 20x
+  // slower) a shorter one keeps the test to seconds; the 70,000-byte key stays either way.
+  const std::size_t zeros = memkv_test::kSanitized ? 20000 : 200000;
+  m[std::string(zeros, '\0')] = 79;
   FrozenLayer fl = build_from(m);
   check_all(fl, m);
   CHECK(fl.get(big) == 77u);
-  CHECK(fl.get(std::string(200000, '\0')) == 79u);
-  CHECK(!fl.get(std::string(199999, '\0')));
+  CHECK(fl.get(std::string(zeros, '\0')) == 79u);
+  CHECK(!fl.get(std::string(zeros - 1, '\0')));
   std::size_t cnt = 0;
   for (auto e : fl.prefix("\xff\xff")) {
     CHECK(e.key.substr(0, 2) == "\xff\xff");
