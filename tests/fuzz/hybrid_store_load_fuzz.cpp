@@ -62,6 +62,14 @@ const std::filesystem::path& file_path() {
                                     : std::filesystem::temp_directory_path();
     return dir / ("memkv_hybrid_load_fuzz." + std::to_string(::getpid()) + ".hyb");
   }();
+  static const bool cleanup = [] {  // libFuzzer exits through exit(): remove the file then
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove(file_path(), ec);
+    });
+    return true;
+  }();
+  (void)cleanup;
   return p;
 }
 
