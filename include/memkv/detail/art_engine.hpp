@@ -590,6 +590,12 @@ private:
     Ref release() noexcept { return std::exchange(leaf, Ref{}); }
   };
 
+  // The sorted key and child arrays of a Node4 or Node16.
+  static std::pair<std::uint8_t*, Ref*> sorted_arrays(NodeHeader* h) noexcept {
+    if (h->type == NodeType::N4)
+      return {reinterpret_cast<Node4*>(h)->key, reinterpret_cast<Node4*>(h)->child};
+    return {reinterpret_cast<Node16*>(h)->key, reinterpret_cast<Node16*>(h)->child};
+  }
   static void copy_children(const NodeHeader* from, NodeHeader* to) noexcept;
   static void add_child_in_place(NodeHeader* h, std::uint8_t b, Ref child) noexcept;
   void add_child(Ref* slot, std::uint8_t b, Ref child);
@@ -753,15 +759,7 @@ void Tree<V, Store>::add_child_in_place(NodeHeader* h, std::uint8_t b, Ref child
   switch (h->type) {
     case NodeType::N4:
     case NodeType::N16: {
-      std::uint8_t* keys;
-      Ref* children;
-      if (h->type == NodeType::N4) {
-        keys = reinterpret_cast<Node4*>(h)->key;
-        children = reinterpret_cast<Node4*>(h)->child;
-      } else {
-        keys = reinterpret_cast<Node16*>(h)->key;
-        children = reinterpret_cast<Node16*>(h)->child;
-      }
+      const auto [keys, children] = sorted_arrays(h);
       const unsigned pos = detail::node16_lower_bound_scalar(keys, h->count, b);
       std::memmove(keys + pos + 1, keys + pos, h->count - pos);
       std::memmove(static_cast<void*>(children + pos + 1), children + pos,
@@ -876,15 +874,7 @@ void Tree<V, Store>::remove_child(Ref* slot, std::uint8_t b) noexcept {
   switch (h->type) {
     case NodeType::N4:
     case NodeType::N16: {
-      std::uint8_t* keys;
-      Ref* children;
-      if (h->type == NodeType::N4) {
-        keys = reinterpret_cast<Node4*>(h)->key;
-        children = reinterpret_cast<Node4*>(h)->child;
-      } else {
-        keys = reinterpret_cast<Node16*>(h)->key;
-        children = reinterpret_cast<Node16*>(h)->child;
-      }
+      const auto [keys, children] = sorted_arrays(h);
       const int pos = detail::node16_find_scalar(keys, h->count, b);
       assert(pos >= 0);
       const unsigned tail = h->count - static_cast<unsigned>(pos) - 1;
