@@ -4,6 +4,8 @@
 // built once from keys in strictly increasing order, stored as one serialized image that can be
 // saved, memory-mapped and queried in place. FrontCodedIndex<memkv::keys_only> (alias
 // FrontCodedSet) stores no values: every key maps to its rank, its 0-based position in key order.
+// Values are copied into the image byte for byte: a V with padding bytes puts whatever those bytes
+// hold into the image (and into saved files), so give such a V explicit, zeroed padding members.
 //
 //   FrontCodedIndex<V>::builder b(bucket_size = 32, coding = fci_coding::automatic);
 //   b.insert(key, value);                 // keys_only: b.insert(key); strictly increasing keys,
