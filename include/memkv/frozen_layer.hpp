@@ -128,6 +128,7 @@
 #include "memkv/core/entry.hpp"
 #include "memkv/core/error.hpp"
 #include "memkv/core/file_io.hpp"
+#include "memkv/core/key.hpp"
 #include "memkv/detail/fst_codec.hpp"
 
 namespace memkv {
@@ -893,11 +894,8 @@ public:
   // and this way the rest of the class still compiles there.
   template <class Range = range_type>
   Range prefix(std::string_view p) const {
-    std::string hi(p);
-    while (!hi.empty() && static_cast<unsigned char>(hi.back()) == 0xff) hi.pop_back();
-    if (hi.empty()) return {lower_bound(p), end()};
-    hi.back() = static_cast<char>(static_cast<unsigned char>(hi.back()) + 1);
-    return {lower_bound(p), lower_bound(hi)};
+    const auto succ = detail::prefix_successor(p);
+    return {lower_bound(p), succ ? lower_bound(*succ) : end()};
   }
   template <class Range = range_type>
   Range range(std::string_view lo, std::string_view hi) const {

@@ -5240,11 +5240,8 @@ public:
   // and this way the rest of the class still compiles there.
   template <class Range = range_type>
   Range prefix(std::string_view p) const {
-    std::string hi(p);
-    while (!hi.empty() && static_cast<unsigned char>(hi.back()) == 0xff) hi.pop_back();
-    if (hi.empty()) return {lower_bound(p), end()};
-    hi.back() = static_cast<char>(static_cast<unsigned char>(hi.back()) + 1);
-    return {lower_bound(p), lower_bound(hi)};
+    const auto succ = detail::prefix_successor(p);
+    return {lower_bound(p), succ ? lower_bound(*succ) : end()};
   }
   template <class Range = range_type>
   Range range(std::string_view lo, std::string_view hi) const {
