@@ -82,6 +82,15 @@ struct FrontCodedRow : MemkvStaticAdapter<memkv::FrontCodedIndex<>> {
   static constexpr std::string_view name = "memkv::FrontCodedIndex";
   static constexpr std::string_view id = "front-coded";
 };
+// Keys only (FrontCodedSet): no value array, every key maps to its rank. One row (values = ids).
+struct FrontCodedSetRow : MemkvStaticAdapter<memkv::FrontCodedSet> {
+  static constexpr std::string_view name = "memkv::FrontCodedSet";
+  static constexpr std::string_view id = "front-coded-set";
+  static constexpr Values values = Values::ids;
+  void build(std::span<const std::string_view> sorted_keys, std::span<const std::uint64_t>) {
+    index.emplace(memkv::FrontCodedSet::build(sorted_keys));
+  }
+};
 #endif
 
 #if MEMKV_BENCH_HAVE_FROZEN_LAYER
@@ -132,6 +141,7 @@ void register_structures(Registry& r) {
   r.template add<SortedVectorRow>();  // the baseline of the static table's ratios
 #if MEMKV_BENCH_HAVE_FRONT_CODED
   r.template add<FrontCodedRow>();
+  r.template add<FrontCodedSetRow>();
 #endif
 #if MEMKV_BENCH_HAVE_FROZEN_LAYER
   r.template add<FrozenLayerRow>();
