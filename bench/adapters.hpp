@@ -23,6 +23,9 @@
 //   void check_invariants() const;                      // run by --self-check
 //   void finish_inserts();                              // mutable maps: runs inside the timed
 //                                                       // build after the last insert (a merge)
+//   void assign(std::string_view key, std::uint64_t v); // mutable maps: insert or overwrite, and
+//   void erase(std::string_view key);                   // erase: with both, the map also gets a
+//                                                       // "mixed life" row (memkv_compare.cpp)
 // The harness gives every key exactly once to insert(); keys it passes stay valid for the whole run.
 #pragma once
 
@@ -94,6 +97,15 @@ struct OrderedStdMapAdapter {
     value = it->second;
     return true;
   }
+  void assign(std::string_view key, std::uint64_t value) {
+    auto it = map.find(key);
+    if (it != map.end()) it->second = value;
+    else map.emplace(CountedString(key), value);
+  }
+  void erase(std::string_view key) {
+    auto it = map.find(key);
+    if (it != map.end()) map.erase(it);
+  }
   std::size_t memory_usage() const { return g_counted_bytes + sizeof(Map); }
   template <class F>
   void for_each(F f) const {
@@ -126,6 +138,15 @@ struct StdUnorderedMapRow {
     if (it == map.end()) return false;
     value = it->second;
     return true;
+  }
+  void assign(std::string_view key, std::uint64_t value) {
+    auto it = map.find(key);
+    if (it != map.end()) it->second = value;
+    else map.emplace(CountedString(key), value);
+  }
+  void erase(std::string_view key) {
+    auto it = map.find(key);
+    if (it != map.end()) map.erase(it);
   }
   std::size_t memory_usage() const { return g_counted_bytes + sizeof(Map); }
   template <class F>
@@ -184,6 +205,8 @@ struct MemkvMapAdapter {
   static constexpr Kind kind = Kind::mutable_map;
   Map map;
   void insert(std::string_view key, std::uint64_t value) { map.insert(key, value); }
+  void assign(std::string_view key, std::uint64_t value) { map.insert_or_assign(key, value); }
+  void erase(std::string_view key) { map.erase(key); }
   bool lookup(std::string_view key, std::uint64_t& value) const {
     const auto* p = map.find(key);
     if (p == nullptr) return false;

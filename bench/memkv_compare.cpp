@@ -15,6 +15,14 @@
 //   lookup = every key once in another shuffled order (seed 2002), value checked
 //   (inserts and lookups read their keys from copies laid out in that order: see Context)
 //   miss   = as many absent keys (a byte appended/changed/prepended, verified absent)
+// Mutable maps whose adapter can assign and erase get a second, "mixed life" row (id ":life"):
+//   load   = the first 80% of the insert order
+//   mix    = one shuffled sequence (seed 3003) of n/5 inserts (the other 20% of the keys), n/5
+//            overwrites and n/10 erases of then-present keys, and 3n/10 lookups of any key (present,
+//            erased or not yet inserted: values checked against the expected state at that point)
+//   finish = finish_inserts() (HybridStore: its final merge)
+//   all three timed together: Mops/s = operations / CPU seconds; memory after finish, per live key
+//   (raw = the live keys' bytes); afterwards every key of the dataset is checked (untimed).
 // and writes its row to a pipe. overhead/key = (memory - raw) / n for each of the three memory
 // figures; the tables' main column is the allocator's (mallinfo2), which sees every peer.
 #include <malloc.h>
@@ -109,13 +117,14 @@ MemSnapshot snapshot() {
 }
 
 // ---------------------------------------------------------------------------------------------
-enum class Variant : int { positions = 0, rank = 1, hash = 2, ids = 3 };
+enum class Variant : int { positions = 0, rank = 1, hash = 2, ids = 3, life = 4 };
 const char* variant_label(Variant v) {
   switch (v) {
     case Variant::positions: return "position";
     case Variant::rank: return "rank";
     case Variant::hash: return "hash64";
     case Variant::ids: return "key id";
+    case Variant::life: return "mixed life";
   }
   return "?";
 }
@@ -136,6 +145,7 @@ struct RowResult {
   double build_s = 0, lookup_s = 0, miss_s = 0;  // CPU seconds of the child
   double build_wall_s = 0, lookup_wall_s = 0, miss_wall_s = 0;
   double found = 0, correct = 0, false_hits = 0;
+  double life_ops = 0, live_n = 0, live_raw = 0;  // mixed life rows: operations, live keys at the end
 };
 
 void set_text(char* dst, std::size_t cap, std::string_view s) {
@@ -153,6 +163,19 @@ struct Context {
   // sequentially, as a caller holding a fresh request would, instead of paying two cache misses
   // of the harness's own (the view array and the key bytes at random places) on every operation.
   Dataset insert_keys, lookup_keys;
+  // Mixed life (see the top of this file): the load is insert_keys[0, life_load); then life_ops,
+  // whose keys are life_keys.keys (same index); life_final = each dataset key's state at the end.
+  struct LifeOp {
+    std::uint32_t key;    // dataset position
+    std::uint32_t type;   // 0 insert, 1 assign, 2 erase, 3 lookup
+    std::uint64_t value;  // insert/assign: the value; lookup: the expected one, or kAbsent
+  };
+  static constexpr std::uint64_t kAbsent = ~std::uint64_t{0};
+  std::size_t life_load = 0;
+  std::vector<LifeOp> life_ops;
+  Dataset life_keys;
+  std::vector<std::uint64_t> life_final;
+  double life_live_n = 0, life_live_raw = 0;
   std::vector<std::string_view> sorted_keys;
   std::vector<std::uint64_t> rank_of, hash_of;           // by dataset position
   std::vector<std::uint64_t> sorted_ranks, sorted_hashes;  // by rank
@@ -239,6 +262,131 @@ RowResult run_mutable(const Context& c, Variant) {
 }
 
 template <class A>
+RowResult run_life(const Context& c, Variant) {
+  RowResult r;
+  r.kind = static_cast<int>(Kind::mutable_map);
+  const auto& load = c.insert_keys.keys;
+  const auto& op_keys = c.life_keys.keys;
+  progress("life");
+  const MemSnapshot before = snapshot();
+  const Stopwatch sw;
+  A* a = new A();
+  for (std::size_t j = 0; j < c.life_load; ++j) a->insert(load[j], c.insert_order[j]);
+  std::uint64_t wrong = 0;
+  for (std::size_t j = 0; j < c.life_ops.size(); ++j) {
+    const Context::LifeOp& op = c.life_ops[j];
+    switch (op.type) {
+      case 0: a->insert(op_keys[j], op.value); break;
+      case 1: a->assign(op_keys[j], op.value); break;
+      case 2: a->erase(op_keys[j]); break;
+      default: {
+        std::uint64_t v = 0;
+        const bool f = a->lookup(op_keys[j], v);
+        wrong += op.value == Context::kAbsent ? f : (!f || v != op.value);
+      }
+    }
+  }
+  if constexpr (requires(A& x) { x.finish_inserts(); }) a->finish_inserts();
+  sw.stop(r.build_s, r.build_wall_s);
+  const MemSnapshot after = snapshot();
+  const std::size_t mu = a->memory_usage();
+  r.mem_usage = mu == kUnknownMemory ? -1.0 : static_cast<double>(mu);
+  r.alloc = after.alloc - before.alloc;
+  r.rss = after.rss - before.rss;
+  progress(" %.2fs", r.build_wall_s);
+  // Untimed: every key of the dataset in its expected final state.
+  const auto& keys = c.data->keys;
+  std::uint64_t correct = 0, found = 0, false_hits = 0;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    std::uint64_t v = 0;
+    const bool f = a->lookup(keys[i], v);
+    found += f;
+    if (c.life_final[i] == Context::kAbsent) {
+      false_hits += f;
+      correct += !f;
+    } else {
+      correct += f && v == c.life_final[i];
+    }
+  }
+  r.found = static_cast<double>(found);
+  r.correct = static_cast<double>(correct) - static_cast<double>(wrong);  // a wrong mixed lookup counts too
+  r.false_hits = static_cast<double>(false_hits);
+  r.life_ops = static_cast<double>(c.life_load + c.life_ops.size());
+  r.live_n = c.life_live_n;
+  r.live_raw = c.life_live_raw;
+  finish_row(a, c, r);
+  return r;
+}
+
+// The mixed life's operations (see the top of this file), prepared in the parent.
+void prepare_life(Context& c) {
+  const Dataset& d = *c.data;
+  const std::size_t n = d.size();
+  c.life_load = n - n / 5;
+  std::vector<std::uint64_t> state(n, Context::kAbsent);
+  std::vector<std::uint32_t> present;  // positions, for picking; erased ones are removed lazily
+  present.reserve(n);
+  for (std::size_t j = 0; j < c.life_load; ++j) {
+    state[c.insert_order[j]] = c.insert_order[j];
+    present.push_back(c.insert_order[j]);
+  }
+  std::vector<std::uint32_t> types;
+  types.insert(types.end(), n / 5, 0);
+  types.insert(types.end(), n / 5, 1);
+  types.insert(types.end(), n / 10, 2);
+  types.insert(types.end(), 3 * (n / 10), 3);
+  Rng rng(3003);
+  for (std::size_t i = types.size(); i > 1; --i) std::swap(types[i - 1], types[rng.below(i)]);
+  std::size_t next_insert = c.life_load;
+  std::vector<std::uint32_t> op_positions;
+  c.life_ops.clear();
+  c.life_ops.reserve(types.size());
+  op_positions.reserve(types.size());
+  auto pick_present = [&]() -> std::uint32_t {
+    for (;;) {  // erased entries are dropped when met (swap with the last)
+      const std::size_t k = rng.below(present.size());
+      const std::uint32_t pos = present[k];
+      if (state[pos] != Context::kAbsent) return pos;
+      present[k] = present.back();
+      present.pop_back();
+    }
+  };
+  for (std::uint32_t t : types) {
+    Context::LifeOp op{0, t, 0};
+    if (t == 0) {
+      if (next_insert >= n) continue;
+      op.key = c.insert_order[next_insert++];
+      op.value = op.key;
+      state[op.key] = op.value;
+      present.push_back(op.key);
+    } else if (t == 1 || t == 2) {
+      if (present.empty()) continue;
+      op.key = pick_present();
+      if (t == 1) {
+        op.value = op.key + std::uint64_t{n};  // an overwritten value differs from the loaded one
+        state[op.key] = op.value;
+      } else {
+        state[op.key] = Context::kAbsent;
+      }
+    } else {
+      op.key = static_cast<std::uint32_t>(rng.below(n));
+      op.value = state[op.key];
+    }
+    c.life_ops.push_back(op);
+    op_positions.push_back(op.key);
+  }
+  c.life_keys = permuted_keys(d, op_positions);
+  c.life_final = std::move(state);
+  c.life_live_n = 0;
+  c.life_live_raw = 0;
+  for (std::size_t i = 0; i < n; ++i)
+    if (c.life_final[i] != Context::kAbsent) {
+      c.life_live_n += 1;
+      c.life_live_raw += static_cast<double>(d.keys[i].size());
+    }
+}
+
+template <class A>
 RowResult run_static(const Context& c, Variant v) {
   RowResult r;
   r.kind = static_cast<int>(Kind::static_dict);
@@ -288,6 +436,8 @@ struct CompareRegistry {
     const std::string name(A::name), id(A::id);
     if constexpr (A::kind == Kind::mutable_map) {
       entries.push_back({name, id, A::kind, Variant::positions, &run_mutable<A>, nul});
+      if constexpr (requires(A& x, std::string_view k) { x.assign(k, std::uint64_t{}); x.erase(k); })
+        entries.push_back({name + " [mixed life]", id + ":life", A::kind, Variant::life, &run_life<A>, nul});
     } else if constexpr (A::values == Values::ids) {
       entries.push_back({name + " [key id]", id, A::kind, Variant::ids, &run_static<A>, nul});
     } else {
@@ -423,13 +573,16 @@ Derived derive(const RowResult& r) {
   const double build = g_wall_time ? r.build_wall_s : r.build_s;
   const double lookup = g_wall_time ? r.lookup_wall_s : r.lookup_s;
   const double miss = g_wall_time ? r.miss_wall_s : r.miss_s;
-  d.mops_build = build > 0 ? r.n / build / 1e6 : 0;
+  d.mops_build = build > 0 ? (r.variant == int(Variant::life) ? r.life_ops : r.n) / build / 1e6 : 0;
   d.mops_lookup = lookup > 0 ? r.n / lookup / 1e6 : 0;
   d.mops_miss = miss > 0 ? r.n / miss / 1e6 : 0;
   d.build_s = build;
-  d.ovh_alloc = (r.alloc - r.raw) / n;
-  d.ovh_rss = (r.rss - r.raw) / n;
-  if (r.mem_usage >= 0) d.ovh_mu = (r.mem_usage - r.raw) / n;
+  // per key: the dataset's keys, or for a mixed life the keys live at its end
+  const bool life = r.variant == int(Variant::life);
+  const double keys = life ? (r.live_n > 0 ? r.live_n : 1) : n, raw = life ? r.live_raw : r.raw;
+  d.ovh_alloc = (r.alloc - raw) / keys;
+  d.ovh_rss = (r.rss - raw) / keys;
+  if (r.mem_usage >= 0) d.ovh_mu = (r.mem_usage - raw) / keys;
   d.correct_pct = 100.0 * r.correct / n;
   d.correct_ok = r.ok && r.correct == r.n && r.false_hits == 0;
   return d;
@@ -483,6 +636,7 @@ struct Options {
   std::string data_dir = MEMKV_BENCH_DATA_DIR;
   bool self_check = false;
   bool list = false;
+  bool no_life = false;
   std::string command;
 };
 
@@ -541,7 +695,7 @@ void print_markdown(const Report& rep, std::FILE* out) {
                       "vs map | lookup Mops/s | vs map | miss Mops/s | vs map | correct |\n");
     std::fprintf(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for (const auto& r : rep.rows) {
-      if (r.kind != int(Kind::mutable_map)) continue;
+      if (r.kind != int(Kind::mutable_map) || r.variant == int(Variant::life)) continue;
       const Derived x = derive(r);
       if (!r.ok) {
         std::fprintf(out, "| %s | | | | | | | | | | | | | **FAILED** (%s) |\n", r.name, r.note);
@@ -553,6 +707,30 @@ void print_markdown(const Report& rep, std::FILE* out) {
                    ratio(x.mops_build, dmap.mops_build).c_str(), x.mops_lookup,
                    ratio(x.mops_lookup, dmap.mops_lookup).c_str(), x.mops_miss,
                    ratio(x.mops_miss, dmap.mops_miss).c_str(), correctness_cell(r, x).c_str());
+    }
+    std::fprintf(out, "\n");
+  }
+  const RowResult* map_life = find_row(rep, "std-map:life");
+  const Derived dmap_life = map_life ? derive(*map_life) : Derived{};
+  bool any_life = false;
+  for (const auto& r : rep.rows) any_life |= r.variant == int(Variant::life);
+  if (any_life) {
+    std::fprintf(out, "### Mixed life (mutable maps: load 80%% of the keys, then one shuffled sequence of n/5 inserts, "
+                      "n/5 overwrites, n/10 erases and 3n/10 checked lookups, then finish: HybridStore's final merge; "
+                      "all timed together; memory after, per live key)\n\n");
+    std::fprintf(out, "| structure | live keys | B/key alloc | B/key mu | alloc MB | mu MB | operations | Mops/s | vs map | correct |\n");
+    std::fprintf(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+    for (const auto& r : rep.rows) {
+      if (r.variant != int(Variant::life)) continue;
+      const Derived x = derive(r);
+      if (!r.ok) {
+        std::fprintf(out, "| %s | | | | | | | | | **FAILED** (%s) |\n", r.name, r.note);
+        continue;
+      }
+      std::fprintf(out, "| %s | %.0f | %s | %s | %s | %s | %.0f | %.2f | %s | %s |\n", r.name, r.live_n,
+                   per_key(x.ovh_alloc).c_str(), per_key(x.ovh_mu).c_str(), mb(r.alloc).c_str(),
+                   mb(r.mem_usage).c_str(), r.life_ops, x.mops_build, ratio(x.mops_build, dmap_life.mops_build).c_str(),
+                   correctness_cell(r, x).c_str());
     }
     std::fprintf(out, "\n");
   }
@@ -683,7 +861,7 @@ void write_plot(const Report& rep, const std::string& path) {
   struct Point { double x, y; std::string label; bool is_static; };
   std::vector<Point> pts;
   for (const auto& r : rep.rows) {
-    if (!r.ok) continue;
+    if (!r.ok || r.variant == int(Variant::life)) continue;  // no lookup figure of their own
     const Derived x = derive(r);
     pts.push_back({x.ovh_alloc, x.mops_lookup, r.name, r.kind == int(Kind::static_dict)});
   }
@@ -814,6 +992,7 @@ void usage(std::FILE* out) {
                "  --json FILE / --csv FILE / --plot FILE.svg   also write the raw rows / the scatter plot\n"
                "  --data-dir DIR     where fetch_datasets.sh put npm-*.txt (default %s)\n"
                "  --wall             throughputs from wall-clock time instead of the child's CPU time\n"
+               "  --no-life          skip the mutable maps' mixed-life rows (ids ending in :life)\n"
                "  --self-check       verify every row: present, 100%% correct, memory figures consistent\n"
                "  --list             list the structures and exit\n",
                MEMKV_BENCH_DATA_DIR);
@@ -853,6 +1032,7 @@ int run(int argc, char** argv) {
     else if (a == "--data-dir") opt.data_dir = value();
     else if (a == "--self-check") opt.self_check = true;
     else if (a == "--wall") g_wall_time = true;
+    else if (a == "--no-life") opt.no_life = true;
     else if (a == "--list") opt.list = true;
     else if (a == "-h" || a == "--help") { usage(stdout); return 0; }
     else throw std::invalid_argument("unknown option " + a);
@@ -958,6 +1138,7 @@ int run(int argc, char** argv) {
   ctx.lookup_order = shuffled_positions(n, 2002);
   ctx.insert_keys = permuted_keys(data, ctx.insert_order);
   ctx.lookup_keys = permuted_keys(data, ctx.lookup_order);
+  prepare_life(ctx);
   std::vector<std::uint32_t> by_key(n);
   std::iota(by_key.begin(), by_key.end(), 0u);
   std::sort(by_key.begin(), by_key.end(), [&](std::uint32_t a, std::uint32_t b) { return data.keys[a] < data.keys[b]; });
@@ -979,6 +1160,7 @@ int run(int argc, char** argv) {
 
   std::vector<Entry> runnable;
   for (const auto& e : selected) {
+    if (opt.no_life && e.variant == Variant::life) continue;
     if (e.needs_nul_terminated && (data.has_nul_keys || miss.has_nul_keys)) {
       const std::string note = e.name + " skipped: it stores NUL-terminated strings and this dataset has keys holding '\\0'";
       rep.notes.push_back(note);
