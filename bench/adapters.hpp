@@ -85,9 +85,10 @@ struct TransparentHash {
   std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
 };
 
-// Shared code of the ordered std-like maps (std::map, absl::btree_map).
+// Shared code of the std-like maps (std::map, std::unordered_map, absl::btree_map): keys are
+// CountedStrings, so memory_usage() is what their allocator counted.
 template <class Map>
-struct OrderedStdMapAdapter {
+struct StdLikeMapAdapter {
   static constexpr Kind kind = Kind::mutable_map;
   Map map;
   void insert(std::string_view key, std::uint64_t value) { map.emplace(CountedString(key), value); }
@@ -108,12 +109,17 @@ struct OrderedStdMapAdapter {
   }
   std::size_t memory_usage() const { return g_counted_bytes + sizeof(Map); }
   template <class F>
-  void for_each(F f) const {
+  void for_each(F f) const {  // in the map's own order (none for std::unordered_map)
     for (const auto& [k, v] : map) f(std::string_view(k), v);
   }
+};
+
+// The ordered ones add prefix scans.
+template <class Map>
+struct OrderedStdMapAdapter : StdLikeMapAdapter<Map> {
   std::size_t prefix_count(std::string_view p) const {
     std::size_t count = 0;
-    for (auto it = map.lower_bound(p); it != map.end() && std::string_view(it->first).starts_with(p); ++it)
+    for (auto it = this->map.lower_bound(p); it != this->map.end() && std::string_view(it->first).starts_with(p); ++it)
       count += 1 + (it->second & 0);
     return count;
   }
@@ -125,34 +131,11 @@ struct StdMapRow : OrderedStdMapAdapter<std::map<CountedString, std::uint64_t, s
   static constexpr std::string_view id = "std-map";
 };
 
-struct StdUnorderedMapRow {
+struct StdUnorderedMapRow
+    : StdLikeMapAdapter<std::unordered_map<CountedString, std::uint64_t, TransparentHash, std::equal_to<>,
+                                           CountingAllocator<std::pair<const CountedString, std::uint64_t>>>> {
   static constexpr std::string_view name = "std::unordered_map";
   static constexpr std::string_view id = "std-unordered-map";
-  static constexpr Kind kind = Kind::mutable_map;
-  using Map = std::unordered_map<CountedString, std::uint64_t, TransparentHash, std::equal_to<>,
-                                 CountingAllocator<std::pair<const CountedString, std::uint64_t>>>;
-  Map map;
-  void insert(std::string_view key, std::uint64_t value) { map.emplace(CountedString(key), value); }
-  bool lookup(std::string_view key, std::uint64_t& value) const {
-    auto it = map.find(key);
-    if (it == map.end()) return false;
-    value = it->second;
-    return true;
-  }
-  void assign(std::string_view key, std::uint64_t value) {
-    auto it = map.find(key);
-    if (it != map.end()) it->second = value;
-    else map.emplace(CountedString(key), value);
-  }
-  void erase(std::string_view key) {
-    auto it = map.find(key);
-    if (it != map.end()) map.erase(it);
-  }
-  std::size_t memory_usage() const { return g_counted_bytes + sizeof(Map); }
-  template <class F>
-  void for_each(F f) const {  // unordered
-    for (const auto& [k, v] : map) f(std::string_view(k), v);
-  }
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -238,6 +238,17 @@ void finish_row(A* a, const Context& c, RowResult& r) {
   r.ok = 1;
 }
 
+// The memory figures of a row, taken right after its timed build: growth since `before`, and the
+// structure's own memory_usage().
+template <class A>
+void record_memory(const A& a, const MemSnapshot& before, RowResult& r) {
+  const MemSnapshot after = snapshot();
+  const std::size_t mu = a.memory_usage();
+  r.mem_usage = mu == kUnknownMemory ? -1.0 : static_cast<double>(mu);
+  r.alloc = after.alloc - before.alloc;
+  r.rss = after.rss - before.rss;
+}
+
 template <class A>
 RowResult run_mutable(const Context& c, Variant) {
   RowResult r;
@@ -250,11 +261,7 @@ RowResult run_mutable(const Context& c, Variant) {
   for (std::size_t j = 0; j < keys.size(); ++j) a->insert(keys[j], c.insert_order[j]);
   if constexpr (requires(A& x) { x.finish_inserts(); }) a->finish_inserts();  // e.g. a final merge
   sw.stop(r.build_s, r.build_wall_s);
-  const MemSnapshot after = snapshot();
-  const std::size_t mu = a->memory_usage();
-  r.mem_usage = mu == kUnknownMemory ? -1.0 : static_cast<double>(mu);
-  r.alloc = after.alloc - before.alloc;
-  r.rss = after.rss - before.rss;
+  record_memory(*a, before, r);
   progress(" %.2fs", r.build_wall_s);
   measure_lookups(*a, c, [](std::uint32_t i) { return std::uint64_t{i}; }, true, r);
   finish_row(a, c, r);
@@ -288,11 +295,7 @@ RowResult run_life(const Context& c, Variant) {
   }
   if constexpr (requires(A& x) { x.finish_inserts(); }) a->finish_inserts();
   sw.stop(r.build_s, r.build_wall_s);
-  const MemSnapshot after = snapshot();
-  const std::size_t mu = a->memory_usage();
-  r.mem_usage = mu == kUnknownMemory ? -1.0 : static_cast<double>(mu);
-  r.alloc = after.alloc - before.alloc;
-  r.rss = after.rss - before.rss;
+  record_memory(*a, before, r);
   progress(" %.2fs", r.build_wall_s);
   // Untimed: every key of the dataset in its expected final state.
   const auto& keys = c.data->keys;
@@ -398,11 +401,7 @@ RowResult run_static(const Context& c, Variant v) {
   A* a = new A();
   a->build(std::span<const std::string_view>(c.sorted_keys), values);
   sw.stop(r.build_s, r.build_wall_s);
-  const MemSnapshot after = snapshot();
-  const std::size_t mu = a->memory_usage();
-  r.mem_usage = mu == kUnknownMemory ? -1.0 : static_cast<double>(mu);
-  r.alloc = after.alloc - before.alloc;
-  r.rss = after.rss - before.rss;
+  record_memory(*a, before, r);
   const std::size_t image = a->image_size();
   r.image = image == 0 ? -1.0 : static_cast<double>(image);
   progress(" %.2fs", r.build_wall_s);
@@ -687,7 +686,8 @@ void print_markdown(const Report& rep, std::FILE* out) {
   const Derived dvec = vec ? derive(*vec) : Derived{};
 
   bool any_mutable = false, any_static = false;
-  for (const auto& r : rep.rows) (r.kind == int(Kind::mutable_map) ? any_mutable : any_static) = true;
+  for (const auto& r : rep.rows)
+    if (r.variant != int(Variant::life)) (r.kind == int(Kind::mutable_map) ? any_mutable : any_static) = true;
 
   if (any_mutable) {
     std::fprintf(out, "### Mutable maps (value = position in the dataset; ratios to std::map, same run)\n\n");
