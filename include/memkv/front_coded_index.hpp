@@ -122,9 +122,15 @@
 //       npm-names  b=8 2.50x, b=16 2.44x, b=32 2.60x, b=64 2.51x; scan 570-620 MB/s
 //     Lookups are bound by the tree descent (~60% of the time), not the bucket scan, so b=32
 //     costs no speed and saves 9-12%: it is the default.
-//   - memkv-compare (bench/, 8-byte values, default b=32, load average ~20 on 2 vCPUs):
+//   - memkv-compare (bench/, 8-byte values, default b=32; 2026-12-01, 2 vCPUs with one other
+//     benchmark running; medians of 3; query keys laid out in lookup order, see bench/README.md):
 //       npm-urls: image 34.4 MB = 0.459x raw (keys 0.279x + 8 B/key of values), -23.6 B/key;
-//       lookups 2.30x (values = rank) and 2.72x (hash64) the sorted vector, misses 3.7-4.4x.
+//       lookups 2.69x (values = rank) and 3.03x (hash64) the sorted vector, misses 3.1-3.2x;
+//       FrontCodedSet (keys only) 20.9 MB = 0.279x raw, lookups 3.52x.
+//       npm-names: 0.791x raw with values, 0.391x keys only; lookups 2.69x, 2.94x, set 4.16x.
+//     A third npm-urls run, with compiles and profiling beside it, gave 2.40x and 2.27x.
+//     Before the harness laid the query keys out in order (each lookup then also paid two cache
+//     misses of the harness), the same index measured 1.60x and 1.88x on a quiet machine.
 //   - Search: a plain binary search over heads via the offsets array measured 1.4-2.0x the
 //     vector; the window nodes, then Eytzinger order with the bucket offset in the node (which
 //     removed a dependent miss on the offsets array), brought it to ~2.5x.

@@ -29,14 +29,21 @@
 // (one transition, not final, its target written just before it) and cost 1 bit + the label's
 // code, about 5-6 bits for text keys instead of the 8-16 of a byte-aligned format.
 //
-// ## Measured (memkv-compare --dataset npm-urls, 1,685,458 keys, 74.9 MB raw; 2026-11-24 on a
-// 2-vCPU machine at load average ~18, so CPU-time throughputs, ratios from the same run)
-//   values = rank:   image 24.1 MB (0.322x raw; fst crate 31.9 MB), lookup 1.08x and miss 1.66x
-//                    a sorted std::vector<std::string> + lower_bound, build 2.40 s CPU
-//   values = hash64: image 37.6 MB (0.502x raw; fst crate 49.6 MB): the same FST + a 64-bit column
-//   marisa-trie (keys only) 17.0 MB, lookup 0.53x. Registry size vs image (rank values):
+// ## Measured (memkv-compare --dataset npm-urls, 1,685,458 keys, 74.9 MB raw; 2026-12-01 14:45
+// UTC on a 2-vCPU machine with one other benchmark running, so CPU-time throughputs, medians of 3,
+// ratios from the same run; bench/results/npm-urls.md)
+//   values = rank:   image 24.1 MB (0.322x raw), lookup 1.37x and miss 1.50x a sorted
+//                    std::vector<std::string> + lower_bound, build 3.70 s CPU (0.46 M keys/s)
+//   values = hash64: image 37.6 MB (0.502x raw): the same FST + a 64-bit column; lookup 1.07x
+//   marisa-trie (keys only) 17.0 MB, lookup 0.54x. Registry size vs image (rank values):
 //   4 Ki cells 26.5 MB, 64 Ki 25.3 MB, 256 Ki 24.7 MB, 1 Mi (default) 24.1 MB, 4 Mi 23.4 MB.
-//
+// The Rust fst crate (bench/fst_peer: Debian's fst 0.3.5, same keys, values and query order,
+// 14:58 UTC): images 31.9 MB (rank) and 49.6 MB (hash64), so ours are 0.76x; its lookups 0.33
+// and 0.28 Mops/s against our 0.43 and 0.34 (1.30x, 1.21x), its build 9.5 s against 3.7 s.
+// Build time is the registry's cache misses (perf: ~60% of compile() waits on a bucket load); a
+// smaller registry trades image size for speed (64 Ki cells: ~1.6-2.0 s, 25.3 MB). Tried and
+// dropped (no gain measured): prefetching the next pass's first registry bucket when a key is
+// added, and keeping the buckets' tags in a dense array apart from their ways.
 // ## Complexity and guarantees
 // get/contains/rank: O(|key|) state decodes (a multi-transition state: O(transitions) labels).
 // lower_bound/prefix/range/nth: O(|key| + transitions on the path). ++it: amortised O(1) states.
