@@ -7169,8 +7169,16 @@ void HotArt<V, Alloc>::check_invariants() const {
 // (1 + delta_share), so loading n keys rewrites about n * (1 + s) / s keys in all: with the default
 // s = 1/2, every key is rewritten about 3 times (s = 1/8 would be 9 times, for a delta at most an
 // eighth of the base), i.e. sustained inserts cost O(1 + 1/s) amortized merge work each. The worst
-// single operation is the one that triggers a merge: O(n). Defaults: 65,536 keys, 1/2, 256 MiB. A merge that runs out of memory during an automatic trigger
-// is abandoned (the map stays as it was, the operation that triggered it has succeeded) and tried
+// single operation is the one that triggers a merge: O(n). Defaults: 65,536 keys, 1/2, 256 MiB.
+// That amortization holds only while the share trigger fires first. Once s * base keys of delta
+// would exceed max_delta_bytes, merges come every max_delta_bytes of delta instead. For URLs (~90
+// delta bytes a key) that is a base above ~6M keys with the defaults. Loading n keys then
+// rewrites about n^2 * (delta bytes a key) / (2 * max_delta_bytes) keys: quadratic. By that
+// estimate, 100M URLs would mean ~33 merges and ~1.7 billion keys rewritten. A scale run of
+// 100M (bench/scale.cpp, 2026-12-01) had not finished after 64 CPU minutes, while 1M took 11 s.
+// For bulk loads of that size, raise max_delta_bytes (memory permitting) or set auto_merge = false
+// and merge() at the end. A merge that runs out of memory during an automatic trigger is
+// abandoned (the map stays as it was, the operation that triggered it has succeeded) and tried
 // again later; an explicit merge() throws.
 //
 // ## Complexity
