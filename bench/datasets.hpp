@@ -68,12 +68,18 @@ inline std::uint64_t hash64(std::string_view key) noexcept {
   return splitmix64(h);
 }
 
-// A permutation of 0..n-1, shuffled with a fixed seed (Fisher-Yates).
+// Shuffles v in place (Fisher-Yates), drawing from rng.
+template <class T>
+void shuffle_in_place(std::vector<T>& v, Rng& rng) {
+  for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng.below(i)]);
+}
+
+// A permutation of 0..n-1, shuffled with a fixed seed.
 inline std::vector<std::uint32_t> shuffled_positions(std::size_t n, std::uint64_t seed) {
   std::vector<std::uint32_t> order(n);
   for (std::size_t i = 0; i < n; ++i) order[i] = static_cast<std::uint32_t>(i);
   Rng rng(seed);
-  for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+  shuffle_in_place(order, rng);
   return order;
 }
 
@@ -351,16 +357,12 @@ inline Dataset permuted_keys(const Dataset& d, const std::vector<std::uint32_t>&
   p.name = d.name;
   std::size_t total = 0;
   for (std::uint32_t i : order) total += d.keys[i].size() + 1;
-  p.buffer.reserve(total);
+  p.buffer.reserve(total);  // never reallocates below, so the views stay valid
+  p.keys.reserve(order.size());
   for (std::uint32_t i : order) {
+    p.keys.emplace_back(p.buffer.data() + p.buffer.size(), d.keys[i].size());
     p.buffer += d.keys[i];
     p.buffer.push_back('\0');
-  }
-  p.keys.reserve(order.size());
-  std::size_t at = 0;
-  for (std::uint32_t i : order) {
-    p.keys.emplace_back(p.buffer.data() + at, d.keys[i].size());
-    at += d.keys[i].size() + 1;
   }
   p.raw_bytes = d.raw_bytes;
   p.has_nul_keys = d.has_nul_keys;

@@ -163,10 +163,10 @@ struct Context {
   // sequentially, as a caller holding a fresh request would, instead of paying two cache misses
   // of the harness's own (the view array and the key bytes at random places) on every operation.
   Dataset insert_keys, lookup_keys;
-  // Mixed life (see the top of this file): the load is insert_keys[0, life_load); then life_ops,
-  // whose keys are life_keys.keys (same index); life_final = each dataset key's state at the end.
+  // Mixed life (see the top of this file; prepared only when such a row runs): the load is
+  // insert_keys[0, life_load); then life_ops, whose keys are life_keys.keys (same index);
+  // life_final = each dataset key's state at the end.
   struct LifeOp {
-    std::uint32_t key;    // dataset position
     std::uint32_t type;   // 0 insert, 1 assign, 2 erase, 3 lookup
     std::uint64_t value;  // insert/assign: the value; lookup: the expected one, or kAbsent
   };
@@ -339,9 +339,9 @@ void prepare_life(Context& c) {
   types.insert(types.end(), n / 10, 2);
   types.insert(types.end(), 3 * (n / 10), 3);
   Rng rng(3003);
-  for (std::size_t i = types.size(); i > 1; --i) std::swap(types[i - 1], types[rng.below(i)]);
+  shuffle_in_place(types, rng);
   std::size_t next_insert = c.life_load;
-  std::vector<std::uint32_t> op_positions;
+  std::vector<std::uint32_t> op_positions;  // each op's key, as a dataset position
   c.life_ops.clear();
   c.life_ops.reserve(types.size());
   op_positions.reserve(types.size());
@@ -355,28 +355,29 @@ void prepare_life(Context& c) {
     }
   };
   for (std::uint32_t t : types) {
-    Context::LifeOp op{0, t, 0};
+    Context::LifeOp op{t, 0};
+    std::uint32_t key = 0;
     if (t == 0) {
       if (next_insert >= n) continue;
-      op.key = c.insert_order[next_insert++];
-      op.value = op.key;
-      state[op.key] = op.value;
-      present.push_back(op.key);
+      key = c.insert_order[next_insert++];
+      op.value = key;
+      state[key] = op.value;
+      present.push_back(key);
     } else if (t == 1 || t == 2) {
       if (present.empty()) continue;
-      op.key = pick_present();
+      key = pick_present();
       if (t == 1) {
-        op.value = op.key + std::uint64_t{n};  // an overwritten value differs from the loaded one
-        state[op.key] = op.value;
+        op.value = key + std::uint64_t{n};  // an overwritten value differs from the loaded one
+        state[key] = op.value;
       } else {
-        state[op.key] = Context::kAbsent;
+        state[key] = Context::kAbsent;
       }
     } else {
-      op.key = static_cast<std::uint32_t>(rng.below(n));
-      op.value = state[op.key];
+      key = static_cast<std::uint32_t>(rng.below(n));
+      op.value = state[key];
     }
     c.life_ops.push_back(op);
-    op_positions.push_back(op.key);
+    op_positions.push_back(key);
   }
   c.life_keys = permuted_keys(d, op_positions);
   c.life_final = std::move(state);
@@ -572,12 +573,12 @@ Derived derive(const RowResult& r) {
   const double build = g_wall_time ? r.build_wall_s : r.build_s;
   const double lookup = g_wall_time ? r.lookup_wall_s : r.lookup_s;
   const double miss = g_wall_time ? r.miss_wall_s : r.miss_s;
-  d.mops_build = build > 0 ? (r.variant == int(Variant::life) ? r.life_ops : r.n) / build / 1e6 : 0;
+  const bool life = r.variant == int(Variant::life);
+  d.mops_build = build > 0 ? (life ? r.life_ops : r.n) / build / 1e6 : 0;
   d.mops_lookup = lookup > 0 ? r.n / lookup / 1e6 : 0;
   d.mops_miss = miss > 0 ? r.n / miss / 1e6 : 0;
   d.build_s = build;
   // per key: the dataset's keys, or for a mixed life the keys live at its end
-  const bool life = r.variant == int(Variant::life);
   const double keys = life ? (r.live_n > 0 ? r.live_n : 1) : n, raw = life ? r.live_raw : r.raw;
   d.ovh_alloc = (r.alloc - raw) / keys;
   d.ovh_rss = (r.rss - raw) / keys;
@@ -1138,7 +1139,6 @@ int run(int argc, char** argv) {
   ctx.lookup_order = shuffled_positions(n, 2002);
   ctx.insert_keys = permuted_keys(data, ctx.insert_order);
   ctx.lookup_keys = permuted_keys(data, ctx.lookup_order);
-  prepare_life(ctx);
   std::vector<std::uint32_t> by_key(n);
   std::iota(by_key.begin(), by_key.end(), 0u);
   std::sort(by_key.begin(), by_key.end(), [&](std::uint32_t a, std::uint32_t b) { return data.keys[a] < data.keys[b]; });
@@ -1168,6 +1168,13 @@ int run(int argc, char** argv) {
       continue;
     }
     runnable.push_back(e);
+  }
+  if (std::any_of(runnable.begin(), runnable.end(), [](const Entry& e) { return e.variant == Variant::life; })) {
+    progress("preparing the mixed life ...");
+    t0 = Clock::now();
+    prepare_life(ctx);
+    malloc_trim(0);
+    progress(" done (%.1fs)\n", seconds_since(t0));
   }
 
   // --- run: every structure in its own child, `repeat` times (interleaved, so drift spreads evenly) ---
