@@ -74,6 +74,12 @@ struct HybridStoreRow : MemkvMapAdapter<memkv::HybridStore<>> {
   static constexpr std::string_view id = "hybrid";
   void finish_inserts() { map.merge(); }
 };
+// The same store over a FrontCodedSet base instead of a FrozenLayer (FrontCodedHybridStore).
+struct FrontCodedHybridRow : MemkvMapAdapter<memkv::FrontCodedHybridStore<>> {
+  static constexpr std::string_view name = "memkv::FrontCodedHybridStore";
+  static constexpr std::string_view id = "hybrid-fc";
+  void finish_inserts() { map.merge(); }
+};
 #endif
 
 #if MEMKV_BENCH_HAVE_FRONT_CODED
@@ -135,6 +141,7 @@ void register_structures(Registry& r) {
 #endif
 #if MEMKV_BENCH_HAVE_HYBRID
   r.template add<HybridStoreRow>();
+  r.template add<FrontCodedHybridRow>();
 #endif
 
   // --- static structures (built from sorted keys) ---

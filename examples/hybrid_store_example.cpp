@@ -2,7 +2,8 @@
 //
 // A HybridStore keeps almost all keys in a compressed FrozenLayer (an FST) and takes writes in a
 // small FastArt delta, merging the two now and then. It saves atomically and reopens with mmap.
-// What was written after the last save() exists only in memory.
+// What was written after the last save() exists only in memory. FrontCodedHybridStore is the same
+// store over a FrontCodedSet base (front-coded buckets instead of an FST): compared at the end.
 //   g++ -std=c++20 -O2 -I include examples/hybrid_store_example.cpp -o hybrid && ./hybrid
 #include <memkv/hybrid_store.hpp>
 
@@ -56,5 +57,14 @@ int main() {
   const bool same = reopened.size() == store.size() &&
                     reopened.get("https://packages.example.org/new/release-1") == 1u;
   std::filesystem::remove(path);
-  return same ? 0 : 1;
+
+  // The same keys in a FrontCodedHybridStore, built from the first store's ordered iteration.
+  memkv::FrontCodedHybridStore<std::uint64_t> fc;
+  for (auto e : reopened) fc.insert(e.key, e.value);
+  fc.merge();
+  std::printf("FrontCodedHybridStore: %zu keys, memory_usage %zu bytes (HybridStore: %zu)\n",
+              fc.size(), fc.memory_usage(), reopened.memory_usage());
+  const bool fc_same = fc.size() == reopened.size() &&
+                       fc.get("https://packages.example.org/5/release-5") == 555u;
+  return same && fc_same ? 0 : 1;
 }

@@ -1,4 +1,5 @@
-// Tests of memkv::HybridStore: the merged view of a FrozenLayer base and a FastArt delta,
+// Tests of memkv::HybridStore: the merged view of a base (FrozenLayer, or FrontCodedSet in
+// FrontCodedHybridStore: every test runs on both) and a FastArt delta,
 // merges (forced at random points in the differential runs), files, and crash safety of save().
 #include <catch2/catch.hpp>
 
@@ -23,7 +24,9 @@
 
 namespace {
 
-using Store = memkv::HybridStore<>;
+// The same store over another value type.
+template <class V, class S>
+using with_value = memkv::HybridStore<V, memkv::SlabAllocator, typename S::base_type>;
 
 std::filesystem::path temp_path(const std::string& name) {
   return std::filesystem::temp_directory_path() /
@@ -32,9 +35,9 @@ std::filesystem::path temp_path(const std::string& name) {
 
 // A HybridStore that also merges at random points (1 in `period` mutations), so the differential
 // harness sees every mix of base, delta, tombstones and merges.
-template <class V>
-class RandomlyMergingStore : public memkv::HybridStore<V> {
-  using Base = memkv::HybridStore<V>;
+template <class V, class BaseLayer>
+class RandomlyMergingStore : public memkv::HybridStore<V, memkv::SlabAllocator, BaseLayer> {
+  using Base = memkv::HybridStore<V, memkv::SlabAllocator, BaseLayer>;
 
 public:
   RandomlyMergingStore() : Base(small_options()) {}
@@ -82,7 +85,8 @@ void differential(const char* name, memkv_test::DiffOptions o, std::size_t seeds
 
 }  // namespace
 
-TEST_CASE("HybridStore: a new store is empty", "[hybrid]") {
+TEMPLATE_TEST_CASE("HybridStore: a new store is empty", "[hybrid]", memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
+  using Store = TestType;
   Store s;
   CHECK(s.empty());
   CHECK(s.size() == 0);
@@ -91,7 +95,8 @@ TEST_CASE("HybridStore: a new store is empty", "[hybrid]") {
   s.check_invariants();
 }
 
-TEST_CASE("HybridStore: keys move from the delta to the base and stay reachable", "[hybrid]") {
+TEMPLATE_TEST_CASE("HybridStore: keys move from the delta to the base and stay reachable", "[hybrid]", memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
+  using Store = TestType;
   Store s;
   CHECK(s.insert("b", 2));
   CHECK(s.insert("a", 1));
@@ -106,7 +111,8 @@ TEST_CASE("HybridStore: keys move from the delta to the base and stay reachable"
   s.check_invariants();
 }
 
-TEST_CASE("HybridStore: assigning to a base key writes in place, the delta does not grow", "[hybrid]") {
+TEMPLATE_TEST_CASE("HybridStore: assigning to a base key writes in place, the delta does not grow", "[hybrid]", memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
+  using Store = TestType;
   Store s;
   s.insert("k", 1);
   s.merge();
@@ -118,7 +124,8 @@ TEST_CASE("HybridStore: assigning to a base key writes in place, the delta does 
   s.check_invariants();
 }
 
-TEST_CASE("HybridStore: erasing a base key leaves a tombstone; inserting revives it", "[hybrid]") {
+TEMPLATE_TEST_CASE("HybridStore: erasing a base key leaves a tombstone; inserting revives it", "[hybrid]", memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
+  using Store = TestType;
   Store s;
   s.insert("x", 1);
   s.insert("y", 2);
@@ -141,7 +148,8 @@ TEST_CASE("HybridStore: erasing a base key leaves a tombstone; inserting revives
   CHECK(s.size() == 2);
 }
 
-TEST_CASE("HybridStore: erasing a delta-only key removes it from the delta", "[hybrid]") {
+TEMPLATE_TEST_CASE("HybridStore: erasing a delta-only key removes it from the delta", "[hybrid]", memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
+  using Store = TestType;
   Store s;
   s.insert("base", 1);
   s.merge();
@@ -152,7 +160,8 @@ TEST_CASE("HybridStore: erasing a delta-only key removes it from the delta", "[h
   s.check_invariants();
 }
 
-TEST_CASE("HybridStore: erasing the last key gives all memory back", "[hybrid][memory]") {
+TEMPLATE_TEST_CASE("HybridStore: erasing the last key gives all memory back", "[hybrid][memory]", memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
+  using Store = TestType;
   Store s;
   const std::size_t empty = s.memory_usage();
   for (int i = 0; i < 1000; ++i) s.insert("key" + std::to_string(i), i);
@@ -162,7 +171,8 @@ TEST_CASE("HybridStore: erasing the last key gives all memory back", "[hybrid][m
   CHECK(s.memory_usage() == empty);
 }
 
-TEST_CASE("HybridStore: merged iteration, lower_bound, prefix and range", "[hybrid][scan]") {
+TEMPLATE_TEST_CASE("HybridStore: merged iteration, lower_bound, prefix and range", "[hybrid][scan]", memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
+  using Store = TestType;
   Store s;
   std::map<std::string, std::uint64_t> ref;
   for (int i = 0; i < 200; ++i) {
@@ -196,8 +206,9 @@ TEST_CASE("HybridStore: merged iteration, lower_bound, prefix and range", "[hybr
   CHECK(std::ranges::distance(s.begin(), s.end()) == static_cast<std::ptrdiff_t>(ref.size()));
 }
 
-TEST_CASE("HybridStore: std::string values through merges", "[hybrid][values]") {
-  memkv::HybridStore<std::string> s;
+TEMPLATE_TEST_CASE("HybridStore: std::string values through merges", "[hybrid][values]", memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
+  using Store = TestType;
+  with_value<std::string, Store> s;
   s.insert("a", std::string(100, 'x'));
   s.insert("b", "short");
   s.merge();
@@ -211,7 +222,8 @@ TEST_CASE("HybridStore: std::string values through merges", "[hybrid][values]") 
   s.check_invariants();
 }
 
-TEST_CASE("HybridStore: automatic merges keep the delta bounded", "[hybrid]") {
+TEMPLATE_TEST_CASE("HybridStore: automatic merges keep the delta bounded", "[hybrid]", memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
+  using Store = TestType;
   memkv::hybrid_options o;
   o.min_merge_keys = 1000;
   o.delta_share = 0.5;
@@ -223,7 +235,29 @@ TEST_CASE("HybridStore: automatic merges keep the delta bounded", "[hybrid]") {
   s.check_invariants();
 }
 
-TEST_CASE("HybridStore: copies are deep, moves leave an empty store", "[hybrid]") {
+TEMPLATE_TEST_CASE("HybridStore: max_delta_bytes caps the delta; by default only the share does", "[hybrid]",
+                   memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
+  using Store = TestType;
+  memkv::hybrid_options o;
+  o.min_merge_keys = 1u << 20;  // the share trigger never fires below a million keys
+  Store uncapped(o);
+  o.max_delta_bytes = 64 * 1024;
+  Store capped(o);
+  for (int i = 0; i < 20000; ++i) {
+    uncapped.insert("u/" + std::to_string(i), i);
+    capped.insert("u/" + std::to_string(i), i);
+    REQUIRE(capped.stats().delta_bytes <= o.max_delta_bytes + 4096);  // one insert past the cap at most
+  }
+  CHECK(uncapped.stats().merges == 0);
+  CHECK(uncapped.stats().delta_entries == 20000);
+  CHECK(capped.stats().merges > 5);
+  CHECK(capped.size() == 20000);
+  capped.check_invariants();
+  for (int i = 0; i < 20000; i += 97) CHECK(capped.get("u/" + std::to_string(i)) == static_cast<std::uint64_t>(i));
+}
+
+TEMPLATE_TEST_CASE("HybridStore: copies are deep, moves leave an empty store", "[hybrid]", memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
+  using Store = TestType;
   Store s;
   s.insert("a", 1);
   s.merge();
@@ -238,7 +272,8 @@ TEST_CASE("HybridStore: copies are deep, moves leave an empty store", "[hybrid]"
   CHECK(s.empty());  // NOLINT(bugprone-use-after-move): documented moved-from state
 }
 
-TEST_CASE("HybridStore: save and open round-trip, the delta starts empty", "[hybrid][file]") {
+TEMPLATE_TEST_CASE("HybridStore: save and open round-trip, the delta starts empty", "[hybrid][file]", memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
+  using Store = TestType;
   const auto path = temp_path("roundtrip");
   auto ref = memkv_test::nasty_map<std::uint64_t>(7, 3000);
   {
@@ -265,7 +300,8 @@ TEST_CASE("HybridStore: save and open round-trip, the delta starts empty", "[hyb
   std::filesystem::remove(path);
 }
 
-TEST_CASE("HybridStore: corrupt, truncated or foreign files throw format_error", "[hybrid][file]") {
+TEMPLATE_TEST_CASE("HybridStore: corrupt, truncated or foreign files throw format_error", "[hybrid][file]", memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
+  using Store = TestType;
   const auto path = temp_path("corrupt");
   Store s;
   for (int i = 0; i < 500; ++i) s.insert("key/" + std::to_string(i), i);
@@ -292,12 +328,17 @@ TEST_CASE("HybridStore: corrupt, truncated or foreign files throw format_error",
   }
   write(good);
   CHECK(Store::open(path).size() == 500);
-  CHECK_THROWS_AS(memkv::HybridStore<std::uint32_t>::open(path), memkv::format_error);
+  CHECK_THROWS_AS((with_value<std::uint32_t, Store>::open(path)), memkv::format_error);
+  // the other base's store refuses the file (its own magic)
+  using Other = std::conditional_t<std::is_same_v<Store, memkv::HybridStore<>>,
+                                   memkv::FrontCodedHybridStore<>, memkv::HybridStore<>>;
+  CHECK_THROWS_AS(Other::open(path), memkv::format_error);
   std::filesystem::remove(path);
   CHECK_THROWS_AS(Store::open(path), memkv::error);
 }
 
-TEST_CASE("HybridStore: a process killed during save leaves the old file or the new one", "[hybrid][file][crash]") {
+TEMPLATE_TEST_CASE("HybridStore: a process killed during save leaves the old file or the new one", "[hybrid][file][crash]", memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
+  using Store = TestType;
   const auto path = temp_path("crash");
   // Two states the file may hold; the child alternates between them, saving as fast as it can.
   Store a, b;
@@ -329,18 +370,21 @@ TEST_CASE("HybridStore: a process killed during save leaves the old file or the 
   std::filesystem::remove(path);
 }
 
-TEST_CASE("HybridStore differential: uint64 values, merges at random points", "[hybrid][differential]") {
+TEMPLATE_TEST_CASE("HybridStore differential: uint64 values, merges at random points", "[hybrid][differential]",
+                   memkv::FrozenLayer, memkv::FrontCodedSet) {
   memkv_test::DiffOptions o;
   o.seed = memkv_test::base_seed() + 500;
   o.ops = std::max<std::size_t>(1000, memkv_test::test_ops() / 4);
   o.max_size = 8000;
-  differential<RandomlyMergingStore<std::uint64_t>>("HybridStore<uint64>", o, memkv_test::test_seeds());
+  differential<RandomlyMergingStore<std::uint64_t, TestType>>("HybridStore<uint64>", o,
+                                                              memkv_test::test_seeds());
 }
 
-TEST_CASE("HybridStore differential: std::string values, merges at random points", "[hybrid][differential]") {
+TEMPLATE_TEST_CASE("HybridStore differential: std::string values, merges at random points", "[hybrid][differential]",
+                   memkv::FrozenLayer, memkv::FrontCodedSet) {
   memkv_test::DiffOptions o;
   o.seed = memkv_test::base_seed() + 600;
   o.ops = std::max<std::size_t>(1000, memkv_test::test_ops() / 8);
   o.max_size = 8000;
-  differential<RandomlyMergingStore<std::string>>("HybridStore<string>", o, 1);
+  differential<RandomlyMergingStore<std::string, TestType>>("HybridStore<string>", o, 1);
 }

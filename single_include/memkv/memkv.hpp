@@ -7147,8 +7147,9 @@ void HotArt<V, Alloc>::check_invariants() const {
 //
 //   class HybridStore<V> {
 //     io::mapped_file               file_;    // the file the base came from (open()), else empty
-//     std::optional<FrozenLayer>    base_;    // key -> rank (its index in key order); rank mode,
-//                                             //   so the FST carries no value bits at all;
+//     std::optional<BaseLayer>      base_;    // key -> rank (its index in key order): a
+//                                             //   FrozenLayer in rank mode (no value bits at
+//                                             //   all) or a FrontCodedSet (see "Bases");
 //                                             //   nullopt while no merge has happened
 //     std::vector<V>                values_;  // base values by rank (exactly base_.size() of them)
 //     FastArt<std::optional<V>>     delta_;   // recent writes: a value, or nullopt = tombstone
@@ -7159,27 +7160,44 @@ void HotArt<V, Alloc>::check_invariants() const {
 // tombstone (erasing a key that lives only in the delta removes it from the delta). Assigning to a
 // key of the base writes values_[rank] in place: overwrites never grow the delta.
 //
+// ## Bases
+// HybridStore<V, Alloc, BaseLayer>: BaseLayer = FrozenLayer (the default) or FrontCodedSet
+// (alias FrontCodedHybridStore<V>). Measured on npm-urls (memkv-compare, same run; see the
+// README's results): the FrontCodedSet base is smaller (both hold the keys at about 0.28-0.32 of
+// their raw size), builds 3-4x faster, so merges cost less, and answers lookups 2-2.5x faster;
+// the FrozenLayer base is the FST the library is built around and shares suffixes, which
+// FrontCodedSet cannot (a key set with long shared suffixes and few shared prefixes favours it).
+// Files of the two are not interchangeable: each has its own magic, and opening one as the other
+// throws memkv::format_error.
+//
 // ## Merging
 // merge() streams the merged view (the base's iterator and the delta's, merged in key order) into
-// a FrozenLayerBuilder and the values into a fresh vector, then swaps them in: one pass, O(n + d),
-// never a second copy of the keys (the new FST is the only new copy, compressed). Automatic merges
+// the base's builder and the values into a fresh vector, then swaps them in: one pass, O(n + d).
+// The FrozenLayerBuilder emits the compressed FST as it goes (never a second copy of the keys);
+// the FrontCodedSet builder keeps the front-coded keys (~0.4 of their raw size for URLs) until
+// it encodes them at the end. Automatic merges
 // run after an insert or erase once the delta holds more than
 //     max(options.min_merge_keys, options.delta_share * base keys)  entries,
-// or its memory exceeds options.max_delta_bytes. Each merge grows the base by a factor of about
-// (1 + delta_share), so loading n keys rewrites about n * (1 + s) / s keys in all: with the default
-// s = 1/2, every key is rewritten about 3 times (s = 1/8 would be 9 times, for a delta at most an
-// eighth of the base), i.e. sustained inserts cost O(1 + 1/s) amortized merge work each. The worst
-// single operation is the one that triggers a merge: O(n). Defaults: 65,536 keys, 1/2, 256 MiB.
-// That amortization holds only while the share trigger fires first. Once s * base keys of delta
-// would exceed max_delta_bytes, merges come every max_delta_bytes of delta instead. For URLs (~90
-// delta bytes a key) that is a base above ~6M keys with the defaults. Loading n keys then
-// rewrites about n^2 * (delta bytes a key) / (2 * max_delta_bytes) keys: quadratic. By that
-// estimate, 100M URLs would mean ~33 merges and ~1.7 billion keys rewritten. A scale run of
-// 100M (bench/scale.cpp, 2026-12-01) had not finished after 64 CPU minutes, while 1M took 11 s.
-// For bulk loads of that size, raise max_delta_bytes (memory permitting) or set auto_merge = false
-// and merge() at the end. A merge that runs out of memory during an automatic trigger is
-// abandoned (the map stays as it was, the operation that triggered it has succeeded) and tried
-// again later; an explicit merge() throws.
+// or, if options.max_delta_bytes is set, once its memory exceeds that cap. Each share-triggered
+// merge grows the base by a factor of about (1 + delta_share), so loading n keys rewrites about
+// n * (1 + s) / s keys in all: with the default s = 1/2, every key is rewritten about 3 times
+// (s = 1/8 would be 9 times, for a delta at most an eighth of the base), i.e. sustained inserts
+// cost O(1 + 1/s) amortized merge work each. The worst single operation is the one that triggers
+// a merge: O(n). Defaults: 65,536 keys, 1/2, no byte cap.
+// Peak memory: just before a merge the delta holds up to s * base keys at FastArt's cost (~80 B
+// a URL key, against ~20 in the base), and the merge itself holds the old base, the new one and
+// a new value column at once. With s = 1/2 and URL keys that is, by those per-key figures, about
+// 2x the merged map's memory just before a merge and about 3x while it runs; a smaller s lowers
+// the peak and costs more rewrites.
+// max_delta_bytes is a hard cap for callers who must bound the delta's memory: once s * base keys
+// of delta would exceed it, merges come every max_delta_bytes of delta, and loading n keys
+// rewrites about n^2 * (delta bytes a key) / (2 * max_delta_bytes) keys: quadratic. (Until
+// 2026-12-01 the default was a 256 MiB cap: a scale run of 100M URLs then had not finished after
+// 64 CPU minutes, while 1M took 11 s; by the estimate above it meant ~1.7 billion keys rewritten.)
+// For one-off bulk loads, auto_merge = false and one merge() at the end rewrites each key once,
+// with the whole load in the delta meanwhile. A merge that runs out of memory during an automatic
+// trigger is abandoned (the map stays as it was, the operation that triggered it has succeeded)
+// and tried again later; an explicit merge() throws.
 //
 // ## Complexity
 // find/get/contains/insert/erase: O(k) in the delta plus O(k) in the FST. Iteration merges two
@@ -7202,8 +7220,9 @@ void HotArt<V, Alloc>::check_invariants() const {
 // ERASED AFTER THE LAST save() IS ONLY IN MEMORY and is lost if the process dies. save/open need
 // a trivially copyable V. A corrupt or truncated file throws memkv::format_error.
 //
-// File: [48-byte memkv image header, magic "MKVHYB\0\1", version 1, key count]
-//       [u64 fst_bytes][u64 value_size][FrozenLayer image: fst_bytes][values: n * value_size]
+// File: [48-byte memkv image header, magic "MKVHYB\0\1" (FrozenLayer base) or "MKVHYF\0\1"
+//       (FrontCodedSet base), version 1, key count]
+//       [u64 base_bytes][u64 value_size][base image: base_bytes][values: n * value_size]
 //
 // ## Memory
 // memory_usage() = base image (heap or mapped) + values_ capacity + delta (FastArt, including its
@@ -7215,6 +7234,7 @@ void HotArt<V, Alloc>::check_invariants() const {
 #include <cstring>
 #include <filesystem>
 #include <iterator>
+#include <limits>
 #include <new>
 #include <optional>
 #include <ranges>
@@ -7231,7 +7251,9 @@ namespace memkv {
 struct hybrid_options {
   std::size_t min_merge_keys = std::size_t{1} << 16;   // deltas smaller than this never auto-merge
   double delta_share = 0.5;                            // auto-merge at this share of the base keys
-  std::size_t max_delta_bytes = std::size_t{256} << 20;  // ... or at this much delta memory
+  // ... or at this much delta memory: a hard cap, off by default (quadratic merge work for loads
+  // of more than max_delta_bytes / delta_share of delta: see "Merging" above)
+  std::size_t max_delta_bytes = std::numeric_limits<std::size_t>::max();
   bool auto_merge = true;                              // false: only merge()/save() merge
 };
 
@@ -7241,9 +7263,81 @@ struct hybrid_stats {
   std::size_t merges = 0;
 };
 
-template <class V = std::uint64_t, class Alloc = SlabAllocator>
+namespace detail {
+
+// What HybridStore needs of its base: an immutable ordered set of keys, each with its rank (its
+// 0-based position in key order), built by one streaming pass and viewable in a file mapping.
+// Specialized for FrozenLayer (in rank mode) and FrontCodedSet; see "Bases" above.
+template <class Layer>
+struct hybrid_base;
+
+template <>
+struct hybrid_base<FrozenLayer> {
+  static constexpr std::uint64_t magic = 0x0100'4259'4856'4b4dULL;  // "MKVHYB\0\1"
+  class builder {
+  public:
+    explicit builder(std::size_t expected_keys) : b_(options_for(expected_keys)) {}
+    void insert(std::string_view key, std::uint64_t rank) { b_.insert(key, rank); }
+    FrozenLayer finish() {
+      FrozenLayer built = b_.finish();
+      // The builder's buffer grew by doubling: keep an exact copy instead (one pass over the
+      // compressed image, small next to the merge itself).
+      return FrozenLayer::from_bytes(built.bytes(), image_check::structure);
+    }
+
+  private:
+    static frozen_layer_options options_for(std::size_t n) {
+      frozen_layer_options fo;
+      fo.registry_cells = std::clamp<std::size_t>(n / 2, 1024, std::size_t{1} << 20);
+      return fo;
+    }
+    FrozenLayerBuilder b_;
+  };
+  static std::size_t rank_at(const FrozenLayer::const_iterator& it) noexcept { return it.index(); }
+  static std::optional<std::size_t> rank(const FrozenLayer& l, std::string_view key) noexcept {
+    try {
+      if (auto r = l.rank(key)) return static_cast<std::size_t>(*r);
+    } catch (...) {
+      // a damaged image answers "absent"; open() verified the checksum, so this is unreachable
+    }
+    return std::nullopt;
+  }
+  // The outer file's checksum covered the image; its own structure is still checked.
+  static FrozenLayer view(std::span<const std::byte> image) {
+    return FrozenLayer::view_bytes(image, image_check::structure);
+  }
+  static std::size_t viewed_bytes(const FrozenLayer& l) noexcept { return l.image_size(); }
+};
+
+template <>
+struct hybrid_base<FrontCodedSet> {
+  static constexpr std::uint64_t magic = 0x0100'4659'4856'4b4dULL;  // "MKVHYF\0\1"
+  class builder {
+  public:
+    explicit builder(std::size_t /*expected_keys*/) {}
+    void insert(std::string_view key, std::uint64_t /*rank: its position, implied*/) { b_.insert(key); }
+    FrontCodedSet finish() { return b_.finish(); }  // the image is reserved exactly
+
+  private:
+    FrontCodedSet::builder b_;
+  };
+  static std::size_t rank_at(const FrontCodedSet::const_iterator& it) noexcept { return it.rank(); }
+  static std::optional<std::size_t> rank(const FrontCodedSet& l, std::string_view key) noexcept {
+    return l.rank(key);
+  }
+  // The outer file's checksum covered the image; the structural pass always runs.
+  static FrontCodedSet view(std::span<const std::byte> image) {
+    return FrontCodedSet::view_bytes(image, {.verify_checksum = false});
+  }
+  static std::size_t viewed_bytes(const FrontCodedSet& l) noexcept { return l.bytes().size(); }
+};
+
+}  // namespace detail
+
+template <class V = std::uint64_t, class Alloc = SlabAllocator, class BaseLayer = FrozenLayer>
 class HybridStore {
   using Delta = FastArt<std::optional<V>, Alloc>;
+  using Traits = detail::hybrid_base<BaseLayer>;
 
 public:
   using key_type = std::string_view;
@@ -7251,6 +7345,7 @@ public:
   using size_type = std::size_t;
   using value_type = basic_entry<const V&>;
   using options = hybrid_options;
+  using base_type = BaseLayer;
 
   class const_iterator;
   using iterator = const_iterator;
@@ -7314,7 +7409,7 @@ public:
   hybrid_stats stats() const noexcept {
     hybrid_stats s;
     s.base_keys = base_size();
-    if (base_) s.base_bytes = base_->memory_usage() + (file_.empty() ? 0 : base_->image_size());
+    if (base_) s.base_bytes = base_->memory_usage() + (file_.empty() ? 0 : Traits::viewed_bytes(*base_));
     s.value_bytes = values_.capacity() * sizeof(V);
     s.delta_entries = delta_.size();
     s.delta_tombstones = tombstones_;
@@ -7366,19 +7461,14 @@ public:
   // the map is then unchanged.
   void merge() {
     if (delta_.empty()) return;
-    frozen_layer_options fo;
-    fo.registry_cells = std::clamp<std::size_t>(size_ / 2, 1024, std::size_t{1} << 20);
-    FrozenLayerBuilder builder(fo);
+    typename Traits::builder builder(size_);
     std::vector<V> values;
     values.reserve(size_);
     for (auto e : *this) {
       builder.insert(e.key, values.size());
       values.push_back(e.value);
     }
-    FrozenLayer built = builder.finish();
-    // The builder's buffer grew by doubling: keep an exact copy instead (one pass over the
-    // compressed image, small next to the merge itself).
-    FrozenLayer base = FrozenLayer::from_bytes(built.bytes(), image_check::structure);
+    BaseLayer base = builder.finish();
     // Nothing below throws.
     if (base.empty())
       base_.reset();
@@ -7392,7 +7482,7 @@ public:
   }
 
   // --- ordered traversal --------------------------------------------------------------------
-  // Without a base, default-constructed FrozenLayer iterators stand for its empty range.
+  // Without a base, default-constructed base iterators stand for its empty range.
   const_iterator begin() const {
     return base_ ? const_iterator(this, base_->begin(), base_->end(), delta_.begin(), delta_.end())
                  : const_iterator(this, {}, {}, delta_.begin(), delta_.end());
@@ -7408,10 +7498,10 @@ public:
   }
   range_type range(std::string_view lo, std::string_view hi) const {
     if (lo.compare(hi) >= 0) return {end(), end()};
-    return bounded(base_ ? base_->range(lo, hi) : FrozenLayer::range_type{}, delta_.range(lo, hi));
+    return bounded(base_ ? base_->range(lo, hi) : typename BaseLayer::range_type{}, delta_.range(lo, hi));
   }
   range_type prefix(std::string_view p) const {
-    return bounded(base_ ? base_->prefix(p) : FrozenLayer::range_type{}, delta_.prefix(p));
+    return bounded(base_ ? base_->prefix(p) : typename BaseLayer::range_type{}, delta_.prefix(p));
   }
 
   // --- files --------------------------------------------------------------------------------
@@ -7419,7 +7509,7 @@ public:
   void save(const std::filesystem::path& path) {
     static_assert(std::is_trivially_copyable_v<V>, "HybridStore::save needs a trivially copyable V");
     merge();
-    std::optional<FrozenLayer> no_keys;  // an empty store still writes a valid (empty) FST
+    std::optional<BaseLayer> no_keys;  // an empty store still writes a valid (empty) base image
     if (!base_) no_keys.emplace();
     const std::span<const std::byte> fst = base_ ? base_->bytes() : no_keys->bytes();
     std::vector<std::byte> image = io::begin_image();
@@ -7482,7 +7572,7 @@ public:
   }
 
   class const_iterator {
-    using BaseIt = FrozenLayer::const_iterator;
+    using BaseIt = typename BaseLayer::const_iterator;
     using DeltaIt = typename Delta::const_iterator;
 
   public:
@@ -7499,7 +7589,7 @@ public:
         auto e = *d_;
         return {e.key, *e.value};
       }
-      return {b_.key(), owner_->values_[b_.index()]};
+      return {b_.key(), owner_->values_[Traits::rank_at(b_)]};
     }
     pointer operator->() const { return {**this}; }
     const_iterator& operator++() {
@@ -7559,36 +7649,36 @@ public:
   };
 
 private:
-  static constexpr std::uint64_t kMagic = 0x0100'4259'4856'4b4dULL;  // "MKVHYB\0\1"
+  static constexpr std::uint64_t kMagic = Traits::magic;
   static constexpr std::uint32_t kVersion = 1;
 
   std::size_t base_size() const noexcept { return base_ ? base_->size() : 0; }
   std::optional<std::size_t> base_rank(std::string_view key) const noexcept {
     if (!base_) return std::nullopt;
-    try {
-      if (auto r = base_->rank(key)) return static_cast<std::size_t>(*r);
-    } catch (...) {
-      // a damaged image answers "absent"; open() verified the checksum, so this is unreachable
-    }
-    return std::nullopt;
+    return Traits::rank(*base_, key);
   }
 
+  // The delta holds a live entry for a key outside the base, or a tombstone or a revived value
+  // for a base key (overwrites of base keys go to values_). So a key outside the base needs one
+  // delta operation, not a find and then an insert.
   bool upsert(std::string_view key, V& value, bool assign) {
-    if (std::optional<V>* d = delta_.find(key)) {
-      if (d->has_value()) {
-        if (assign) **d = std::move(value);
-        return false;
-      }
-      *d = std::move(value);  // revives a key erased from the base
-      --tombstones_;
-      ++size_;
-      return true;
-    }
     if (auto r = base_rank(key)) {
+      if (std::optional<V>* d = delta_.find(key)) {
+        if (d->has_value()) {
+          if (assign) **d = std::move(value);
+          return false;
+        }
+        *d = std::move(value);  // revives a key erased from the base
+        --tombstones_;
+        ++size_;
+        return true;
+      }
       if (assign) values_[*r] = std::move(value);
       return false;
     }
-    delta_.insert(key, std::optional<V>(std::move(value)));
+    const bool added = assign ? delta_.insert_or_assign(key, std::optional<V>(std::move(value)))
+                              : delta_.insert(key, std::optional<V>(std::move(value)));
+    if (!added) return false;
     ++size_;
     maybe_merge();
     return true;
@@ -7608,7 +7698,7 @@ private:
     }
   }
 
-  range_type bounded(FrozenLayer::range_type b, typename Delta::range_type d) const {
+  range_type bounded(typename BaseLayer::range_type b, typename Delta::range_type d) const {
     const_iterator first(this, b.begin(), b.end(), d.begin(), d.end());
     const_iterator last(this, b.end(), b.end(), d.end(), d.end());
     return {std::move(first), std::move(last)};
@@ -7625,17 +7715,15 @@ private:
                                  " at offset 56 differs from sizeof(V) = " + std::to_string(sizeof(V)));
     const std::size_t fst_off = body + 16;
     if (fst_bytes > image.size() - fst_off)
-      detail::throw_format_error("HybridStore FST length at offset 48 runs past the end of the image");
+      detail::throw_format_error("HybridStore base image length at offset 48 runs past the end of the image");
     const std::size_t values_off = fst_off + static_cast<std::size_t>(fst_bytes);
     const std::size_t values_len = image.size() - values_off;
     if (values_len % sizeof(V) != 0 || values_len / sizeof(V) != h.key_count)
       detail::throw_format_error("HybridStore value column at offset " + std::to_string(values_off) +
                                  " does not hold exactly " + std::to_string(h.key_count) + " values");
-    // The outer checksum covered the FST image; its own structure is still checked.
-    base_ = FrozenLayer::view_bytes(image.subspan(fst_off, static_cast<std::size_t>(fst_bytes)),
-                                    image_check::structure);
+    base_ = Traits::view(image.subspan(fst_off, static_cast<std::size_t>(fst_bytes)));
     if (base_->size() != h.key_count)
-      detail::throw_format_error("HybridStore key count at offset 24 differs from the FST's");
+      detail::throw_format_error("HybridStore key count at offset 24 differs from the base image's");
     if (base_->empty()) base_.reset();
     values_.resize(static_cast<std::size_t>(h.key_count));
     if (values_len) std::memcpy(values_.data(), image.data() + values_off, values_len);
@@ -7644,7 +7732,7 @@ private:
 
   // Declared first: the base may view the mapping, so it must die after the base.
   io::mapped_file file_;
-  std::optional<FrozenLayer> base_;
+  std::optional<BaseLayer> base_;
   std::vector<V> values_;
   Delta delta_;
   std::size_t size_ = 0;
@@ -7652,6 +7740,9 @@ private:
   std::size_t merges_ = 0;
   options opt_{};
 };
+
+template <class V = std::uint64_t, class Alloc = SlabAllocator>
+using FrontCodedHybridStore = HybridStore<V, Alloc, FrontCodedSet>;
 
 }  // namespace memkv
 // ---- end memkv/hybrid_store.hpp ----

@@ -2,7 +2,8 @@
 // is one of the operations) and checked against std::map after every step (the decoding and the
 // checks: tests/fuzz/map_ops.hpp). Input byte 0: bit 0 = std::string values (else std::uint64_t),
 // bits 1..4 = min_merge_keys - 1 (automatic merges after 1..16 delta entries, delta_share 1/2),
-// bit 5 = automatic merges off (only the merge operation merges).
+// bit 5 = automatic merges off (only the merge operation merges), bit 6 = FrontCodedSet base
+// (FrontCodedHybridStore) instead of FrozenLayer.
 //
 // Build and run (from the repository root; .ci/fuzz.sh does both for every target):
 //   clang++-14 -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -18,6 +19,19 @@
 
 #include "memkv/hybrid_store.hpp"
 
+template <class BaseLayer>
+static void run(bool strings, const memkv::hybrid_options& opt, memkv_fuzz::Input& in) {
+  if (strings) {
+    using M = memkv::HybridStore<std::string, memkv::SlabAllocator, BaseLayer>;
+    M m(opt);
+    memkv_fuzz::run_ops<M, std::string>("hybrid_store_fuzz", m, in);
+  } else {
+    using M = memkv::HybridStore<std::uint64_t, memkv::SlabAllocator, BaseLayer>;
+    M m(opt);
+    memkv_fuzz::run_ops<M, std::uint64_t>("hybrid_store_fuzz", m, in);
+  }
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   memkv_fuzz::Input in(data, size);
   const std::uint8_t settings = in.byte();
@@ -25,12 +39,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   opt.min_merge_keys = 1 + ((settings >> 1) & 15);
   opt.delta_share = 0.5;
   opt.auto_merge = (settings & 0x20) == 0;
-  if ((settings & 1) != 0) {
-    memkv::HybridStore<std::string> m(opt);
-    memkv_fuzz::run_ops<memkv::HybridStore<std::string>, std::string>("hybrid_store_fuzz", m, in);
-  } else {
-    memkv::HybridStore<> m(opt);
-    memkv_fuzz::run_ops<memkv::HybridStore<>, std::uint64_t>("hybrid_store_fuzz", m, in);
-  }
+  const bool strings = (settings & 1) != 0;
+  if ((settings & 0x40) != 0)
+    run<memkv::FrontCodedSet>(strings, opt, in);
+  else
+    run<memkv::FrozenLayer>(strings, opt, in);
   return 0;
 }

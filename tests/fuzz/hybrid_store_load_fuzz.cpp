@@ -22,12 +22,15 @@
 //               at position to argument, truncate to position, append argument bytes), its
 //               checksums recomputed when mode & 0x40 (the FST's too when mode & 0x20), and opened.
 //               Unmutated: the store must equal the keys exactly. Mutated with stale checksums:
-//               open must throw.
+//               open must throw. Mode bit 0x08: the image is a FrontCodedHybridStore's (else a
+//               HybridStore's over a FrozenLayer); the other kind of store must refuse it.
+//               Modes below 0x80 open the bytes as both kinds of store.
 // The file lives in /dev/shm when it exists (no disk traffic per input), else the temp directory.
 #include "clang14_ranges_compat.hpp"  // first: the clang-14 std::ranges workaround
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -46,7 +49,8 @@
 
 namespace {
 
-using Store = memkv::HybridStore<>;
+using FstStore = memkv::HybridStore<>;
+using FcStore = memkv::FrontCodedHybridStore<>;
 
 [[noreturn]] void fail(const std::string& what) {
   std::fprintf(stderr, "hybrid_store_load_fuzz: %s\n", what.c_str());
@@ -110,6 +114,7 @@ void fix_checksums(std::vector<std::byte>& img, bool inner) {
 
 // The store opened without error: it must answer as a map (any query on a corrupt-but-accepted
 // image may still throw format_error, as FrozenLayer's do).
+template <class Store>
 void exercise(Store& s, const std::map<std::string, std::uint64_t>* expect) {
   std::vector<std::pair<std::string, std::uint64_t>> seen;
   for (auto e : s) {
@@ -162,6 +167,7 @@ void exercise(Store& s, const std::map<std::string, std::uint64_t>* expect) {
   }
 }
 
+template <class Store>
 void open_and_check(const std::vector<std::byte>& file, bool must_throw,
                     const std::map<std::string, std::uint64_t>* expect) {
   write_file(file);
@@ -181,6 +187,13 @@ void open_and_check(const std::vector<std::byte>& file, bool must_throw,
   }
 }
 
+template <class Store>
+void save_store(const std::map<std::string, std::uint64_t>& keys) {
+  Store s;
+  for (auto& [k, v] : keys) s.insert(k, v);
+  s.save(file_path());
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -191,7 +204,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (mode < 0x80) {
     std::vector<std::byte> file(rest, rest + n);
     if (mode >= 0x40) fix_checksums(file, (mode & 0x20) != 0);
-    open_and_check(file, false, nullptr);
+    open_and_check<FstStore>(file, false, nullptr);
+    open_and_check<FcStore>(file, false, nullptr);
     return 0;
   }
   // Build a valid image from keys, then mutate it.
@@ -208,11 +222,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     keys.emplace(std::string(text.substr(pos, stop - pos)), i++ * 0x9e3779b97f4a7c15ULL);
     pos = stop + 1;
   }
-  {
-    Store s;
-    for (auto& [k, v] : keys) s.insert(k, v);
-    s.save(file_path());
-  }
+  const bool front_coded = (mode & 0x08) != 0;
+  if (front_coded)
+    save_store<FcStore>(keys);
+  else
+    save_store<FstStore>(keys);
   std::vector<std::byte> file = read_file(file_path());
   const std::vector<std::byte> original = file;
   for (std::size_t m = 0; m < mutations; ++m) {
@@ -229,6 +243,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if ((mode & 0x40) != 0) fix_checksums(file, (mode & 0x20) != 0);
   const bool intact = file == original;
-  open_and_check(file, !intact && (mode & 0x40) == 0, intact ? &keys : nullptr);
+  const bool must_throw = !intact && (mode & 0x40) == 0;
+  // The other kind of store must refuse the file while its magic (bytes 0..7) is unchanged.
+  const bool magic_kept = file.size() >= 8 && std::equal(file.begin(), file.begin() + 8, original.begin());
+  if (front_coded) {
+    open_and_check<FcStore>(file, must_throw, intact ? &keys : nullptr);
+    open_and_check<FstStore>(file, magic_kept, nullptr);
+  } else {
+    open_and_check<FstStore>(file, must_throw, intact ? &keys : nullptr);
+    open_and_check<FcStore>(file, magic_kept, nullptr);
+  }
   return 0;
 }
