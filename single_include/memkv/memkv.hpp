@@ -4073,6 +4073,37 @@ private:
     offsets.push_back(body.size());
   }
 
+  // The body encode_body(coding, len, ...) would produce, in bytes, without producing it.
+  std::uint64_t body_size(fci_coding coding, const std::array<std::uint8_t, 256>& len) const {
+    const std::byte* p = records_.data();
+    const std::byte* const end = p + records_.size();
+    std::uint64_t total = 0, i = 0;
+    while (i < n_) {
+      const std::uint64_t count = std::min<std::uint64_t>(bucket_size_, n_ - i);
+      std::uint64_t meta = 0, data = 0;  // data: bytes (raw) or bits (Huffman)
+      for (std::uint64_t j = 0; j < count; ++j, ++i) {
+        const std::uint64_t lcp = io::decode_varint(p, end);
+        const std::uint64_t rlen = io::decode_varint(p, end);
+        const std::byte* rem = p;
+        p += rlen;
+        if (j == 0) {
+          total += io::varint_size(rlen) + rlen;
+          continue;
+        }
+        std::uint64_t code_len = rlen;
+        if (coding != fci_coding::raw) {
+          code_len = 0;
+          for (std::uint64_t x = 0; x < rlen; ++x) code_len += len[static_cast<unsigned char>(rem[x])];
+        }
+        meta += io::varint_size(lcp) + io::varint_size(code_len);
+        data += code_len;
+      }
+      if (coding != fci_coding::raw) data = (data + 7) / 8;
+      total += io::varint_size(meta) + meta + data;
+    }
+    return total;
+  }
+
   std::vector<std::byte> encode() const {
     std::array<std::uint8_t, 256> len{};
     std::vector<std::byte> body;
@@ -4080,23 +4111,17 @@ private:
     fci_coding coding = coding_;
     if (coding != fci_coding::raw) {
       len = detail::fci::huffman_lengths(freq_);
-      encode_body(fci_coding::huffman, len, body, offsets);
       if (coding == fci_coding::automatic) {
-        std::vector<std::byte> raw_body;
-        std::vector<std::uint64_t> raw_offsets;
-        encode_body(fci_coding::raw, len, raw_body, raw_offsets);
-        // Huffman must pay for its 256-byte table and its slower decoding
-        if (static_cast<double>(body.size() + 256) > 0.98 * static_cast<double>(raw_body.size())) {
-          coding = fci_coding::raw;
-          body.swap(raw_body);
-          offsets.swap(raw_offsets);
-        } else {
-          coding = fci_coding::huffman;
-        }
+        // Huffman must pay for its 256-byte table and its slower decoding. The two body sizes
+        // are computed exactly without encoding, and only the chosen coding is encoded.
+        const std::uint64_t huffman = body_size(fci_coding::huffman, len);
+        const std::uint64_t raw = body_size(fci_coding::raw, len);
+        coding = static_cast<double>(huffman + 256) > 0.98 * static_cast<double>(raw)
+                     ? fci_coding::raw
+                     : fci_coding::huffman;
       }
-    } else {
-      encode_body(fci_coding::raw, len, body, offsets);
     }
+    encode_body(coding, len, body, offsets);
     const std::uint8_t width = body.size() <= 0xffffffffu ? 4 : 8;
     std::vector<std::byte> img = io::begin_image();
     img.reserve(io::image_header_size + detail::fci::params_size + 256 +
