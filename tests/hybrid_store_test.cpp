@@ -256,6 +256,60 @@ TEMPLATE_TEST_CASE("HybridStore: max_delta_bytes caps the delta; by default only
   for (int i = 0; i < 20000; i += 97) CHECK(capped.get("u/" + std::to_string(i)) == static_cast<std::uint64_t>(i));
 }
 
+TEMPLATE_TEST_CASE("HybridStore: the base filter changes no answer; it is built lazily after open", "[hybrid]",
+                   memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
+  using Store = TestType;
+  memkv::hybrid_options off;
+  off.filter_bits_per_key = 0;
+  off.min_merge_keys = 300;
+  memkv::hybrid_options on = off;
+  on.filter_bits_per_key = 2;  // a small filter: many false positives go on to the base lookup
+  Store a(off), b(on);
+  std::map<std::string, std::uint64_t> ref;
+  std::mt19937_64 rng(21);
+  for (int i = 0; i < 6000; ++i) {
+    const std::string k = "k/" + std::to_string(rng() % 3000);
+    const std::uint64_t v = rng();
+    switch (rng() % 4) {
+      case 0: {
+        const bool r = ref.erase(k) != 0;
+        CHECK(a.erase(k) == r);
+        CHECK(b.erase(k) == r);
+        break;
+      }
+      case 1: {
+        const bool r = ref.insert_or_assign(k, v).second;
+        CHECK(a.insert_or_assign(k, v) == r);
+        CHECK(b.insert_or_assign(k, v) == r);
+        break;
+      }
+      default: {
+        const bool r = ref.emplace(k, v).second;
+        CHECK(a.insert(k, v) == r);
+        CHECK(b.insert(k, v) == r);
+      }
+    }
+  }
+  CHECK(a.stats().filter_bytes == 0);
+  CHECK(b.stats().filter_bytes > 0);
+  a.check_invariants();
+  b.check_invariants();
+  memkv_test::detail::compare_all(a, ref, "no filter");
+  memkv_test::detail::compare_all(b, ref, "2-bit filter");
+  const auto path = temp_path("filter");
+  b.save(path);
+  Store c = Store::open(path, on);
+  CHECK(c.stats().filter_bytes == 0);  // not built by open()
+  CHECK(c.get(ref.begin()->first) == ref.begin()->second);
+  CHECK(c.stats().filter_bytes == 0);  // nor by lookups
+  CHECK_FALSE(c.insert(ref.begin()->first, 1));  // in the base: found past the filter
+  CHECK(c.stats().filter_bytes > 0);
+  CHECK(c.insert("k/new", 1));
+  CHECK(c.size() == ref.size() + 1);
+  c.check_invariants();
+  std::filesystem::remove(path);
+}
+
 TEMPLATE_TEST_CASE("HybridStore: copies are deep, moves leave an empty store", "[hybrid]", memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
   using Store = TestType;
   Store s;
