@@ -1187,6 +1187,25 @@ private:
     ++n_;
   }
 
+  // Walks the records bucket by bucket: on_key(j, lcp, remainder, remainder length) for the
+  // j-th key of each bucket (j = 0: the head, whole), then on_bucket_end().
+  template <class OnKey, class OnBucketEnd>
+  void walk_records(OnKey&& on_key, OnBucketEnd&& on_bucket_end) const {
+    const std::byte* p = records_.data();
+    const std::byte* const end = p + records_.size();
+    std::uint64_t i = 0;
+    while (i < n_) {
+      const std::uint64_t count = std::min<std::uint64_t>(bucket_size_, n_ - i);
+      for (std::uint64_t j = 0; j < count; ++j, ++i) {
+        const std::uint64_t lcp = io::decode_varint(p, end);
+        const std::uint64_t rlen = io::decode_varint(p, end);
+        on_key(j, lcp, p, rlen);
+        p += rlen;
+      }
+      on_bucket_end();
+    }
+  }
+
   // Encodes all buckets with `coding` into body/offsets.
   void encode_body(fci_coding coding, const std::array<std::uint8_t, 256>& len,
                    std::vector<std::byte>& body, std::vector<std::uint64_t>& offsets) const {
@@ -1194,75 +1213,62 @@ private:
     body.clear();
     offsets.clear();
     std::vector<std::byte> meta, data;
-    const std::byte* p = records_.data();
-    const std::byte* const end = p + records_.size();
-    std::uint64_t i = 0;
-    while (i < n_) {
-      offsets.push_back(body.size());
-      const std::uint64_t count = std::min<std::uint64_t>(bucket_size_, n_ - i);
-      meta.clear();
-      data.clear();
-      detail::fci::bit_writer bits(data);
-      for (std::uint64_t j = 0; j < count; ++j, ++i) {
-        const std::uint64_t lcp = io::decode_varint(p, end);
-        const std::uint64_t rlen = io::decode_varint(p, end);
-        const std::byte* rem = p;
-        p += rlen;
-        if (j == 0) {
-          io::append_varint(body, rlen);
-          body.insert(body.end(), rem, rem + rlen);
-          continue;
-        }
-        io::append_varint(meta, lcp);
-        if (coding == fci_coding::raw) {
-          io::append_varint(meta, rlen);
-          data.insert(data.end(), rem, rem + rlen);
-        } else {
-          std::uint64_t nbits = 0;
-          for (std::uint64_t x = 0; x < rlen; ++x) {
-            const auto s = static_cast<unsigned char>(rem[x]);
-            bits.put(code[s], len[s]);
-            nbits += len[s];
+    detail::fci::bit_writer bits(data);
+    walk_records(
+        [&](std::uint64_t j, std::uint64_t lcp, const std::byte* rem, std::uint64_t rlen) {
+          if (j == 0) {
+            offsets.push_back(body.size());
+            meta.clear();
+            data.clear();
+            io::append_varint(body, rlen);
+            body.insert(body.end(), rem, rem + rlen);
+            return;
           }
-          io::append_varint(meta, nbits);
-        }
-      }
-      bits.flush();
-      io::append_varint(body, meta.size());
-      body.insert(body.end(), meta.begin(), meta.end());
-      body.insert(body.end(), data.begin(), data.end());
-    }
+          io::append_varint(meta, lcp);
+          if (coding == fci_coding::raw) {
+            io::append_varint(meta, rlen);
+            data.insert(data.end(), rem, rem + rlen);
+          } else {
+            std::uint64_t nbits = 0;
+            for (std::uint64_t x = 0; x < rlen; ++x) {
+              const auto sym = static_cast<unsigned char>(rem[x]);
+              bits.put(code[sym], len[sym]);
+              nbits += len[sym];
+            }
+            io::append_varint(meta, nbits);
+          }
+        },
+        [&] {
+          bits.flush();
+          io::append_varint(body, meta.size());
+          body.insert(body.end(), meta.begin(), meta.end());
+          body.insert(body.end(), data.begin(), data.end());
+        });
     offsets.push_back(body.size());
   }
 
   // The body encode_body(coding, len, ...) would produce, in bytes, without producing it.
   std::uint64_t body_size(fci_coding coding, const std::array<std::uint8_t, 256>& len) const {
-    const std::byte* p = records_.data();
-    const std::byte* const end = p + records_.size();
-    std::uint64_t total = 0, i = 0;
-    while (i < n_) {
-      const std::uint64_t count = std::min<std::uint64_t>(bucket_size_, n_ - i);
-      std::uint64_t meta = 0, data = 0;  // data: bytes (raw) or bits (Huffman)
-      for (std::uint64_t j = 0; j < count; ++j, ++i) {
-        const std::uint64_t lcp = io::decode_varint(p, end);
-        const std::uint64_t rlen = io::decode_varint(p, end);
-        const std::byte* rem = p;
-        p += rlen;
-        if (j == 0) {
-          total += io::varint_size(rlen) + rlen;
-          continue;
-        }
-        std::uint64_t code_len = rlen;
-        if (coding != fci_coding::raw) {
-          code_len = 0;
-          for (std::uint64_t x = 0; x < rlen; ++x) code_len += len[static_cast<unsigned char>(rem[x])];
-        }
-        meta += io::varint_size(lcp) + io::varint_size(code_len);
-        data += code_len;
-      }
-      if (coding != fci_coding::raw) data = (data + 7) / 8;
-      total += io::varint_size(meta) + meta + data;
-    }
+    std::uint64_t total = 0, meta = 0, data = 0;  // data: bytes (raw) or bits (Huffman)
+    walk_records(
+        [&](std::uint64_t j, std::uint64_t lcp, const std::byte* rem, std::uint64_t rlen) {
+          if (j == 0) {
+            total += io::varint_size(rlen) + rlen;
+            return;
+          }
+          std::uint64_t code_len = rlen;
+          if (coding != fci_coding::raw) {
+            code_len = 0;
+            for (std::uint64_t x = 0; x < rlen; ++x) code_len += len[static_cast<unsigned char>(rem[x])];
+          }
+          meta += io::varint_size(lcp) + io::varint_size(code_len);
+          data += code_len;
+        },
+        [&] {
+          if (coding != fci_coding::raw) data = (data + 7) / 8;
+          total += io::varint_size(meta) + meta + data;
+          meta = data = 0;
+        });
     return total;
   }
 
