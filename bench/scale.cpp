@@ -9,13 +9,14 @@
 //   build-bench/memkv-scale --counts 1000000,20000000 > bench/results/scale-$(date +%F).md
 // Options: --counts A,B,...  dataset sizes (default 1000000,10000000); the slopes use the first and
 //          the last; --only NAME,...  structures to run (std::map FastArt ArenaArt HotArt
-//          FrontCodedIndex FrozenLayer HybridStore); --skip-std-map-above N (default 20000000);
+//          FrontCodedIndex FrozenLayer HybridStore FrontCodedHybridStore); --skip-std-map-above N
+//          (default 20000000);
 //          --lookups N (hits and misses measured per structure, default 2000000).
 //
 // Per structure and n, in its own process (the dataset, its sorted order and both shuffles are
 // prepared in the parent first, shared copy-on-write):
-//   build     mutable maps and HybridStore: insert every key once in a shuffled order (value =
-//             the key's position in the dataset); HybridStore then merge()s, inside the timing.
+//   build     mutable maps and the HybridStores: insert every key once in a shuffled order (value
+//             = the key's position in the dataset); a HybridStore then merge()s, inside the timing.
 //             FrontCodedIndex: builder over the sorted keys (value = position, 8 bytes each).
 //             FrozenLayer: builder over the sorted keys with value = rank (its rank mode: no value
 //             bits; HybridStore uses the same layout).
@@ -237,7 +238,7 @@ void run_fst(const Prepared& p, Row& r) {
 }
 
 const char* const kAll[] = {"std::map",        "FastArt",     "ArenaArt",   "HotArt",
-                            "FrontCodedIndex", "FrozenLayer", "HybridStore"};
+                            "FrontCodedIndex", "FrozenLayer", "HybridStore", "FrontCodedHybridStore"};
 
 void run_one(const std::string& name, const Prepared& p, Row& r) {
   if (name == "std::map") run_std_map(p, r);
@@ -247,6 +248,7 @@ void run_one(const std::string& name, const Prepared& p, Row& r) {
   else if (name == "FrontCodedIndex") run_fci(p, r);
   else if (name == "FrozenLayer") run_fst(p, r);
   else if (name == "HybridStore") run_mutable<memkv::HybridStore<>>(p, r);
+  else if (name == "FrontCodedHybridStore") run_mutable<memkv::FrontCodedHybridStore<>>(p, r);
 }
 
 Row run_in_child(const std::string& name, const Prepared& p) {
