@@ -71,9 +71,10 @@
 // a merge: O(n). Defaults: 65,536 keys, 1/2, no byte cap.
 // Peak memory: just before a merge the delta holds up to s * base keys at FastArt's cost (~80 B
 // a URL key, against ~20 in the base), and the merge itself holds the old base, the new one and
-// a new value column at once. With s = 1/2 and URL keys that is, by those per-key figures, about
-// 2x the merged map's memory just before a merge and about 3x while it runs; a smaller s lowers
-// the peak and costs more rewrites.
+// a new value column at once. Measured (bench/results/scale-hybrid-2026-12-01.md): loading 100M
+// synthetic URLs with s = 1/2 took about 2000 CPU s and ended at 2.52 GB (-19.4 B/key), but the
+// peak RSS growth during the load was 9.15 GB, 3.6x the final size. A smaller s lowers the peak
+// and costs more rewrites.
 // max_delta_bytes is a hard cap for callers who must bound the delta's memory: once s * base keys
 // of delta would exceed it, merges come every max_delta_bytes of delta, and loading n keys
 // rewrites about n^2 * (delta bytes a key) / (2 * max_delta_bytes) keys: quadratic. (Until
