@@ -7253,8 +7253,10 @@ void HotArt<V, Alloc>::check_invariants() const {
 // and tried again later; an explicit merge() throws.
 //
 // ## Complexity
-// find/get/contains/insert/erase: O(k) in the delta plus O(k) in the FST. Iteration merges two
-// ordered iterators: O(1) amortized per entry plus key comparisons. size() is exact, O(1).
+// find/get/contains/insert/erase: O(k) in the delta plus a base lookup (FST: O(k); front-coded:
+// O(log(n/32) + 32 + k)), which inserts and erases of keys outside the base mostly skip (filter).
+// Iteration merges two ordered iterators: O(1) amortized per entry plus key comparisons. size()
+// is exact, O(1).
 //
 // ## Guarantees and iterator validity
 // - insert/insert_or_assign: strong guarantee (the delta insert is strong; a merge failure is
@@ -7268,8 +7270,8 @@ void HotArt<V, Alloc>::check_invariants() const {
 // ## Durability
 // save(path) merges, then writes the merged state atomically (temporary file, fsync, rename): a
 // crash leaves the previous file or the new one. open(path) maps the file read-only, verifies its
-// checksum (one pass over the file), views the FST in the mapping with no copy and copies the
-// value column into memory (values must be writable through find()). EVERYTHING INSERTED OR
+// checksum (one pass over the file), views the base image in the mapping with no copy and copies
+// the value column into memory (values must be writable through find()). EVERYTHING INSERTED OR
 // ERASED AFTER THE LAST save() IS ONLY IN MEMORY and is lost if the process dies. save/open need
 // a trivially copyable V. A corrupt or truncated file throws memkv::format_error.
 //
@@ -7357,7 +7359,8 @@ public:
   void add(std::uint64_t h) noexcept {
     block& b = blocks_[index(h)];
     std::uint64_t bits = probes(h);
-    for (unsigned i = 0; i < kProbes; ++i, bits >>= 9) b.w[(bits >> 6) & 7] |= std::uint64_t{1} << (bits & 63);
+    for (unsigned i = 0; i < kProbes; ++i, bits >>= 9)
+      b.w[(bits >> 6) & 7] |= std::uint64_t{1} << (bits & 63);
   }
   void prefetch(std::uint64_t h) const noexcept { __builtin_prefetch(&blocks_[index(h)], 1); }
   bool may_contain(std::uint64_t h) const noexcept {
@@ -7435,7 +7438,8 @@ struct hybrid_base<FrontCodedSet> {
   class builder {
   public:
     explicit builder(std::size_t /*expected_keys*/) {}
-    void insert(std::string_view key, std::uint64_t /*rank: its position, implied*/) { b_.insert(key); }
+    // The rank is the key's position: FrontCodedSet implies it.
+    void insert(std::string_view key, std::uint64_t /*rank*/) { b_.insert(key); }
     FrontCodedSet finish() { return b_.finish(); }  // the image is reserved exactly
 
   private:
@@ -7531,7 +7535,8 @@ public:
   hybrid_stats stats() const noexcept {
     hybrid_stats s;
     s.base_keys = base_size();
-    if (base_) s.base_bytes = base_->memory_usage() + (file_.empty() ? 0 : Traits::viewed_bytes(*base_));
+    if (base_)
+      s.base_bytes = base_->memory_usage() + (file_.empty() ? 0 : Traits::viewed_bytes(*base_));
     s.value_bytes = values_.capacity() * sizeof(V);
     s.filter_bytes = filter_.bytes();
     s.delta_entries = delta_.size();
@@ -7605,7 +7610,8 @@ public:
       }
       values.push_back(e.value);
     }
-    for (std::size_t i = added > ahead ? added - ahead : 0; i < added; ++i) filter.add(ring[i % ahead]);
+    for (std::size_t i = added > ahead ? added - ahead : 0; i < added; ++i)
+      filter.add(ring[i % ahead]);
     BaseLayer base = builder.finish();
     // Nothing below throws.
     if (base.empty())
@@ -7638,7 +7644,8 @@ public:
   }
   range_type range(std::string_view lo, std::string_view hi) const {
     if (lo.compare(hi) >= 0) return {end(), end()};
-    return bounded(base_ ? base_->range(lo, hi) : typename BaseLayer::range_type{}, delta_.range(lo, hi));
+    return bounded(base_ ? base_->range(lo, hi) : typename BaseLayer::range_type{},
+                   delta_.range(lo, hi));
   }
   range_type prefix(std::string_view p) const {
     return bounded(base_ ? base_->prefix(p) : typename BaseLayer::range_type{}, delta_.prefix(p));
@@ -7689,7 +7696,8 @@ public:
     if (!filter_.empty()) {
       if (!base_) fail("a filter without a base");
       for (auto it = base_->begin(), end = base_->end(); it != end; ++it)
-        if (!filter_.may_contain(detail::hybrid_key_filter::hash(it.key()))) fail("the filter misses a base key");
+        if (!filter_.may_contain(detail::hybrid_key_filter::hash(it.key())))
+          fail("the filter misses a base key");
     }
     std::size_t tomb = 0, live_new = 0, hidden = 0;
     for (auto e : delta_) {
