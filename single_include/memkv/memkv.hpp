@@ -7373,6 +7373,32 @@ public:
   std::size_t bytes() const noexcept { return blocks_.capacity() * sizeof(block); }
   void swap(hybrid_key_filter& o) noexcept { blocks_.swap(o.blocks_); }
 
+  // Adds keys streamed one by one. Each add writes a random cache line, so a key's hash waits
+  // in a ring while its line is prefetched, and is added `ahead` keys later; finish() adds the
+  // rest. Does nothing on an empty (off) filter.
+  class filler {
+  public:
+    explicit filler(hybrid_key_filter& f) noexcept : f_(f) {}
+    void add(std::string_view key) noexcept {
+      if (f_.empty()) return;
+      const std::uint64_t h = hash(key);
+      f_.prefetch(h);
+      if (n_ >= ahead) f_.add(ring_[n_ % ahead]);
+      ring_[n_ % ahead] = h;
+      ++n_;
+    }
+    void finish() noexcept {
+      for (std::size_t i = n_ > ahead ? n_ - ahead : 0; i < n_; ++i) f_.add(ring_[i % ahead]);
+      n_ = 0;
+    }
+
+  private:
+    static constexpr std::size_t ahead = 16;
+    hybrid_key_filter& f_;
+    std::uint64_t ring_[ahead];
+    std::size_t n_ = 0;
+  };
+
 private:
   static constexpr unsigned kProbes = 7;  // 7 x 9 bits of one 64-bit mix
   struct alignas(64) block {
@@ -7595,23 +7621,13 @@ public:
     values.reserve(size_);
     detail::hybrid_key_filter filter;
     filter.reset(size_, opt_.filter_bits_per_key);
-    // Each add writes a random cache line: the hashes wait in a ring while their lines load.
-    constexpr std::size_t ahead = 16;
-    std::uint64_t ring[ahead];
-    std::size_t added = 0;
+    detail::hybrid_key_filter::filler fill(filter);
     for (auto e : *this) {
       builder.insert(e.key, values.size());
-      if (!filter.empty()) {
-        const std::uint64_t h = detail::hybrid_key_filter::hash(e.key);
-        filter.prefetch(h);
-        if (values.size() >= ahead) filter.add(ring[values.size() % ahead]);
-        ring[values.size() % ahead] = h;
-        added = values.size() + 1;
-      }
+      fill.add(e.key);
       values.push_back(e.value);
     }
-    for (std::size_t i = added > ahead ? added - ahead : 0; i < added; ++i)
-      filter.add(ring[i % ahead]);
+    fill.finish();
     BaseLayer base = builder.finish();
     // Nothing below throws.
     if (base.empty())
@@ -7811,16 +7827,17 @@ private:
     return Traits::rank(*base_, key);
   }
   // base_rank for the mutation paths: the filter rules out most keys outside the base without
-  // touching it. After open() (or with a filter turned on later) it is built here, on first use:
-  // one pass over the base's keys. Throws only bad_alloc, before anything changed.
+  // touching it. After open() it is built here, on first use: one pass over the base's keys.
+  // Throws only bad_alloc, before anything changed.
   std::optional<std::size_t> base_rank_filtered(std::string_view key) {
     if (!base_) return std::nullopt;
     if (opt_.filter_bits_per_key != 0) {
       if (filter_.empty()) {
         detail::hybrid_key_filter f;
         f.reset(base_->size(), opt_.filter_bits_per_key);
-        for (auto it = base_->begin(), end = base_->end(); it != end; ++it)
-          f.add(detail::hybrid_key_filter::hash(it.key()));
+        detail::hybrid_key_filter::filler fill(f);
+        for (auto it = base_->begin(), end = base_->end(); it != end; ++it) fill.add(it.key());
+        fill.finish();
         filter_.swap(f);
       }
       if (!filter_.may_contain(detail::hybrid_key_filter::hash(key))) return std::nullopt;
