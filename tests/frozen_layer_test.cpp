@@ -217,6 +217,7 @@ TEST_CASE("FrozenLayer: random small alphabets (deep sharing)", "[frozen_layer][
     if (round % 4 == 0) m = with_ranks(m);
     memkv::frozen_layer_options o;
     o.registry_cells = std::size_t{4} << (rng() % 12);
+    o.front_registry_cells = std::size_t{4} << (rng() % 6);  // often a two-level registry
     o.sample_bytes = rng() % 64;
     INFO("round " << round);
     check_all(build_from(m, o), m);

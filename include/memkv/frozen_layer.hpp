@@ -29,26 +29,30 @@
 // (one transition, not final, its target written just before it) and cost 1 bit + the label's
 // code, about 5-6 bits for text keys instead of the 8-16 of a byte-aligned format.
 //
-// ## Measured (memkv-compare --dataset npm-urls, 1,685,458 keys, 74.9 MB raw; 2026-12-01 14:45
-// UTC on a 2-vCPU machine with one other benchmark running, so CPU-time throughputs, medians of 3,
-// ratios from the same run; bench/results/npm-urls.md)
-//   values = rank:   image 24.1 MB (0.322x raw), lookup 1.37x and miss 1.50x a sorted
-//                    std::vector<std::string> + lower_bound, build 3.70 s CPU (0.46 M keys/s)
-//   values = hash64: image 37.6 MB (0.502x raw): the same FST + a 64-bit column; lookup 1.07x
-//   marisa-trie (keys only) 17.0 MB, lookup 0.54x. Registry size vs image (rank values):
-//   4 Ki cells 26.5 MB, 64 Ki 25.3 MB, 256 Ki 24.7 MB, 1 Mi (default) 24.1 MB, 4 Mi 23.4 MB.
-// The Rust fst crate (bench/fst_peer: Debian's fst 0.3.5, same keys, values and query order,
-// 14:58 UTC): images 31.9 MB (rank) and 49.6 MB (hash64), so ours are 0.76x; its lookups 0.33
-// and 0.28 Mops/s against our 0.43 and 0.34 (1.30x, 1.21x), its build 9.5 s against 3.7 s.
-// Build time is the registry's cache misses (perf: ~60% of compile() waits on a bucket load); a
-// smaller registry trades image size for speed (64 Ki cells: ~1.6-2.0 s, 25.3 MB). Tried and
-// dropped (no gain measured): prefetching the next pass's first registry bucket when a key is
-// added, and keeping the buckets' tags in a dense array apart from their ways.
+// ## Measured (bench/run_fst_peer.sh npm-urls 3: memkv-compare and the Rust fst crate on the same
+// 1,685,458 keys, 74.9 MB raw, values and query order; 2026-12-01 19:30 UTC, 2-vCPU machine, load
+// 1.0, CPU-time throughputs, medians of 3; static builds read the sorted keys sequentially)
+//   values = rank:   image 25.3 MB (0.337x raw; fst 31.9 MB: 0.79x), build 1.72 s (0.98 M
+//                    keys/s; fst 10.35 s), lookup 0.43 Mops/s (fst 0.37: 1.16x; sorted
+//                    std::vector<std::string> + lower_bound 0.32: 1.33x), miss 0.83 (vector 1.50x)
+//   values = hash64: image 38.7 MB (0.517x raw; fst 49.6 MB: 0.78x): the same FST + a 64-bit
+//                    column; build 1.64 s (fst 12.24 s), lookup 0.37 (fst 0.26: 1.42x; vector
+//                    1.16x): the column costs one more cache miss per lookup
+// A lookup is bound by memory latency: ~19 cache lines a URL key (perf: the loads of a new
+// state's bits dominate; 100 keys looked up over and over, all in cache, still take ~0.9 us
+// against ~2.2 us for random keys).
+// Registry (the suffix-sharing memory) vs image and build time, rank values: 4 Ki cells 26.5 MB,
+// 16 Ki 25.9 MB, 64 Ki (the default) 25.3 MB, 1 Mi 24.0 MB. Up to `front_registry_cells` (64 Ki,
+// 2 MiB) it is one table that mostly stays in cache; above, every new state also goes into a
+// second, large level and every front miss looks there: a cache miss each, which doubles the
+// build time (1 Mi: ~3.2 s against ~1.3-1.8 s for 64 Ki, scratch program, keys in memory) for a
+// 5% smaller image. HybridStore, whose base lives long, uses up to 1 Mi.
 // ## Complexity and guarantees
 // get/contains/rank: O(|key|) state decodes (a multi-transition state: O(transitions) labels).
 // lower_bound/prefix/range/nth: O(|key| + transitions on the path). ++it: amortised O(1) states.
 // Builder: O(total key bytes) with a bounded registry; its memory is the registry (32 B per cell
-// + 8 B of ring, `registry_cells` cells at most, 1 Mi by default: 40 MiB) + ~20 B per byte of the longest key + the
+// + 8 B of ring, `registry_cells` cells at most, 64 Ki by default: 2.5 MiB; 1 Mi: 42 MiB with its
+// front) + ~20 B per byte of the longest key + the
 // sample buffer (`sample_bytes`, 4 MiB by default) + (memory output) the image itself. When
 // writing to a file, the value column is spooled to an anonymous temporary file, so memory does
 // not grow with the key count.
@@ -148,7 +152,11 @@ class FrozenLayerBuilder;
 
 // Tuning of FrozenLayerBuilder.
 struct frozen_layer_options {
-  std::size_t registry_cells = std::size_t{1} << 20;  // states remembered for suffix sharing
+  // States remembered for suffix sharing. Up to front_registry_cells they sit in one small,
+  // cache-resident table; more cells add a large second level, which finds more shared states
+  // (a smaller image) at the price of a cache miss for each state it looks up or stores.
+  std::size_t registry_cells = std::size_t{1} << 16;
+  std::size_t front_registry_cells = std::size_t{1} << 16;
   std::size_t sample_bytes = std::size_t{4} << 20;    // key bytes used to learn the label code
 };
 
@@ -454,7 +462,13 @@ public:
     ++written;
   }
   void put(const std::byte* p, std::size_t len) {
-    for (std::size_t i = 0; i < len; ++i) put(p[i]);
+    if (vec) {
+      vec->insert(vec->end(), p, p + len);
+    } else {
+      buf.insert(buf.end(), p, p + len);
+      if (buf.size() >= (1u << 16)) drain();
+    }
+    written += len;
   }
   void drain() {
 #if MEMKV_HAS_POSIX_IO
@@ -714,6 +728,7 @@ public:
       std::uint64_t addr;  // the state
       std::uint64_t base;  // rank of the first key at or below it
       std::uint32_t idx;   // transition taken from it (frames below the top)
+      std::uint32_t ntrans;  // its transition count (frames below the top)
     };
 
     explicit const_iterator(const detail::fst::reader* r) : r_(r), rank_(r->n) {}
@@ -726,19 +741,38 @@ public:
     void push(std::uint64_t addr, std::uint64_t base) {
       if (stack_.size() > r_->hdr.max_key_length)
         detail::fst::corrupt("path longer than the longest key", addr);
-      stack_.push_back({addr, base, 0});
+      stack_.push_back({addr, base, 0, 0});
     }
     // Takes transition i of the top state s and pushes its target.
     void take(const detail::fst::state& s, std::uint32_t i) {
       frame& f = stack_.back();
       f.idx = i;
+      f.ntrans = s.ntrans;
       const std::uint64_t base = f.base + s.final + r_->out(s, i);
       key_.push_back(static_cast<char>(r_->label(s, i)));
       push(r_->target(s, i), base);
     }
     // From the top state, follow first transitions down to the first final state.
     void leftmost() {
+      const unsigned L = r_->labels.max_length;
+      const std::uint64_t lmask = (std::uint64_t{1} << L) - 1;
       for (;;) {
+        // A run of chain links (one transition, not final, target right below: most of a key's
+        // tail), read from one 57-bit window as in rank_of().
+        if (const std::uint64_t a = stack_.back().addr; a >= 57) {
+          const std::uint64_t win = detail::fst::read_bits(r_->fst, a - 57, 57);
+          unsigned used = 0;
+          while (used + 1 + L <= 57 && ((win >> (56 - used)) & 1)) {
+            const std::uint32_t c = r_->labels.table[(win >> (56 - used - L)) & lmask];
+            used += 1 + (c >> 8);
+            frame& f = stack_.back();
+            f.idx = 0;
+            f.ntrans = 1;
+            key_.push_back(static_cast<char>(c & 0xff));
+            push(a - used, f.base);
+          }
+          if (used > 0) continue;
+        }
         const detail::fst::state s = r_->decode(stack_.back().addr);
         if (s.final) break;
         if (s.ntrans == 0) detail::fst::corrupt("dead-end state", stack_.back().addr);
@@ -756,15 +790,14 @@ public:
           return;
         }
         key_.pop_back();
-        const detail::fst::state s = r_->decode(stack_.back().addr);
         const std::uint32_t j = stack_.back().idx + 1;
-        if (j < s.ntrans) {
-          if (r_->label(s, j) <= r_->label(s, j - 1))
-            detail::fst::corrupt("labels not increasing", stack_.back().addr);
-          take(s, j);
-          leftmost();
-          return;
-        }
+        if (j >= stack_.back().ntrans) continue;  // no later sibling: no need to decode it
+        const detail::fst::state s = r_->decode(stack_.back().addr);
+        if (r_->label(s, j) <= r_->label(s, j - 1))
+          detail::fst::corrupt("labels not increasing", stack_.back().addr);
+        take(s, j);
+        leftmost();
+        return;
       }
     }
     void advance() {
@@ -977,7 +1010,7 @@ public:
   using options = frozen_layer_options;
 
   FrozenLayerBuilder() : FrozenLayerBuilder(options{}) {}
-  explicit FrozenLayerBuilder(options o) : opt_(o), reg_(o.registry_cells) {
+  explicit FrozenLayerBuilder(options o) : opt_(o), reg_(front_cells(o)), back_(make_back(o)) {
     image_ = io::begin_image();
     image_.resize(detail::fst::region_offset);
     sink_.vec = &image_;
@@ -985,7 +1018,7 @@ public:
   }
   // Writes the image straight to `path` (atomically, at finish()).
   explicit FrozenLayerBuilder(const std::filesystem::path& path, options o = {})
-      : opt_(o), reg_(o.registry_cells), path_(path) {
+      : opt_(o), reg_(front_cells(o)), back_(make_back(o)), path_(path) {
 #if MEMKV_HAS_POSIX_IO
     static unsigned counter = 0;
     tmp_ = path;
@@ -1092,6 +1125,17 @@ private:
     bool final;
   };
 
+  // The registry is two-level: a small front (`front_registry_cells`, cache-resident) answers
+  // most lookups; only its misses go to the large back (`registry_cells`), whose every lookup is
+  // a cache miss. Every new state goes into both.
+  static std::size_t front_cells(const options& o) {
+    return std::min(o.registry_cells, std::max<std::size_t>(o.front_registry_cells, 4));
+  }
+  static std::unique_ptr<detail::fst::registry> make_back(const options& o) {
+    if (o.registry_cells <= front_cells(o)) return nullptr;
+    return std::make_unique<detail::fst::registry>(o.registry_cells);
+  }
+
   void init() {
     nodes_.push_back({0, false});
     code_ = detail::fst::label_code::flat();
@@ -1175,20 +1219,30 @@ private:
     for (std::uint32_t i = 0; i < k; ++i) pending_lt_.push_back(trans_[first + i].lt);
     const std::uint64_t h = detail::fst::registry::hash_of(nd.final, pending_lt_.data() + off, k);
     if (!child_fresh) {
-      if (const auto c = reg_.find(h, nd.final, pending_lt_.data() + off, k)) {
+      const std::uint64_t* t = pending_lt_.data() + off;
+      auto c = reg_.find(h, nd.final, t, k);
+      if (!c && back_) {
+        c = back_->find(h, nd.final, t, k);
+        if (c) reg_.insert(h, nd.final, t, k, c->addr, c->count);  // keep it at hand
+      }
+      if (c) {
         pending_lt_.resize(off);
         return {c->addr, c->count};
       }
     }
     const std::uint64_t addr = emit(nd.final, first, k);
     reg_.prefetch(h);
+    if (back_) back_->prefetch(h);
     pending_.push_back({h, off, addr, count, k, nd.final});
     child_fresh = true;
     return {addr, count};
   }
   void flush_pending() {
-    for (const pending_state& p : pending_)
-      reg_.insert(p.hash, p.final, pending_lt_.data() + p.off, p.k, p.addr, p.count);
+    for (const pending_state& p : pending_) {
+      const std::uint64_t* t = pending_lt_.data() + p.off;
+      reg_.insert(p.hash, p.final, t, p.k, p.addr, p.count);
+      if (back_) back_->insert(p.hash, p.final, t, p.k, p.addr, p.count);
+    }
     pending_.clear();
     pending_lt_.clear();
   }
@@ -1372,7 +1426,8 @@ private:
   };
 
   options opt_;
-  detail::fst::registry reg_;
+  detail::fst::registry reg_;                            // front
+  std::unique_ptr<detail::fst::registry> back_;          // back, or null
   std::filesystem::path path_, tmp_;
   std::vector<std::byte> image_;
   detail::fst::byte_sink sink_;
@@ -1399,7 +1454,7 @@ private:
   std::FILE* spool_file_ = nullptr;
 };
 
-inline FrozenLayer::FrozenLayer() : FrozenLayer(FrozenLayerBuilder(FrozenLayerBuilder::options{64, 0}).finish()) {}
+inline FrozenLayer::FrozenLayer() : FrozenLayer(FrozenLayerBuilder(FrozenLayerBuilder::options{.registry_cells = 64, .sample_bytes = 0}).finish()) {}
 
 template <std::ranges::input_range R>
 FrozenLayer FrozenLayer::build(R&& range) {

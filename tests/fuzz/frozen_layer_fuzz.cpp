@@ -114,7 +114,8 @@ void run_keys(const std::byte* p, std::size_t n) {
   }
   m[cur] = i;
   memkv::frozen_layer_options o;
-  o.registry_cells = 8;
+  o.registry_cells = n % 2 ? 8 : 64;
+  o.front_registry_cells = 4;  // a two-level registry with a one-bucket front
   o.sample_bytes = n % 97;
   memkv::FrozenLayerBuilder b(o);
   for (const auto& [k, v] : m) b.insert(k, v);

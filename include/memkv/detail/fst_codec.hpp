@@ -52,7 +52,9 @@ inline unsigned bit_width(std::uint64_t v) noexcept {
   return static_cast<unsigned>(std::bit_width(v));
 }
 
-// Appends fields at increasing bit positions into a byte sink (anything with put(std::byte)).
+// Appends fields at increasing bit positions into a byte sink (anything with
+// put(const std::byte*, std::size_t) and put(std::byte)). Bytes reach the sink four at a time;
+// flush() writes what is left.
 template <class Sink>
 class bit_writer {
 public:
@@ -65,17 +67,24 @@ public:
       return;
     }
     if (w == 0) return;
-    acc_ |= (v & (~std::uint64_t{0} >> (64 - w))) << fill_;
+    acc_ |= (v & (~std::uint64_t{0} >> (64 - w))) << fill_;  // fill_ < 32: no overflow
     fill_ += w;
     bits_ += w;
+    if (fill_ >= 32) {
+      std::byte b[4];
+      for (unsigned i = 0; i < 4; ++i) b[i] = static_cast<std::byte>((acc_ >> (8 * i)) & 0xff);
+      sink_->put(b, 4);
+      acc_ >>= 32;
+      fill_ -= 32;
+    }
+  }
+  // Writes the whole bytes held, then pads the last partial byte with zero bits.
+  void flush() {
     while (fill_ >= 8) {
       sink_->put(static_cast<std::byte>(acc_ & 0xff));
       acc_ >>= 8;
       fill_ -= 8;
     }
-  }
-  // Pads the last partial byte with zero bits.
-  void flush() {
     if (fill_ > 0) {
       sink_->put(static_cast<std::byte>(acc_ & 0xff));
       bits_ += 8 - fill_;
