@@ -4220,6 +4220,10 @@ using FrontCodedSet = FrontCodedIndex<keys_only>;
 // second, large level and every front miss looks there: a cache miss each, which doubles the
 // build time (1 Mi: ~3.2 s against ~1.3-1.8 s for 64 Ki, scratch program, keys in memory) for a
 // 5% smaller image. HybridStore, whose base lives long, uses up to 1 Mi.
+// Tried and dropped (no gain measured): prefetching the next pass's first registry bucket when a
+// key is added; the buckets' tags in a dense array apart from their ways; inserting into the
+// second level in batches, each a batch after its prefetches; for lookups, counting the labels
+// below the key byte 7 at a time (SWAR) and decoding a state's header from one load.
 // ## Complexity and guarantees
 // get/contains/rank: O(|key|) state decodes (a multi-transition state: O(transitions) labels).
 // lower_bound/prefix/range/nth: O(|key| + transitions on the path). ++it: amortised O(1) states.
