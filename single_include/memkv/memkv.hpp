@@ -4792,26 +4792,46 @@ public:
     return lo;
   }
 
+  // The run of chain links from the state at addr >= 57, decoded from one 57-bit window below
+  // it: each link is a 1 bit and its label's code, its target right below it. Calls
+  // on_link(label, target) for each in turn; a false return leaves that link untaken and ends
+  // the run, as do a state of another shape and the window's end. Returns the bits taken: the
+  // run ends at the state addr - result.
+  template <class F>
+  unsigned chain_run(std::uint64_t addr, F&& on_link) const {
+    const unsigned L = labels.max_length;
+    const std::uint64_t lmask = (std::uint64_t{1} << L) - 1;
+    const std::uint64_t win = read_bits(fst, addr - 57, 57);  // bit 56 = bit addr - 1
+    unsigned used = 0;
+    while (used + 1 + L <= 57 && ((win >> (56 - used)) & 1)) {
+      const std::uint32_t c = labels.table[(win >> (56 - used - L)) & lmask];
+      const unsigned next = used + 1 + (c >> 8);
+      if (!on_link(static_cast<std::uint8_t>(c & 0xff), addr - next)) break;
+      used = next;
+    }
+    return used;
+  }
+
   // Rank of key, or nullopt. Throws format_error on a damaged image.
   std::optional<std::uint64_t> rank_of(std::string_view key) const {
     if (n == 0) return std::nullopt;
     std::uint64_t addr = hdr.root, rank = 0;
     const auto* k = reinterpret_cast<const std::uint8_t*>(key.data());
     const std::size_t len = key.size();
-    const unsigned L = labels.max_length;
-    const std::uint64_t lmask = (std::uint64_t{1} << L) - 1;
     for (std::size_t i = 0; i < len;) {
-      // Fast path: a run of chain links (the bulk of most keys), decoded from one 57-bit window
-      // below the address: each is a 1 bit and a label code, its target right below it.
+      // Fast path: a run of chain links, the bulk of most keys.
       if (addr >= 57) {
-        const std::uint64_t win = read_bits(fst, addr - 57, 57);  // bit 56 = bit addr - 1
-        unsigned used = 0;
-        while (used + 1 + L <= 57 && i < len && ((win >> (56 - used)) & 1)) {
-          const std::uint32_t c = labels.table[(win >> (56 - used - L)) & lmask];
-          if ((c & 0xff) != k[i]) return std::nullopt;
-          used += 1 + (c >> 8);
+        bool mismatch = false;
+        const unsigned used = chain_run(addr, [&](std::uint8_t label, std::uint64_t) {
+          if (i == len) return false;
+          if (label != k[i]) {
+            mismatch = true;
+            return false;
+          }
           ++i;
-        }
+          return true;
+        });
+        if (mismatch) return std::nullopt;
         addr -= used;
         if (used > 0) continue;
       }
@@ -5150,23 +5170,17 @@ public:
     }
     // From the top state, follow first transitions down to the first final state.
     void leftmost() {
-      const unsigned L = r_->labels.max_length;
-      const std::uint64_t lmask = (std::uint64_t{1} << L) - 1;
       for (;;) {
-        // A run of chain links (one transition, not final, target right below: most of a key's
-        // tail), read from one 57-bit window as in rank_of().
+        // A run of chain links (most of a key's tail): each pushes its target, same base.
         if (const std::uint64_t a = stack_.back().addr; a >= 57) {
-          const std::uint64_t win = detail::fst::read_bits(r_->fst, a - 57, 57);
-          unsigned used = 0;
-          while (used + 1 + L <= 57 && ((win >> (56 - used)) & 1)) {
-            const std::uint32_t c = r_->labels.table[(win >> (56 - used - L)) & lmask];
-            used += 1 + (c >> 8);
+          const unsigned used = r_->chain_run(a, [this](std::uint8_t label, std::uint64_t target) {
             frame& f = stack_.back();
             f.idx = 0;
             f.ntrans = 1;
-            key_.push_back(static_cast<char>(c & 0xff));
-            push(a - used, f.base);
-          }
+            key_.push_back(static_cast<char>(label));
+            push(target, f.base);
+            return true;
+          });
           if (used > 0) continue;
         }
         const detail::fst::state s = r_->decode(stack_.back().addr);
