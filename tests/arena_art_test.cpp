@@ -132,9 +132,9 @@ TEST_CASE("ArenaArt: basic operations, prefixes of each other, empty key", "[are
 
 TEST_CASE("ArenaArt: child references are 4 bytes, so nodes are smaller than FastArt's", "[arena_art][memory]") {
   using namespace memkv::detail::art;
-  CHECK(body_bytes<ArenaRef>(NodeType::N4, 2) == 28);
-  CHECK(body_bytes<ArenaRef>(NodeType::N48, 48) == 464);
-  CHECK(body_bytes<ArenaRef>(NodeType::N256, 256) == 1040);
+  CHECK(body_bytes<ArenaRef>(NodeType::N4, 2) == 24);
+  CHECK(body_bytes<ArenaRef>(NodeType::N48, 48) == 460);
+  CHECK(body_bytes<ArenaRef>(NodeType::N256, 256) == 1036);
   Arena m;
   std::size_t raw = 0;
   for (int i = 0; i < 50000; ++i) {

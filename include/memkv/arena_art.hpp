@@ -6,10 +6,11 @@
 //
 //   struct ArenaRef { uint32_t bits; };       // bit 0: leaf; bits 1..31: arena address =
 //                                             //   chunk (14 bits) << 17 | 8-byte unit (17 bits)
-//   Node4   { header; uint8_t key[4];  ArenaRef child[cap]; }   // 20 + 4*cap (cap 1..4)
-//   Node16  { header; uint8_t key[16]; ArenaRef child[cap]; }   // 32 + 4*cap (cap 5..16)
-//   Node48  { header; uint8_t index[256]; ArenaRef child[48]; } // 464
-//   Node256 { header; ArenaRef child[256]; }                    // 1040
+//   Node4   { header; uint8_t key[4];  ArenaRef child[cap]; }   // 16 + 4*cap (cap 1..4)
+//   Node16  { header; uint8_t key[16]; ArenaRef child[cap]; }   // 28 + 4*cap (cap 5..16)
+//   Node48  { header; uint8_t index[256]; ArenaRef child[48]; } // 460
+//   Node256 { header; ArenaRef child[256]; }                    // 1036
+//                                             // (header: FastArt's, 12 bytes)
 //   [ArenaRef end]                            // the end slot, as in FastArt (4 bytes here)
 //   Leaf<V> { V value; LEB128 key_len; char key[key_len]; }     // as in FastArt
 //

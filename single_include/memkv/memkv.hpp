@@ -32,8 +32,10 @@
 //   SlabAllocator (default)  blocks of up to 256 bytes come from per-size-class chunks (classes
 //                            8 bytes apart), so the millions of small leaves pay no malloc
 //                            header and at most 7 bytes of rounding. Chunks start at 4 KiB per
-//                            class and double up to 1 MiB. Counts whole chunks, free slots
-//                            included. Freed blocks go on their class's free list and are reused
+//                            class and double up to 64 KiB. Counts whole chunks, free slots
+//                            included (and the unused tail of each class's newest chunk: with
+//                            chunks of up to 1 MiB those tails cost HotArt 4.8 and FastArt 3.2
+//                            B/key on npm-urls; at 64 KiB they stay under 2 MiB in all). Freed blocks go on their class's free list and are reused
 //                            first; a class gives all its chunks back once its last block is freed
 //                            (so erasing every key returns the map to its empty footprint). Larger
 //                            blocks go to malloc and are counted like MallocAllocator does.
@@ -146,7 +148,7 @@ public:
   static constexpr std::size_t kMaxSmall = 256;
   static constexpr std::size_t kClasses = kMaxSmall / kGranule;
   static constexpr std::size_t kFirstChunk = 4096;
-  static constexpr std::size_t kMaxChunk = std::size_t{1} << 20;
+  static constexpr std::size_t kMaxChunk = std::size_t{1} << 16;
 
   SlabAllocator() noexcept = default;
   SlabAllocator(const SlabAllocator&) noexcept {}
@@ -1352,10 +1354,11 @@ static_assert(sizeof(TaggedPtr<void, void>) == sizeof(void*), "a tagged pointer 
 //
 //   struct ArenaRef { uint32_t bits; };       // bit 0: leaf; bits 1..31: arena address =
 //                                             //   chunk (14 bits) << 17 | 8-byte unit (17 bits)
-//   Node4   { header; uint8_t key[4];  ArenaRef child[cap]; }   // 20 + 4*cap (cap 1..4)
-//   Node16  { header; uint8_t key[16]; ArenaRef child[cap]; }   // 32 + 4*cap (cap 5..16)
-//   Node48  { header; uint8_t index[256]; ArenaRef child[48]; } // 464
-//   Node256 { header; ArenaRef child[256]; }                    // 1040
+//   Node4   { header; uint8_t key[4];  ArenaRef child[cap]; }   // 16 + 4*cap (cap 1..4)
+//   Node16  { header; uint8_t key[16]; ArenaRef child[cap]; }   // 28 + 4*cap (cap 5..16)
+//   Node48  { header; uint8_t index[256]; ArenaRef child[48]; } // 460
+//   Node256 { header; ArenaRef child[256]; }                    // 1036
+//                                             // (header: FastArt's, 12 bytes)
 //   [ArenaRef end]                            // the end slot, as in FastArt (4 bytes here)
 //   Leaf<V> { V value; LEB128 key_len; char key[key_len]; }     // as in FastArt
 //
@@ -1411,7 +1414,7 @@ namespace detail::art {
 
 enum class NodeType : std::uint8_t { N4 = 0, N16 = 1, N48 = 2, N256 = 3 };
 
-inline constexpr unsigned kStoredPrefix = 8;
+inline constexpr unsigned kStoredPrefix = 4;
 inline constexpr std::uint8_t kHasEndSlot = 1;
 
 struct NodeHeader {
@@ -1421,7 +1424,7 @@ struct NodeHeader {
   std::uint32_t prefix_len;
   std::uint8_t prefix[kStoredPrefix];
 };
-static_assert(sizeof(NodeHeader) == 16, "node header is 16 bytes");
+static_assert(sizeof(NodeHeader) == 12, "node header is 12 bytes");
 
 struct LeafTag;  // leaves are raw memory laid out by LeafLayout<V>
 
@@ -2499,10 +2502,10 @@ auto Tree<V, Store>::clone(const Tree& other) -> Ref {
   return result;
 }
 
-// Frees a whole subtree without allocating: the walk keeps its way back up in the prefix bytes
-// of the nodes it is taking apart (they are dead by then; the parent's reference fits in them),
-// and a node's count (or, in a Node256, its prefix_len) serves as the cursor over its remaining
-// children.
+// Frees a whole subtree without allocating: the walk keeps its way back up in the path bytes
+// (prefix_len and prefix) of the nodes it is taking apart (they are dead by then; the parent's
+// reference fits in those 8 bytes), and a node's count serves as the cursor over its remaining
+// children (counting down; in a Node256, up over its 256 slots).
 template <class V, class Store>
 void Tree<V, Store>::destroy(Ref r) noexcept {
   if (!r) return;
@@ -2510,14 +2513,17 @@ void Tree<V, Store>::destroy(Ref r) noexcept {
     free_leaf(r);
     return;
   }
-  static_assert(sizeof(Ref) <= sizeof(NodeHeader::prefix), "a parent reference fits the prefix");
+  constexpr std::size_t path_at = offsetof(NodeHeader, prefix_len);
+  static_assert(offsetof(NodeHeader, prefix) == path_at + sizeof(std::uint32_t) &&
+                    sizeof(Ref) <= sizeof(std::uint32_t) + detail::art::kStoredPrefix,
+                "a parent reference fits the path bytes");
   auto set_parent = [](NodeHeader* h, Ref parent) {
-    std::memcpy(h->prefix, &parent, sizeof parent);
-    if (h->type == NodeType::N256) h->prefix_len = 0;
+    std::memcpy(reinterpret_cast<char*>(h) + path_at, &parent, sizeof parent);
+    if (h->type == NodeType::N256) h->count = 0;
   };
   auto parent_of = [](const NodeHeader* h) {
     Ref parent;
-    std::memcpy(static_cast<void*>(&parent), h->prefix, sizeof parent);
+    std::memcpy(static_cast<void*>(&parent), reinterpret_cast<const char*>(h) + path_at, sizeof parent);
     return parent;
   };
   auto take_child = [](NodeHeader* h) -> Ref {
@@ -2531,8 +2537,8 @@ void Tree<V, Store>::destroy(Ref r) noexcept {
       case NodeType::N48: children = reinterpret_cast<Node48*>(h)->child; break;
       default: {
         Ref* all = reinterpret_cast<Node256*>(h)->child;
-        while (h->prefix_len < 256)  // a partial copy may have empty slots anywhere
-          if (const Ref c = all[h->prefix_len++]) return c;
+        while (h->count < 256)  // a partial copy may have empty slots anywhere
+          if (const Ref c = all[h->count++]) return c;
         return Ref{};
       }
     }
@@ -2730,23 +2736,28 @@ using ArenaArt = detail::art::Tree<V, detail::art::ArenaStore>;
 // The libart design (Leis et al., ICDE 2013), done for binary keys: four node sizes, path
 // compression, lazy expansion, leaves holding their key inline, tagged child pointers.
 //
-// Layout (every inner node starts with a 16-byte header; all sizes in bytes):
+// Layout (every inner node starts with a 12-byte header; all sizes in bytes):
 //
-//   struct NodeHeader {            // 16
+//   struct NodeHeader {            // 12
 //     NodeType      type;          // Node4 | Node16 | Node48 | Node256
 //     uint8_t       flags;         // bit 0: an end slot follows the node body (see below);
 //                                  // bits 1..5: child slots allocated (Node4/Node16)
 //     uint16_t      count;         // children reached by a byte, 0..256
 //     uint32_t      prefix_len;    // length of the compressed path above the children
-//     uint8_t       prefix[8];     // its first min(prefix_len, 8) bytes; the rest is read from
+//     uint8_t       prefix[4];     // its first min(prefix_len, 4) bytes; the rest is read from
 //   };                             //   any leaf below (all leaves share the path: "optimistic")
-//   Node4   { header; uint8_t key[4]; pad[4]; Ref child[cap]; }  // 24 + 8*cap (cap 1..4)
-//   Node16  { header; uint8_t key[16];        Ref child[cap]; }  // 32 + 8*cap (cap 5..16)
+//   Node4   { header; uint8_t key[4];         Ref child[cap]; }  // 16 + 8*cap (cap 1..4)
+//   Node16  { header; uint8_t key[16]; pad[4]; Ref child[cap]; } // 32 + 8*cap (cap 5..16)
 //                                  // keys sorted; Node16 searched with SIMD. Both are allocated
 //                                  // with exactly as many child slots as children (cap in
 //                                  // flags bits 1..5), grown and shrunk one slot at a time.
-//   Node48  { header; uint8_t index[256];     Ref child[48]; }   //  656, index[b] = slot + 1 or 0
-//   Node256 { header;                         Ref child[256]; }  // 2064
+//   Node48  { header; uint8_t index[256]; pad[4]; Ref child[48]; }  // 656, index[b] = slot + 1 or 0
+//   Node256 { header; pad[4];                 Ref child[256]; }  // 2064
+//                                  // (4 stored path bytes, not 8: a Node4, the most common node,
+//                                  // is 8 bytes smaller. A lookup checks the path bytes past the
+//                                  // 4th at the leaf, where it compares the whole key anyway;
+//                                  // inserts and lower_bound read them from a leaf below. On
+//                                  // npm-urls: 42.2 -> 38.4 B/key; ArenaArt 32.1 -> 28.9.)
 //   [Ref end]                      // only when flags bit 0: the leaf whose key ends exactly at
 //                                  // this node (a key that is a prefix of others). Nodes without
 //                                  // such a key do not pay for the slot.
@@ -5956,10 +5967,11 @@ FrozenLayer FrozenLayer::build(R&& range) {
 //
 // Memory: memory_usage() is the allocator policy's bytes_in_use() plus sizeof(*this). Erasing every
 // key gives all nodes and leaves back (the SlabAllocator returns to its empty footprint). On
-// npm-urls (1.69M URLs, 44.5 B on average, shuffled inserts) it is 32.5 B/key beyond the raw key
+// npm-urls (1.69M URLs, 44.5 B on average, shuffled inserts) it is 27.6 B/key beyond the raw key
 // bytes, 8-byte values included: leaves 12.5 (value 8, length 1, 8-byte slab rounding), nodes
 // 14.2 (an 8-byte child slot and a 1-4 byte partial key per entry, ~15 entries per node,
-// headers and unit masks), SlabAllocator chunk tails and free slots 5.7.
+// headers and unit masks), SlabAllocator chunk tails and free slots 0.9 (5.7 until its chunks
+// were capped at 64 KiB instead of 1 MiB).
 //
 // Limits: keys up to 2^32 - 1 bytes (longer ones throw memkv::error); alignof(V) <= 8.
 

@@ -34,7 +34,7 @@ namespace detail::art {
 
 enum class NodeType : std::uint8_t { N4 = 0, N16 = 1, N48 = 2, N256 = 3 };
 
-inline constexpr unsigned kStoredPrefix = 8;
+inline constexpr unsigned kStoredPrefix = 4;
 inline constexpr std::uint8_t kHasEndSlot = 1;
 
 struct NodeHeader {
@@ -44,7 +44,7 @@ struct NodeHeader {
   std::uint32_t prefix_len;
   std::uint8_t prefix[kStoredPrefix];
 };
-static_assert(sizeof(NodeHeader) == 16, "node header is 16 bytes");
+static_assert(sizeof(NodeHeader) == 12, "node header is 12 bytes");
 
 struct LeafTag;  // leaves are raw memory laid out by LeafLayout<V>
 
@@ -1122,10 +1122,10 @@ auto Tree<V, Store>::clone(const Tree& other) -> Ref {
   return result;
 }
 
-// Frees a whole subtree without allocating: the walk keeps its way back up in the prefix bytes
-// of the nodes it is taking apart (they are dead by then; the parent's reference fits in them),
-// and a node's count (or, in a Node256, its prefix_len) serves as the cursor over its remaining
-// children.
+// Frees a whole subtree without allocating: the walk keeps its way back up in the path bytes
+// (prefix_len and prefix) of the nodes it is taking apart (they are dead by then; the parent's
+// reference fits in those 8 bytes), and a node's count serves as the cursor over its remaining
+// children (counting down; in a Node256, up over its 256 slots).
 template <class V, class Store>
 void Tree<V, Store>::destroy(Ref r) noexcept {
   if (!r) return;
@@ -1133,14 +1133,17 @@ void Tree<V, Store>::destroy(Ref r) noexcept {
     free_leaf(r);
     return;
   }
-  static_assert(sizeof(Ref) <= sizeof(NodeHeader::prefix), "a parent reference fits the prefix");
+  constexpr std::size_t path_at = offsetof(NodeHeader, prefix_len);
+  static_assert(offsetof(NodeHeader, prefix) == path_at + sizeof(std::uint32_t) &&
+                    sizeof(Ref) <= sizeof(std::uint32_t) + detail::art::kStoredPrefix,
+                "a parent reference fits the path bytes");
   auto set_parent = [](NodeHeader* h, Ref parent) {
-    std::memcpy(h->prefix, &parent, sizeof parent);
-    if (h->type == NodeType::N256) h->prefix_len = 0;
+    std::memcpy(reinterpret_cast<char*>(h) + path_at, &parent, sizeof parent);
+    if (h->type == NodeType::N256) h->count = 0;
   };
   auto parent_of = [](const NodeHeader* h) {
     Ref parent;
-    std::memcpy(static_cast<void*>(&parent), h->prefix, sizeof parent);
+    std::memcpy(static_cast<void*>(&parent), reinterpret_cast<const char*>(h) + path_at, sizeof parent);
     return parent;
   };
   auto take_child = [](NodeHeader* h) -> Ref {
@@ -1154,8 +1157,8 @@ void Tree<V, Store>::destroy(Ref r) noexcept {
       case NodeType::N48: children = reinterpret_cast<Node48*>(h)->child; break;
       default: {
         Ref* all = reinterpret_cast<Node256*>(h)->child;
-        while (h->prefix_len < 256)  // a partial copy may have empty slots anywhere
-          if (const Ref c = all[h->prefix_len++]) return c;
+        while (h->count < 256)  // a partial copy may have empty slots anywhere
+          if (const Ref c = all[h->count++]) return c;
         return Ref{};
       }
     }
