@@ -4234,7 +4234,13 @@ using FrontCodedSet = FrontCodedIndex<keys_only>;
 // Tried and dropped (no gain measured): prefetching the next pass's first registry bucket when a
 // key is added; the buckets' tags in a dense array apart from their ways; inserting into the
 // second level in batches, each a batch after its prefetches; for lookups, counting the labels
-// below the key byte 7 at a time (SWAR) and decoding a state's header from one load.
+// below the key byte 7 at a time (SWAR) and decoding a state's header from one load; and a
+// cache-line-blocked relayout of the finished FST (every state re-placed top down, parents before
+// children as the format needs, each 64-byte block filled with the state's likeliest descendants
+// first, chains kept adjacent; a scratch pass over npm-urls' 16.0M states took 2.2-2.9 s): it cut
+// the cache lines a lookup may touch only from 44 to 41 a key (counting every line of a state's
+// header, label array, output and target read; the DAG's shared states can sit next to one parent
+// only) and lookups were no faster in alternating runs, so it was not kept.
 // ## Complexity and guarantees
 // get/contains/rank: O(|key|) state decodes (a multi-transition state: O(transitions) labels).
 // lower_bound/prefix/range/nth: O(|key| + transitions on the path). ++it: amortised O(1) states.
@@ -4698,6 +4704,10 @@ public:
     labels.init(hdr.code_length);
   }
 
+  // Starts loading the packed value of `rank` into the cache (nothing in rank mode).
+  void prefetch_value(std::uint64_t rank) const noexcept {
+    if (hdr.value_mode == 1 && rank < n) __builtin_prefetch(values + ((rank * hdr.value_width) >> 3));
+  }
   std::uint64_t value_at(std::uint64_t rank) const {
     if (rank >= n) corrupt("rank beyond the key count", rank);
     if (hdr.value_mode == 0) return rank;
@@ -4823,8 +4833,15 @@ public:
     return used;
   }
 
-  // Rank of key, or nullopt. Throws format_error on a damaged image.
+  // Rank of key, or nullopt. Throws format_error on a damaged image. on_rank(r) is called with
+  // the rank so far after each run of chain links: the final rank is usually the last of them
+  // (only final states and multi-transition states further down add to it), so a caller can
+  // prefetch what it will read at that rank while the rest of the key is matched.
   std::optional<std::uint64_t> rank_of(std::string_view key) const {
+    return rank_of(key, [](std::uint64_t) noexcept {});
+  }
+  template <class OnRank>
+  std::optional<std::uint64_t> rank_of(std::string_view key, OnRank&& on_rank) const {
     if (n == 0) return std::nullopt;
     std::uint64_t addr = hdr.root, rank = 0;
     const auto* k = reinterpret_cast<const std::uint8_t*>(key.data());
@@ -4844,7 +4861,10 @@ public:
         });
         if (mismatch) return std::nullopt;
         addr -= used;
-        if (used > 0) continue;
+        if (used > 0) {
+          on_rank(rank);
+          continue;
+        }
       }
       const auto c = k[i++];
       const state s = decode(addr);
@@ -5291,7 +5311,8 @@ public:
   void save(const std::filesystem::path& path) const { io::atomic_write_file(path, bytes()); }
 
   std::optional<std::uint64_t> get(std::string_view key) const {
-    const auto rk = r_->rank_of(key);
+    const detail::fst::reader& r = *r_;
+    const auto rk = r.rank_of(key, [&r](std::uint64_t partial) noexcept { r.prefetch_value(partial); });
     if (!rk) return std::nullopt;
     return r_->value_at(*rk);
   }
@@ -5304,6 +5325,17 @@ public:
   }
   // Index of key in key order, if present.
   std::optional<std::uint64_t> rank(std::string_view key) const { return r_->rank_of(key); }
+  // The same, calling on_rank(r) (noexcept) with the rank so far after each run of one-transition
+  // states on the key's path: the final rank is usually the last such r, so a caller that keeps
+  // data indexed by rank (HybridStore's values) can prefetch it while the rest of the key is
+  // matched. Measured on npm-urls (rank + a read of a separate 8-byte value array, alternating
+  // passes in one process, medians of 8): 2368-2545 ns a lookup without the prefetch,
+  // 2188-2340 ns with it; the value read alone costs ~400 ns without, ~200 with. get() does the
+  // same for the packed value column.
+  template <class OnRank>
+  std::optional<std::uint64_t> rank(std::string_view key, OnRank&& on_rank) const {
+    return r_->rank_of(key, on_rank);
+  }
 
   std::size_t size() const noexcept { return static_cast<std::size_t>(r_->n); }
   bool empty() const noexcept { return r_->n == 0; }
@@ -7539,9 +7571,11 @@ struct hybrid_base<FrozenLayer> {
     FrozenLayerBuilder b_;
   };
   static std::size_t rank_at(const FrozenLayer::const_iterator& it) noexcept { return it.index(); }
-  static std::optional<std::size_t> rank(const FrozenLayer& l, std::string_view key) noexcept {
+  // on_rank(r): called with partial ranks during the walk (see FrozenLayer::rank), for prefetching.
+  template <class OnRank>
+  static std::optional<std::size_t> rank(const FrozenLayer& l, std::string_view key, OnRank&& on_rank) noexcept {
     try {
-      if (auto r = l.rank(key)) return static_cast<std::size_t>(*r);
+      if (auto r = l.rank(key, on_rank)) return static_cast<std::size_t>(*r);
     } catch (...) {
       // a damaged image answers "absent"; open() verified the checksum, so this is unreachable
     }
@@ -7568,7 +7602,8 @@ struct hybrid_base<FrontCodedSet> {
     FrontCodedSet::builder b_;
   };
   static std::size_t rank_at(const FrontCodedSet::const_iterator& it) noexcept { return it.rank(); }
-  static std::optional<std::size_t> rank(const FrontCodedSet& l, std::string_view key) noexcept {
+  template <class OnRank>
+  static std::optional<std::size_t> rank(const FrontCodedSet& l, std::string_view key, OnRank&&) noexcept {
     return l.rank(key);
   }
   // The outer file's checksum covered the image; the structural pass always runs.
@@ -7918,9 +7953,15 @@ private:
   static constexpr std::uint32_t kVersion = 1;
 
   std::size_t base_size() const noexcept { return base_ ? base_->size() : 0; }
+  // The value of the key's rank is prefetched during the base walk (FrozenLayer::rank's on_rank):
+  // it hides about half of the value column's cache miss.
   std::optional<std::size_t> base_rank(std::string_view key) const noexcept {
     if (!base_) return std::nullopt;
-    return Traits::rank(*base_, key);
+    const V* values = values_.data();
+    const std::size_t n = values_.size();
+    return Traits::rank(*base_, key, [values, n](std::uint64_t r) noexcept {
+      if (r < n) __builtin_prefetch(values + r);
+    });
   }
   // base_rank for the mutation paths: the filter rules out most keys outside the base without
   // touching it. After open() it is built here, on first use: one pass over the base's keys.
