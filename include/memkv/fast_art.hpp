@@ -24,7 +24,7 @@
 //                                  // is 8 bytes smaller. A lookup checks the path bytes past the
 //                                  // 4th at the leaf, where it compares the whole key anyway;
 //                                  // inserts and lower_bound read them from a leaf below. On
-//                                  // npm-urls: 42.2 -> 38.4 B/key; ArenaArt 32.1 -> 28.9.)
+//                                  // npm-urls that saved 3.8 B/key here, 3.1 in ArenaArt.)
 //   [Ref end]                      // only when flags bit 0: the leaf whose key ends exactly at
 //                                  // this node (a key that is a prefix of others). Nodes without
 //                                  // such a key do not pay for the slot.
