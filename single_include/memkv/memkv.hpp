@@ -33,9 +33,10 @@
 //                            8 bytes apart), so the millions of small leaves pay no malloc
 //                            header and at most 7 bytes of rounding. Chunks start at 4 KiB per
 //                            class and double up to 64 KiB. Counts whole chunks, free slots
-//                            included (and the unused tail of each class's newest chunk: with
+//                            included, and the unused tail of each class's newest chunk (with
 //                            chunks of up to 1 MiB those tails cost HotArt 4.8 and FastArt 3.2
-//                            B/key on npm-urls; at 64 KiB they stay under 2 MiB in all). Freed blocks go on their class's free list and are reused
+//                            B/key on npm-urls; at 64 KiB they stay under 2 MiB in all).
+//                            Freed blocks go on their class's free list and are reused
 //                            first; a class gives all its chunks back once its last block is freed
 //                            (so erasing every key returns the map to its empty footprint). Larger
 //                            blocks go to malloc and are counted like MallocAllocator does.
