@@ -7,7 +7,7 @@
 //
 // How one row is measured: the dataset is loaded into one buffer, the shuffled orders, absent keys,
 // sorted keys, ranks and hashes are prepared, then every structure runs in its own forked child:
-//   before = (mallinfo2 uordblks+hblkhd, RSS from /proc/self/statm)
+//   before = (mallinfo2 uordblks+hblkhd + memkv::huge_page_bytes_mapped(), RSS from /proc/self/statm)
 //   build  = mutable maps: insert every key once in a shuffled order (seed 1001), value = the key's
 //            position in the dataset; static structures: build from the sorted keys, values =
 //            rank (row "[rank]") or a 64-bit hash of the key (row "[hash]"); marisa: key ids.
@@ -94,14 +94,14 @@ bool g_wall_time = false;  // --wall: throughputs from wall-clock time
 // ---------------------------------------------------------------------------------------------
 // Memory figures. RSS is read with open/read into a stack buffer: no allocation disturbs mallinfo.
 struct MemSnapshot {
-  double alloc = 0;  // mallinfo2 uordblks + hblkhd
+  double alloc = 0;  // mallinfo2 uordblks + hblkhd + memkv's huge-page regions (not malloc's)
   double rss = 0;    // resident pages * page size
 };
 
 MemSnapshot snapshot() {
   MemSnapshot s;
   const struct mallinfo2 mi = mallinfo2();
-  s.alloc = static_cast<double>(mi.uordblks + mi.hblkhd);
+  s.alloc = static_cast<double>(mi.uordblks + mi.hblkhd + memkv::huge_page_bytes_mapped());
   char buf[256] = {};
   const int fd = ::open("/proc/self/statm", O_RDONLY);
   if (fd >= 0) {
@@ -679,7 +679,7 @@ void print_markdown(const Report& rep, std::FILE* out) {
   std::fprintf(out, "- load average (1/5/15 min) at start: %s, at end: %s (%ld CPUs)\n", rep.load_before.c_str(),
                rep.load_after.c_str(), sysconf(_SC_NPROCESSORS_ONLN));
   std::fprintf(out, "- B/key = (memory - raw key bytes) / n, 8-byte values included; memory measured three ways: "
-                    "**alloc** = glibc mallinfo2() uordblks+hblkhd growth (main column), **mu** = the structure's "
+                    "**alloc** = glibc mallinfo2() uordblks+hblkhd growth, plus the 2 MiB huge-page regions memkv maps itself (main column), **mu** = the structure's "
                     "memory_usage(), **RSS** = /proc/self/statm growth. MB = 10^6 bytes.\n\n");
 
   const RowResult* map = find_row(rep, "std-map");

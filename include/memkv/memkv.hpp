@@ -13,6 +13,7 @@
 #include "core/entry.hpp"
 #include "core/error.hpp"
 #include "core/file_io.hpp"
+#include "core/huge_pages.hpp"
 #include "core/key.hpp"
 #include "core/simd.hpp"
 #include "core/tagged_ptr.hpp"

@@ -22,6 +22,8 @@
 //                            first; a class gives all its chunks back once its last block is freed
 //                            (so erasing every key returns the map to its empty footprint). Larger
 //                            blocks go to malloc and are counted like MallocAllocator does.
+//                            Once it holds 16 MiB, its 64 KiB chunks come from 2 MiB regions on
+//                            transparent huge pages (memkv/core/huge_pages.hpp), counted whole.
 //   MallocAllocator          std::malloc/std::free per block; counts malloc_usable_size + the
 //                            8-byte chunk header on glibc (the request rounded to 16, plus 16,
 //                            elsewhere).
@@ -35,6 +37,8 @@
 #include <cstdlib>
 #include <new>
 #include <utility>
+
+#include "huge_pages.hpp"
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -136,11 +140,12 @@ public:
 
   SlabAllocator() noexcept = default;
   SlabAllocator(const SlabAllocator&) noexcept {}
-  SlabAllocator(SlabAllocator&& other) noexcept { take(other); }
+  SlabAllocator(SlabAllocator&& other) noexcept : huge_(std::move(other.huge_)) { take(other); }
   SlabAllocator& operator=(const SlabAllocator&) = delete;
   SlabAllocator& operator=(SlabAllocator&& other) noexcept {
     if (this != &other) {
       release_all();
+      huge_ = std::move(other.huge_);
       take(other);
     }
     return *this;
@@ -180,7 +185,9 @@ public:
     if (--c.live == 0) release_class(c);
   }
 
-  std::size_t bytes_in_use() const noexcept { return bytes_; }
+  std::size_t bytes_in_use() const noexcept { return bytes_ + huge_.bytes(); }
+  // 2 MiB huge-page regions mapped (each counted whole in bytes_in_use()).
+  std::size_t huge_regions() const noexcept { return huge_.regions(); }
 
   // Free slots and chunk sizes, for tests and stats.
   std::size_t chunk_count() const noexcept {
@@ -191,7 +198,7 @@ public:
   }
 
 private:
-  // A chunk starts with this header; slots follow, 8-aligned.
+  // A chunk starts with this header; slots follow, 8-aligned. bytes == 0: a huge-page chunk.
   struct Chunk {
     Chunk* next;
     std::size_t bytes;
@@ -217,10 +224,11 @@ private:
   void grow(SizeClass& c, std::size_t slot) {
     std::size_t want = c.next_chunk_bytes;
     while (want < sizeof(Chunk) + 4 * slot) want *= 2;
-    void* raw = detail::checked_malloc(want);
+    const bool huge = want == kMaxChunk && detail::want_huge_chunk(bytes_in_use());
+    void* raw = huge ? huge_.take() : detail::checked_malloc(want);
     Chunk* k = static_cast<Chunk*>(raw);
     k->next = c.chunks;
-    k->bytes = detail::malloc_block_bytes(raw, want);
+    k->bytes = huge ? 0 : detail::malloc_block_bytes(raw, want);
     c.chunks = k;
     bytes_ += k->bytes;
     c.bump = static_cast<char*>(raw) + sizeof(Chunk);
@@ -232,8 +240,12 @@ private:
   void release_class(SizeClass& c) noexcept {
     for (Chunk* k = c.chunks; k != nullptr;) {
       Chunk* next = k->next;
-      bytes_ -= k->bytes;
-      std::free(k);
+      if (k->bytes == 0) {
+        huge_.give(k);
+      } else {
+        bytes_ -= k->bytes;
+        std::free(k);
+      }
       k = next;
     }
     c = SizeClass{};
@@ -249,7 +261,8 @@ private:
   }
 
   SizeClass classes_[kClasses];
-  std::size_t bytes_ = 0;  // chunks + large blocks, as malloc counts them
+  std::size_t bytes_ = 0;  // malloc'd chunks + large blocks, as malloc counts them
+  detail::HugeChunks huge_{kMaxChunk};  // the 64 KiB chunks made once bytes_in_use() >= threshold
 };
 
 }  // namespace memkv

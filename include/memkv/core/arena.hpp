@@ -21,7 +21,9 @@
 // come back on a free list of their exact size (8-byte granules) for reuse. Larger blocks get a
 // chunk of their own, released when the block is freed. When the last block is freed the whole
 // arena is given back (memory_usage returns to zero); in between, freed blocks are reused, not
-// returned: a map that shrinks for good calls its compact().
+// returned: a map that shrinks for good calls its compact(). Once the arena holds 16 MiB, its
+// 1 MiB chunks come from 2 MiB regions on transparent huge pages (memkv/core/huge_pages.hpp;
+// chunk_bytes_ 0 marks them), counted whole.
 //
 // Limits: 2^14 - 1 chunks of up to 1 MiB of small blocks (plus one chunk per large block):
 // about 16 GiB of blocks per arena. Past that, allocate throws memkv::error (never wraps around).
@@ -57,11 +59,15 @@ public:
 
   ChunkArena() noexcept { reset_free_lists(); }
   ChunkArena(const ChunkArena&) noexcept : ChunkArena() {}  // a new, empty arena
-  ChunkArena(ChunkArena&& o) noexcept : ChunkArena() { take(o); }
+  ChunkArena(ChunkArena&& o) noexcept : ChunkArena() {
+    huge_ = std::move(o.huge_);
+    take(o);
+  }
   ChunkArena& operator=(const ChunkArena&) = delete;
   ChunkArena& operator=(ChunkArena&& o) noexcept {
     if (this != &o) {
       release_all();
+      huge_ = std::move(o.huge_);
       take(o);
     }
     return *this;
@@ -106,10 +112,12 @@ public:
 
   // Everything held: chunks as malloc counts them, and the chunk tables.
   std::size_t bytes_in_use() const noexcept {
-    return bytes_ + chunks_.capacity() * sizeof(std::byte*) +
+    return bytes_ + huge_.bytes() + chunks_.capacity() * sizeof(std::byte*) +
            chunk_bytes_.capacity() * sizeof(std::size_t) + spare_.capacity() * sizeof(std::uint32_t);
   }
   std::size_t live_blocks() const noexcept { return live_; }
+  // 2 MiB huge-page regions mapped (each counted whole in bytes_in_use()).
+  std::size_t huge_regions() const noexcept { return huge_.regions(); }
   std::size_t chunk_count() const noexcept { return chunks_.size() - spare_.size() - (chunks_.empty() ? 0 : 1); }
 
 private:
@@ -124,7 +132,7 @@ private:
 
   // A chunk index for a new chunk of `bytes`, its memory allocated; tables grown first, so a
   // failure changes nothing.
-  std::uint32_t add_chunk(std::size_t bytes) {
+  std::uint32_t add_chunk(std::size_t bytes, bool huge = false) {
     if (chunks_.empty()) {
       chunks_.reserve(16);
       chunk_bytes_.reserve(16);
@@ -145,14 +153,15 @@ private:
       chunk_bytes_.reserve(chunks_.size() + 1);
       spare_.reserve(chunks_.size() + 1);
     }
-    void* raw = detail::checked_malloc(bytes);
+    void* raw = huge ? huge_.take() : detail::checked_malloc(bytes);
+    const std::size_t cost = huge ? 0 : detail::malloc_block_bytes(raw, bytes);
     if (!spare_.empty() && spare_.back() == index) {
       spare_.pop_back();
       chunks_[index] = static_cast<std::byte*>(raw);
-      chunk_bytes_[index] = detail::malloc_block_bytes(raw, bytes);
+      chunk_bytes_[index] = cost;
     } else {
       chunks_.push_back(static_cast<std::byte*>(raw));
-      chunk_bytes_.push_back(detail::malloc_block_bytes(raw, bytes));
+      chunk_bytes_.push_back(cost);
     }
     bytes_ += chunk_bytes_[index];
     return index;
@@ -166,7 +175,8 @@ private:
 
   void new_chunk() {
     const std::size_t bytes = next_chunk_bytes_;
-    const std::uint32_t index = add_chunk(bytes);
+    const std::uint32_t index =
+        add_chunk(bytes, bytes == kChunkBytes && detail::want_huge_chunk(bytes_in_use()));
     // The old chunk's tail becomes free blocks rather than waste.
     while (bump_ < bump_end_) {
       const std::uint32_t units =
@@ -185,7 +195,9 @@ private:
   }
 
   void release_all() noexcept {
-    for (std::byte* c : chunks_) std::free(c);
+    for (std::size_t i = 0; i < chunks_.size(); ++i)
+      if (chunk_bytes_[i] != 0) std::free(chunks_[i]);  // 0: index 0, a free index or huge
+    huge_.release_all();
     std::vector<std::byte*>().swap(chunks_);
     std::vector<std::size_t>().swap(chunk_bytes_);
     std::vector<std::uint32_t>().swap(spare_);
@@ -221,6 +233,7 @@ private:
   std::size_t next_chunk_bytes_ = kFirstChunkBytes;
   std::size_t bytes_ = 0;
   std::size_t live_ = 0;
+  detail::HugeChunks huge_{kChunkBytes};  // 1 MiB chunks, once bytes_in_use() >= threshold
 };
 
 }  // namespace memkv
