@@ -90,6 +90,7 @@ struct Stopwatch {
   }
 };
 bool g_wall_time = false;  // --wall: throughputs from wall-clock time
+bool g_no_huge_pages = false;  // --no-huge-pages: memkv::set_huge_pages(false) before any row
 
 // ---------------------------------------------------------------------------------------------
 // Memory figures. RSS is read with open/read into a stack buffer: no allocation disturbs mallinfo.
@@ -676,6 +677,9 @@ void print_markdown(const Report& rep, std::FILE* out) {
                g_wall_time ? "wall-clock time (--wall)"
                            : "each child's CPU time (user + system, CLOCK_PROCESS_CPUTIME_ID), not wall time: the "
                              "machine is shared; wall times are in the JSON");
+  std::fprintf(out, "- memkv's huge-page chunks (memkv/core/huge_pages.hpp): %s\n",
+               g_no_huge_pages ? "off (--no-huge-pages)"
+                               : (MEMKV_HUGE_PAGES ? "on, from 16 MiB per allocator" : "not built"));
   std::fprintf(out, "- load average (1/5/15 min) at start: %s, at end: %s (%ld CPUs)\n", rep.load_before.c_str(),
                rep.load_after.c_str(), sysconf(_SC_NPROCESSORS_ONLN));
   std::fprintf(out, "- B/key = (memory - raw key bytes) / n, 8-byte values included; memory measured three ways: "
@@ -995,6 +999,7 @@ void usage(std::FILE* out) {
                "  --data-dir DIR     where fetch_datasets.sh put npm-*.txt (default %s)\n"
                "  --wall             throughputs from wall-clock time instead of the child's CPU time\n"
                "  --no-life          skip the mutable maps' mixed-life rows (ids ending in :life)\n"
+               "  --no-huge-pages    memkv's allocators take no huge-page chunks (memkv::set_huge_pages(false))\n"
                "  --self-check       verify every row: present, 100%% correct, memory figures consistent\n"
                "  --list             list the structures and exit\n",
                MEMKV_BENCH_DATA_DIR);
@@ -1035,11 +1040,13 @@ int run(int argc, char** argv) {
     else if (a == "--self-check") opt.self_check = true;
     else if (a == "--wall") g_wall_time = true;
     else if (a == "--no-life") opt.no_life = true;
+    else if (a == "--no-huge-pages") g_no_huge_pages = true;
     else if (a == "--list") opt.list = true;
     else if (a == "-h" || a == "--help") { usage(stdout); return 0; }
     else throw std::invalid_argument("unknown option " + a);
   }
 
+  if (g_no_huge_pages) memkv::set_huge_pages(false);  // the forked children inherit it
   CompareRegistry reg;
   register_structures(reg);
   if (opt.list) {

@@ -57,6 +57,10 @@
 // policy; the SlabAllocator reuses them and gives a size class's chunks back to malloc when the
 // class empties, so erasing every key returns the map to its empty footprint. Heap memory that a
 // value owns itself (a long std::string's buffer) is the value's, not the map's: not counted.
+// Once the SlabAllocator holds 16 MiB its 64 KiB chunks come from 2 MiB regions on transparent
+// huge pages (memkv/core/huge_pages.hpp; memkv::set_huge_pages to change or turn off): lookups
+// in a big tree then miss the TLB far less often, for at most one partly used region (< 2 MiB)
+// more memory, counted by memory_usage().
 //
 // compact() rewrites the tree into fresh memory densely (a deep copy swapped in).
 //

@@ -78,11 +78,13 @@
 //
 // Memory: memory_usage() is the allocator policy's bytes_in_use() plus sizeof(*this). Erasing every
 // key gives all nodes and leaves back (the SlabAllocator returns to its empty footprint). On
-// npm-urls (1.69M URLs, 44.5 B on average, shuffled inserts) it is 27.6 B/key beyond the raw key
+// npm-urls (1.69M URLs, 44.5 B on average, shuffled inserts) it is 27.8 B/key beyond the raw key
 // bytes, 8-byte values included: leaves 12.5 (value 8, length 1, 8-byte slab rounding), nodes
 // 14.2 (an 8-byte child slot and a 1-4 byte partial key per entry, ~15 entries per node,
 // headers and unit masks), SlabAllocator chunk tails and free slots 0.9 (5.7 until its chunks
-// were capped at 64 KiB instead of 1 MiB).
+// were capped at 64 KiB instead of 1 MiB), and 0.2 for the partly used 2 MiB huge-page region
+// (the SlabAllocator's 64 KiB chunks come from such regions once it holds 16 MiB:
+// memkv/core/huge_pages.hpp).
 //
 // Limits: keys up to 2^32 - 1 bytes (longer ones throw memkv::error); alignof(V) <= 8.
 #pragma once

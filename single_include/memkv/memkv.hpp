@@ -172,7 +172,8 @@ public:
       free_ = *static_cast<void**>(p);
     } else {
       if (bump_ == end_) {
-        regions_.reserve(regions_.size() + 1);
+        if (regions_.size() == regions_.capacity())  // before mapping: a failure changes nothing
+          regions_.reserve(regions_.empty() ? 16 : 2 * regions_.size());
         bump_ = static_cast<char*>(map_region());
         end_ = bump_ + kRegion;
         regions_.push_back(bump_);
@@ -1580,6 +1581,8 @@ static_assert(sizeof(TaggedPtr<void, void>) == sizeof(void*), "a tagged pointer 
 // 1 MiB, no per-block malloc header, blocks rounded to 8 bytes, freed blocks on free lists of their
 // exact size and reused first; blocks over 2 KiB (leaves of long keys) get a chunk of their own.
 // memory_usage() counts the chunks as malloc gave them, free blocks and unused tails included.
+// Once the arena holds 16 MiB, its 1 MiB chunks come from 2 MiB regions on transparent huge pages
+// (memkv/core/huge_pages.hpp), counted whole: fewer TLB misses for at most one partly used region.
 //
 // Memory given back: erased entries' blocks are reused by later inserts; the whole arena is
 // released when the map becomes empty (so erasing every key returns memory_usage() to the empty
@@ -3004,6 +3007,10 @@ using ArenaArt = detail::art::Tree<V, detail::art::ArenaStore>;
 // policy; the SlabAllocator reuses them and gives a size class's chunks back to malloc when the
 // class empties, so erasing every key returns the map to its empty footprint. Heap memory that a
 // value owns itself (a long std::string's buffer) is the value's, not the map's: not counted.
+// Once the SlabAllocator holds 16 MiB its 64 KiB chunks come from 2 MiB regions on transparent
+// huge pages (memkv/core/huge_pages.hpp; memkv::set_huge_pages to change or turn off): lookups
+// in a big tree then miss the TLB far less often, for at most one partly used region (< 2 MiB)
+// more memory, counted by memory_usage().
 //
 // compact() rewrites the tree into fresh memory densely (a deep copy swapped in).
 //
@@ -6213,11 +6220,13 @@ FrozenLayer FrozenLayer::build(R&& range) {
 //
 // Memory: memory_usage() is the allocator policy's bytes_in_use() plus sizeof(*this). Erasing every
 // key gives all nodes and leaves back (the SlabAllocator returns to its empty footprint). On
-// npm-urls (1.69M URLs, 44.5 B on average, shuffled inserts) it is 27.6 B/key beyond the raw key
+// npm-urls (1.69M URLs, 44.5 B on average, shuffled inserts) it is 27.8 B/key beyond the raw key
 // bytes, 8-byte values included: leaves 12.5 (value 8, length 1, 8-byte slab rounding), nodes
 // 14.2 (an 8-byte child slot and a 1-4 byte partial key per entry, ~15 entries per node,
 // headers and unit masks), SlabAllocator chunk tails and free slots 0.9 (5.7 until its chunks
-// were capped at 64 KiB instead of 1 MiB).
+// were capped at 64 KiB instead of 1 MiB), and 0.2 for the partly used 2 MiB huge-page region
+// (the SlabAllocator's 64 KiB chunks come from such regions once it holds 16 MiB:
+// memkv/core/huge_pages.hpp).
 //
 // Limits: keys up to 2^32 - 1 bytes (longer ones throw memkv::error); alignof(V) <= 8.
 

@@ -115,7 +115,8 @@ public:
       free_ = *static_cast<void**>(p);
     } else {
       if (bump_ == end_) {
-        regions_.reserve(regions_.size() + 1);
+        if (regions_.size() == regions_.capacity())  // before mapping: a failure changes nothing
+          regions_.reserve(regions_.empty() ? 16 : 2 * regions_.size());
         bump_ = static_cast<char*>(map_region());
         end_ = bump_ + kRegion;
         regions_.push_back(bump_);
