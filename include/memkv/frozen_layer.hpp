@@ -128,6 +128,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cassert>
 #include <compare>
 #include <cstddef>
 #include <cstdint>
@@ -1095,9 +1096,14 @@ public:
   // the position (0-based count of keys inserted before) otherwise.
   void insert(std::string_view key, std::uint64_t value) {
     if (state_ != phase::open) detail::throw_error("FrozenLayerBuilder: insert after an error or finish()");
+    std::size_t lcp = 0;  // with the previous key: the order check, and add()'s shared path
     if (count_ > 0) {
       const std::string_view last = last_key();
-      if (!(last < key)) {
+      lcp = detail::common_prefix_length(last, key);
+      const bool increasing = lcp < last.size() ? lcp < key.size() && static_cast<unsigned char>(key[lcp]) >
+                                                                         static_cast<unsigned char>(last[lcp])
+                                                : key.size() > lcp;
+      if (!increasing) {
         state_ = phase::failed;
         discard();
         detail::throw_error("FrozenLayerBuilder: key at position " + std::to_string(count_) +
@@ -1115,7 +1121,7 @@ public:
       if (sample_.size() >= opt_.sample_bytes) end_sampling();
       return;
     }
-    add(key, value);
+    add(key, value, lcp);
     ++count_;
   }
   template <class K>
@@ -1211,7 +1217,8 @@ private:
     hdr_.code_length = code_.length;
     for (std::size_t i = 0; i < sample_off_.size(); ++i) {
       const std::size_t b = sample_off_[i], e = i + 1 < sample_off_.size() ? sample_off_[i + 1] : sample_.size();
-      add(std::string_view(sample_).substr(b, e - b), sample_values_[i]);
+      const std::string_view k = std::string_view(sample_).substr(b, e - b);
+      add(k, sample_values_[i], detail::common_prefix_length(k, last_));
     }
     added_ = sample_off_.size();
     std::string().swap(sample_);
@@ -1220,10 +1227,9 @@ private:
   }
 
   // Adds one key (already checked to be larger than last_).
-  void add(std::string_view key, std::uint64_t value) {
-    std::size_t l = 0;
-    const std::size_t m = std::min(key.size(), last_.size());
-    while (l < m && key[l] == last_[l]) ++l;
+  // Appends key; l = the length of its common prefix with last_ (the previous key added).
+  void add(std::string_view key, std::uint64_t value, std::size_t l) {
+    assert(l == detail::common_prefix_length(key, last_));
     if (added_ > 0) {
       bool fresh = false;
       for (std::size_t d = last_.size(); d > l; --d) freeze_into_parent(d, fresh);
