@@ -5850,8 +5850,8 @@ private:
     std::vector<std::uint64_t>().swap(sample_values_);
   }
 
-  // Adds one key (already checked to be larger than last_).
-  // Appends key; l = the length of its common prefix with last_ (the previous key added).
+  // Adds one key, already checked to be larger than last_ (the previous key added); l is the
+  // length of their common prefix.
   void add(std::string_view key, std::uint64_t value, std::size_t l) {
     assert(l == detail::common_prefix_length(key, last_));
     if (added_ > 0) {
