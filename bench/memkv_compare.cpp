@@ -677,9 +677,12 @@ void print_markdown(const Report& rep, std::FILE* out) {
                g_wall_time ? "wall-clock time (--wall)"
                            : "each child's CPU time (user + system, CLOCK_PROCESS_CPUTIME_ID), not wall time: the "
                              "machine is shared; wall times are in the JSON");
-  std::fprintf(out, "- memkv's huge-page chunks (memkv/core/huge_pages.hpp): %s\n",
-               g_no_huge_pages ? "off (--no-huge-pages)"
-                               : (MEMKV_HUGE_PAGES ? "on, from 16 MiB per allocator" : "not built"));
+  if (g_no_huge_pages || !MEMKV_HUGE_PAGES)
+    std::fprintf(out, "- memkv's huge-page chunks (memkv/core/huge_pages.hpp): %s\n",
+                 g_no_huge_pages ? "off (--no-huge-pages)" : "not built");
+  else
+    std::fprintf(out, "- memkv's huge-page chunks (memkv/core/huge_pages.hpp): on, from %zu MiB per allocator\n",
+                 memkv::detail::g_huge_page_threshold.load(std::memory_order_relaxed) >> 20);
   std::fprintf(out, "- load average (1/5/15 min) at start: %s, at end: %s (%ld CPUs)\n", rep.load_before.c_str(),
                rep.load_after.c_str(), sysconf(_SC_NPROCESSORS_ONLN));
   std::fprintf(out, "- B/key = (memory - raw key bytes) / n, 8-byte values included; memory measured three ways: "

@@ -912,7 +912,7 @@ public:
     const detail::fst::reader& r = *r_;
     const auto rk = r.rank_of(key, [&r](std::uint64_t partial) noexcept { r.prefetch_value(partial); });
     if (!rk) return std::nullopt;
-    return r_->value_at(*rk);
+    return r.value_at(*rk);
   }
   bool contains(std::string_view key) const noexcept {
     try {
@@ -1208,8 +1208,7 @@ private:
     for (std::size_t i = 0; i < sample_off_.size(); ++i) {
       const std::size_t b = sample_off_[i], e = i + 1 < sample_off_.size() ? sample_off_[i + 1] : sample_.size();
       const std::string_view k = std::string_view(sample_).substr(b, e - b);
-      std::size_t l = 0;
-      while (l < k.size() && l < prev.size() && k[l] == prev[l]) ++l;
+      const std::size_t l = detail::common_prefix_length(k, prev);
       for (std::size_t j = l; j < k.size(); ++j) ++freq[static_cast<unsigned char>(k[j])];
       prev = k;
     }

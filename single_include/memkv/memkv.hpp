@@ -345,12 +345,11 @@ public:
 
   SlabAllocator() noexcept = default;
   SlabAllocator(const SlabAllocator&) noexcept {}
-  SlabAllocator(SlabAllocator&& other) noexcept : huge_(std::move(other.huge_)) { take(other); }
+  SlabAllocator(SlabAllocator&& other) noexcept { take(other); }
   SlabAllocator& operator=(const SlabAllocator&) = delete;
   SlabAllocator& operator=(SlabAllocator&& other) noexcept {
     if (this != &other) {
       release_all();
-      huge_ = std::move(other.huge_);
       take(other);
     }
     return *this;
@@ -463,6 +462,7 @@ private:
   void take(SlabAllocator& other) noexcept {
     for (std::size_t i = 0; i < kClasses; ++i) classes_[i] = std::exchange(other.classes_[i], {});
     bytes_ = std::exchange(other.bytes_, 0);
+    huge_ = std::move(other.huge_);
   }
 
   SizeClass classes_[kClasses];
@@ -565,15 +565,11 @@ public:
 
   ChunkArena() noexcept { reset_free_lists(); }
   ChunkArena(const ChunkArena&) noexcept : ChunkArena() {}  // a new, empty arena
-  ChunkArena(ChunkArena&& o) noexcept : ChunkArena() {
-    huge_ = std::move(o.huge_);
-    take(o);
-  }
+  ChunkArena(ChunkArena&& o) noexcept : ChunkArena() { take(o); }
   ChunkArena& operator=(const ChunkArena&) = delete;
   ChunkArena& operator=(ChunkArena&& o) noexcept {
     if (this != &o) {
       release_all();
-      huge_ = std::move(o.huge_);
       take(o);
     }
     return *this;
@@ -718,6 +714,7 @@ private:
     chunks_ = std::move(o.chunks_);
     chunk_bytes_ = std::move(o.chunk_bytes_);
     spare_ = std::move(o.spare_);
+    huge_ = std::move(o.huge_);
     std::memcpy(free_, o.free_, sizeof free_);
     cur_ = o.cur_;
     bump_ = o.bump_;
@@ -5536,7 +5533,7 @@ public:
     const detail::fst::reader& r = *r_;
     const auto rk = r.rank_of(key, [&r](std::uint64_t partial) noexcept { r.prefetch_value(partial); });
     if (!rk) return std::nullopt;
-    return r_->value_at(*rk);
+    return r.value_at(*rk);
   }
   bool contains(std::string_view key) const noexcept {
     try {
@@ -5832,8 +5829,7 @@ private:
     for (std::size_t i = 0; i < sample_off_.size(); ++i) {
       const std::size_t b = sample_off_[i], e = i + 1 < sample_off_.size() ? sample_off_[i + 1] : sample_.size();
       const std::string_view k = std::string_view(sample_).substr(b, e - b);
-      std::size_t l = 0;
-      while (l < k.size() && l < prev.size() && k[l] == prev[l]) ++l;
+      const std::size_t l = detail::common_prefix_length(k, prev);
       for (std::size_t j = l; j < k.size(); ++j) ++freq[static_cast<unsigned char>(k[j])];
       prev = k;
     }

@@ -140,12 +140,11 @@ public:
 
   SlabAllocator() noexcept = default;
   SlabAllocator(const SlabAllocator&) noexcept {}
-  SlabAllocator(SlabAllocator&& other) noexcept : huge_(std::move(other.huge_)) { take(other); }
+  SlabAllocator(SlabAllocator&& other) noexcept { take(other); }
   SlabAllocator& operator=(const SlabAllocator&) = delete;
   SlabAllocator& operator=(SlabAllocator&& other) noexcept {
     if (this != &other) {
       release_all();
-      huge_ = std::move(other.huge_);
       take(other);
     }
     return *this;
@@ -258,6 +257,7 @@ private:
   void take(SlabAllocator& other) noexcept {
     for (std::size_t i = 0; i < kClasses; ++i) classes_[i] = std::exchange(other.classes_[i], {});
     bytes_ = std::exchange(other.bytes_, 0);
+    huge_ = std::move(other.huge_);
   }
 
   SizeClass classes_[kClasses];

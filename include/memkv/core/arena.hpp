@@ -59,15 +59,11 @@ public:
 
   ChunkArena() noexcept { reset_free_lists(); }
   ChunkArena(const ChunkArena&) noexcept : ChunkArena() {}  // a new, empty arena
-  ChunkArena(ChunkArena&& o) noexcept : ChunkArena() {
-    huge_ = std::move(o.huge_);
-    take(o);
-  }
+  ChunkArena(ChunkArena&& o) noexcept : ChunkArena() { take(o); }
   ChunkArena& operator=(const ChunkArena&) = delete;
   ChunkArena& operator=(ChunkArena&& o) noexcept {
     if (this != &o) {
       release_all();
-      huge_ = std::move(o.huge_);
       take(o);
     }
     return *this;
@@ -212,6 +208,7 @@ private:
     chunks_ = std::move(o.chunks_);
     chunk_bytes_ = std::move(o.chunk_bytes_);
     spare_ = std::move(o.spare_);
+    huge_ = std::move(o.huge_);
     std::memcpy(free_, o.free_, sizeof free_);
     cur_ = o.cur_;
     bump_ = o.bump_;
