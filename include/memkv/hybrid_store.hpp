@@ -27,11 +27,13 @@
 //
 // ## Bases
 // HybridStore<V, Alloc, BaseLayer>: BaseLayer = FrozenLayer (the default) or FrontCodedSet
-// (alias FrontCodedHybridStore<V>). Measured on npm-urls (bench/results/npm-urls.md, 2026-12-01
-// 16:18 UTC, medians of 3, ratios to std::map in the same run):
+// (alias FrontCodedHybridStore<V>). Measured on npm-urls (bench/results/npm-urls.md, 2026-12-02
+// 03:37 UTC, medians of 3, ratios to std::map in the same run):
 //                              B/key (mu)  inserts  lookups  misses  mixed life
-//     HybridStore (FST base)      -20.7     0.38x    1.72x    2.30x     0.55x
-//     FrontCodedHybridStore       -22.3     1.18x    3.58x    4.50x     1.40x
+//     HybridStore (FST base)      -20.8     0.43x    1.96x    2.08x     0.59x
+//     FrontCodedHybridStore       -22.3     1.21x    4.44x    5.01x     1.32x
+// (std::map ran at 0.24 M inserts/s and 0.20 M lookups/s in that run; at 0.28 and 0.25 in
+// another, where the ratios were lower by as much.)
 // The FrontCodedSet base is smaller here (0.279x of the raw keys against the FST's 0.322x),
 // builds ~4.5x faster (0.83 s against 3.86 s for 1.7M keys), so merges cost less, and looks up
 // ~3x faster. The FrozenLayer base is the FST the library is built around: it shares suffixes
@@ -88,6 +90,9 @@
 // Measured (npm-urls, 1.69M shuffled inserts with automatic merges, then merge(); CPU time,
 // scratch program, old and new alternating): 19.8 and 20.8 s with the large registry in every
 // merge, 16.4 and 17.6 s with it in the final merge only; the same final base (24,295,744 B).
+// In memkv-compare's timed load (medians of 3, two runs 2.5 hours apart): npm-urls 17.7 ->
+// 16.0 s while std::map's went 6.0 -> 6.9 s (0.34x -> 0.43x); synthetic-urls (1M) 10.3 s in
+// both runs (0.28x): on those keys the large registry costs little.
 // For one-off bulk loads, auto_merge = false and one merge() at the end rewrites each key once,
 // with the whole load in the delta meanwhile. A merge that runs out of memory during an automatic
 // trigger is abandoned (the map stays as it was, the operation that triggered it has succeeded)
