@@ -426,12 +426,14 @@ TEST_CASE("HotArt: 32 entries fit one node; the 33rd splits it under a new root"
   CHECK(s.nodes == 1);
   CHECK(s.entries == 32);
   CHECK(s.root_height == 1);
+  CHECK(s.leaf_depth_sum == 32);  // every leaf right under the root
   m.insert(byte_key("k", 255), 32);
   REQUIRE_NOTHROW(m.check_invariants());
   s = m.stats();
   CHECK(s.root_height == 2);
   CHECK(s.max_depth == 2);
   CHECK(s.leaves == 33);
+  CHECK(s.leaf_depth_sum == 66);  // halves of 16 and 17 leaves, each a node under the new root
 }
 
 TEST_CASE("HotArt: partial keys of 8, 16 and 32 bits, single- and multi-mask nodes all occur", "[hot_art][nodes]") {

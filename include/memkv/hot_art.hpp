@@ -86,6 +86,12 @@
 // (the SlabAllocator's 64 KiB chunks come from such regions once it holds 16 MiB:
 // memkv/core/huge_pages.hpp).
 //
+// Shape (stats(), same map): 121,186 nodes of 14.9 entries on average (9,916 of them two-entry
+// nodes from leaf pushdowns), root height 7, a leaf 6.88 nodes down on average; the levels above
+// height 2 are 762 nodes, few enough to stay cached, so a lookup's cache misses are mostly in
+// the height-2 and height-1 nodes (7,732 and 112,692) and the leaf, whose key is compared in
+// full.
+//
 // Limits: keys up to 2^32 - 1 bytes (longer ones throw memkv::error); alignof(V) <= 8.
 #pragma once
 
@@ -725,6 +731,7 @@ auto HotArt<V, Alloc>::stats() const -> stats_type {
     s.max_depth = std::max(s.max_depth, d);
     if (r.is_leaf()) {
       ++s.leaves;
+      s.leaf_depth_sum += d;
       continue;
     }
     const NodeHeader* h = r.inner();

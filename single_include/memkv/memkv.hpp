@@ -6231,6 +6231,12 @@ FrozenLayer FrozenLayer::build(R&& range) {
 // (the SlabAllocator's 64 KiB chunks come from such regions once it holds 16 MiB:
 // memkv/core/huge_pages.hpp).
 //
+// Shape (stats(), same map): 121,186 nodes of 14.9 entries on average (9,916 of them two-entry
+// nodes from leaf pushdowns), root height 7, a leaf 6.88 nodes down on average; the levels above
+// height 2 are 762 nodes, few enough to stay cached, so a lookup's cache misses are mostly in
+// the height-2 and height-1 nodes (7,732 and 112,692) and the leaf, whose key is compared in
+// full.
+//
 // Limits: keys up to 2^32 - 1 bytes (longer ones throw memkv::error); alignof(V) <= 8.
 
 #include <algorithm>
@@ -6800,6 +6806,7 @@ struct Stats {
   std::size_t nodes = 0, single_mask = 0, multi_mask = 0, wide_units = 0;
   std::size_t pk8 = 0, pk16 = 0, pk32 = 0;
   std::size_t leaves = 0, entries = 0, max_depth = 0, root_height = 0;
+  std::size_t leaf_depth_sum = 0;  // nodes above each leaf, summed: / leaves = a lookup's nodes
   std::size_t node_bytes = 0;
 };
 
@@ -7420,6 +7427,7 @@ auto HotArt<V, Alloc>::stats() const -> stats_type {
     s.max_depth = std::max(s.max_depth, d);
     if (r.is_leaf()) {
       ++s.leaves;
+      s.leaf_depth_sum += d;
       continue;
     }
     const NodeHeader* h = r.inner();

@@ -553,6 +553,7 @@ struct Stats {
   std::size_t nodes = 0, single_mask = 0, multi_mask = 0, wide_units = 0;
   std::size_t pk8 = 0, pk16 = 0, pk32 = 0;
   std::size_t leaves = 0, entries = 0, max_depth = 0, root_height = 0;
+  std::size_t leaf_depth_sum = 0;  // nodes above each leaf, summed: / leaves = a lookup's nodes
   std::size_t node_bytes = 0;
 };
 
