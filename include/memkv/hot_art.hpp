@@ -87,10 +87,10 @@
 // memkv/core/huge_pages.hpp).
 //
 // Shape (stats(), npm-urls in a shuffled order): 121,186 nodes of 14.9 entries on average
-// (9,916 of them two-entry nodes), root height 7, a leaf 6.88 nodes down on average; the levels above
-// height 2 are 762 nodes, few enough to stay cached, so a lookup's cache misses are mostly in
-// the height-2 and height-1 nodes (7,732 and 112,692) and the leaf, whose key is compared in
-// full.
+// (9,916 of them two-entry nodes), root height 7, a leaf 6.88 nodes down on average. The
+// levels above height 2 are 762 nodes, few enough to stay cached, so a lookup's cache misses
+// are mostly in the height-2 and height-1 nodes (7,732 and 112,692) and the leaf, whose key is
+// compared in full.
 //
 // Limits: keys up to 2^32 - 1 bytes (longer ones throw memkv::error); alignof(V) <= 8.
 #pragma once
