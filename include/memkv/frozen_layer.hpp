@@ -775,6 +775,7 @@ public:
       std::uint64_t base;  // rank of the first key at or below it
       std::uint32_t idx;   // transition taken from it (frames below the top)
       std::uint32_t ntrans;  // its transition count (frames below the top)
+      std::uint32_t links;   // key bytes from it to the next frame: 1, or a run of chain links
     };
 
     explicit const_iterator(const detail::fst::reader* r) : r_(r), rank_(r->n) {}
@@ -785,15 +786,16 @@ public:
       rank_ = r_->n;
     }
     void push(std::uint64_t addr, std::uint64_t base) {
-      if (stack_.size() > r_->hdr.max_key_length)
+      if (key_.size() > r_->hdr.max_key_length)
         detail::fst::corrupt("path longer than the longest key", addr);
-      stack_.push_back({addr, base, 0, 0});
+      stack_.push_back({addr, base, 0, 0, 1});
     }
     // Takes transition i of the top state s and pushes its target.
     void take(const detail::fst::state& s, std::uint32_t i) {
       frame& f = stack_.back();
       f.idx = i;
       f.ntrans = s.ntrans;
+      f.links = 1;
       const std::uint64_t base = f.base + s.final + r_->out(s, i);
       key_.push_back(static_cast<char>(r_->label(s, i)));
       push(r_->target(s, i), base);
@@ -801,17 +803,25 @@ public:
     // From the top state, follow first transitions down to the first final state.
     void leftmost() {
       for (;;) {
-        // A run of chain links (most of a key's tail): each pushes its target, same base.
+        // A run of chain links (most of a key's tail): one frame for the whole run, whose
+        // states have no other transition to come back for; its last target gets the next.
         if (const std::uint64_t a = stack_.back().addr; a >= 57) {
-          const unsigned used = r_->chain_run(a, [this](std::uint8_t label, std::uint64_t target) {
+          std::uint32_t links = 0;
+          std::uint64_t last = 0;
+          const unsigned used = r_->chain_run(a, [&](std::uint8_t label, std::uint64_t target) {
+            key_.push_back(static_cast<char>(label));
+            ++links;
+            last = target;
+            return true;
+          });
+          if (used > 0) {
             frame& f = stack_.back();
             f.idx = 0;
             f.ntrans = 1;
-            key_.push_back(static_cast<char>(label));
-            push(target, f.base);
-            return true;
-          });
-          if (used > 0) continue;
+            f.links = links;
+            push(last, f.base);
+            continue;
+          }
         }
         const detail::fst::state s = r_->decode(stack_.back().addr);
         if (s.final) break;
@@ -829,7 +839,7 @@ public:
           set_end();
           return;
         }
-        key_.pop_back();
+        key_.resize(key_.size() - stack_.back().links);
         const std::uint32_t j = stack_.back().idx + 1;
         if (j >= stack_.back().ntrans) continue;  // no later sibling: no need to decode it
         const detail::fst::state s = r_->decode(stack_.back().addr);
