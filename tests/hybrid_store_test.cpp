@@ -251,8 +251,9 @@ TEMPLATE_TEST_CASE("HybridStore: merge() rebuilds a base from an automatic merge
   Store once(o);
   int i = 0;
   do {
-    s.insert("k/" + std::to_string(i * 7919 % 100003), i);
-    once.insert("k/" + std::to_string(i * 7919 % 100003), i);
+    const std::string k = "k/" + std::to_string(i * 7919 % 100003);
+    s.insert(k, i);
+    once.insert(k, i);
     ++i;
   } while (s.stats().merges == 0 || s.stats().delta_entries != 0);
   const std::size_t automatic = s.stats().merges;

@@ -7806,7 +7806,8 @@ struct hybrid_base;
 template <>
 struct hybrid_base<FrozenLayer> {
   static constexpr std::uint64_t magic = 0x0100'4259'4856'4b4dULL;  // "MKVHYB\0\1"
-  static constexpr bool has_quick_build = true;  // builder(n, false) is faster, ~5% larger
+  // builder(n, false) is faster; its FST is ~5% larger for more than 128 Ki keys.
+  static constexpr bool has_quick_build = true;
   class builder {
   public:
     // thorough: the smallest base (an explicit merge() or save()); else a faster build of a base
