@@ -21,6 +21,8 @@ namespace {
 
 using Hot = memkv::HotArt<>;
 using StrHot = memkv::HotArt<std::string>;
+using ArenaHot = memkv::ArenaHotArt<>;             // the same trie with 32-bit arena references
+using StrArenaHot = memkv::ArenaHotArt<std::string>;
 using namespace std::string_literals;
 using namespace std::string_view_literals;
 using memkv_test::show;
@@ -138,6 +140,12 @@ static_assert(std::is_nothrow_move_constructible_v<Hot> && std::is_nothrow_move_
 static_assert(std::is_nothrow_move_constructible_v<StrHot> && std::is_nothrow_move_assignable_v<StrHot>);
 static_assert(std::is_nothrow_swappable_v<Hot>);
 static_assert(std::is_copy_constructible_v<Hot> && std::is_copy_assignable_v<Hot>);
+static_assert(std::forward_iterator<ArenaHot::const_iterator>);
+static_assert(std::ranges::common_range<const ArenaHot>);
+static_assert(std::is_nothrow_move_constructible_v<ArenaHot> && std::is_nothrow_move_assignable_v<ArenaHot>);
+static_assert(std::is_nothrow_swappable_v<StrArenaHot>);
+static_assert(std::is_copy_constructible_v<ArenaHot> && std::is_copy_assignable_v<ArenaHot>);
+static_assert(std::is_same_v<ArenaHot::allocator_type, memkv::ChunkArena>);
 
 // ---------------------------------------------------------------------------------------------
 // Primitives: the keys' bit strings, extraction, partial-key search
@@ -217,8 +225,8 @@ TEST_CASE("HotArt: SIMD partial-key search agrees with the scalar one", "[hot_ar
 // The map interface
 // ---------------------------------------------------------------------------------------------
 
-TEST_CASE("HotArt: a new map is empty", "[hot_art]") {
-  const Hot m;
+TEMPLATE_TEST_CASE("HotArt: a new map is empty", "[hot_art]", Hot, ArenaHot) {
+  const TestType m;
   CHECK(m.size() == 0);
   CHECK(m.empty());
   CHECK(m.begin() == m.end());
@@ -227,15 +235,15 @@ TEST_CASE("HotArt: a new map is empty", "[hot_art]") {
   CHECK_FALSE(m.contains(""));
   CHECK(m.lower_bound("") == m.end());
   CHECK(m.prefix("").begin() == m.prefix("").end());
-  CHECK(m.memory_usage() == sizeof(Hot));
+  CHECK(m.memory_usage() == sizeof(TestType));
   CHECK_NOTHROW(m.check_invariants());
-  Hot n;
+  TestType n;
   CHECK_FALSE(n.erase("a"));
   CHECK_FALSE(n.erase(""));
 }
 
-TEST_CASE("HotArt: insert, insert_or_assign, find, get, contains", "[hot_art]") {
-  Hot m;
+TEMPLATE_TEST_CASE("HotArt: insert, insert_or_assign, find, get, contains", "[hot_art]", Hot, ArenaHot) {
+  TestType m;
   CHECK(m.insert("apple", 1));
   CHECK_FALSE(m.insert("apple", 2));
   CHECK(m.get("apple") == 1u);
@@ -249,7 +257,7 @@ TEST_CASE("HotArt: insert, insert_or_assign, find, get, contains", "[hot_art]") 
   REQUIRE(p != nullptr);
   *p = 42;
   CHECK(m.get("apple") == 42u);
-  const Hot& cm = m;
+  const TestType& cm = m;
   CHECK(cm.find("apple") == p);
   for (const char* k : {"", "a", "ap", "appl", "applesauce", "kk"}) {
     INFO(k);
@@ -258,8 +266,8 @@ TEST_CASE("HotArt: insert, insert_or_assign, find, get, contains", "[hot_art]") 
   }
 }
 
-TEST_CASE("HotArt: find pointers stay valid while other keys are inserted and erased", "[hot_art]") {
-  Hot m;
+TEMPLATE_TEST_CASE("HotArt: find pointers stay valid while other keys are inserted and erased", "[hot_art]", Hot, ArenaHot) {
+  TestType m;
   m.insert("stable", 7);
   const std::uint64_t* p = m.find("stable");
   for (unsigned i = 0; i < 3000; ++i) m.insert("stable" + std::to_string(i * 7919), i);
@@ -270,8 +278,8 @@ TEST_CASE("HotArt: find pointers stay valid while other keys are inserted and er
   CHECK(m.size() == 1);
 }
 
-TEST_CASE("HotArt: erase removes exactly the given key", "[hot_art]") {
-  Hot m;
+TEMPLATE_TEST_CASE("HotArt: erase removes exactly the given key", "[hot_art]", Hot, ArenaHot) {
+  TestType m;
   std::map<std::string, std::uint64_t> ref;
   for (const char* k : {"", "a", "ab", "abc", "abd", "b", "bcdefghijklmnop", "bcdefghijklmnoq"}) {
     m.insert(k, ref.size());
@@ -290,11 +298,11 @@ TEST_CASE("HotArt: erase removes exactly the given key", "[hot_art]") {
     require_same(m, ref);
   }
   CHECK(m.empty());
-  CHECK(m.memory_usage() == sizeof(Hot));
+  CHECK(m.memory_usage() == sizeof(TestType));
 }
 
-TEST_CASE("HotArt: clear empties the map and gives its memory back", "[hot_art]") {
-  Hot m;
+TEMPLATE_TEST_CASE("HotArt: clear empties the map and gives its memory back", "[hot_art]", Hot, ArenaHot) {
+  TestType m;
   const std::size_t empty = m.memory_usage();
   for (unsigned i = 0; i < 5000; ++i) m.insert("key" + std::to_string(i * 7919), i);
   CHECK(m.memory_usage() > empty);
@@ -310,12 +318,12 @@ TEST_CASE("HotArt: clear empties the map and gives its memory back", "[hot_art]"
 // Nasty keys
 // ---------------------------------------------------------------------------------------------
 
-TEST_CASE("HotArt: the empty key, NUL and 0xff bytes round-trip exactly", "[hot_art][keys]") {
+TEMPLATE_TEST_CASE("HotArt: the empty key, NUL and 0xff bytes round-trip exactly", "[hot_art][keys]", Hot, ArenaHot) {
   const std::vector<std::string> keys = {"",        "\0"s,       "\0\0"s,   "\0\0\0"s,  "\xff",
                                          "\xff\xff", "a\0"s,      "a\0b"s,   "a\xff",    "a\xff\0"s,
                                          "\0\xff"s,  "\xff\0"s,   "a",       "a\0\0"s,   "\x7f",
                                          "\x80",     "\x80\0"s,   "\x7f\xff"s, "abc\0def"s};
-  Hot m;
+  TestType m;
   std::map<std::string, std::uint64_t> ref;
   for (std::size_t i = 0; i < keys.size(); ++i) {
     CHECK(m.insert(keys[i], i));
@@ -335,10 +343,10 @@ TEST_CASE("HotArt: the empty key, NUL and 0xff bytes round-trip exactly", "[hot_
   }
 }
 
-TEST_CASE("HotArt: keys that are prefixes of each other", "[hot_art][keys]") {
+TEMPLATE_TEST_CASE("HotArt: keys that are prefixes of each other", "[hot_art][keys]", Hot, ArenaHot) {
   for (const char c : {'a', '\0', '\xff'}) {
     INFO("chain of byte " << int(static_cast<unsigned char>(c)));
-    Hot m;
+    TestType m;
     std::map<std::string, std::uint64_t> ref;
     for (std::size_t n = 200; n-- > 100;) {
       m.insert(std::string(n, c), n);
@@ -362,12 +370,12 @@ TEST_CASE("HotArt: keys that are prefixes of each other", "[hot_art][keys]") {
     require_same(m, ref);
     for (std::size_t n = 0; n < 200; ++n) m.erase(std::string(n, c));
     CHECK(m.empty());
-    CHECK(m.memory_usage() == sizeof(Hot));
+    CHECK(m.memory_usage() == sizeof(TestType));
   }
 }
 
-TEST_CASE("HotArt: all 256 single-byte keys iterate in unsigned byte order", "[hot_art][keys]") {
-  Hot m;
+TEMPLATE_TEST_CASE("HotArt: all 256 single-byte keys iterate in unsigned byte order", "[hot_art][keys]", Hot, ArenaHot) {
+  TestType m;
   std::map<std::string, std::uint64_t> ref;
   for (unsigned i = 0; i < 256; ++i) {
     const std::uint8_t b = scrambled(i);
@@ -382,8 +390,8 @@ TEST_CASE("HotArt: all 256 single-byte keys iterate in unsigned byte order", "[h
   check_lower_bounds(m, ref, probes);
 }
 
-TEST_CASE("HotArt: keys over 64 KiB sharing long prefixes, and a 16 MiB key", "[hot_art][keys]") {
-  Hot m;
+TEMPLATE_TEST_CASE("HotArt: keys over 64 KiB sharing long prefixes, and a 16 MiB key", "[hot_art][keys]", Hot, ArenaHot) {
+  TestType m;
   std::map<std::string, std::uint64_t> ref;
   const std::string base(70000, 'L');
   for (const std::string& k : {base, base + "a", base + "b", base.substr(0, 65537) + "x",
@@ -412,15 +420,15 @@ TEST_CASE("HotArt: keys over 64 KiB sharing long prefixes, and a 16 MiB key", "[
   CHECK(m.erase(huge));
   CHECK(m.erase(sibling));
   for (const auto& [k, v] : ref) REQUIRE(m.erase(k));
-  CHECK(m.memory_usage() == sizeof(Hot));
+  CHECK(m.memory_usage() == sizeof(TestType));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Node shapes and the height-optimizing insert
 // ---------------------------------------------------------------------------------------------
 
-TEST_CASE("HotArt: 32 entries fit one node; the 33rd splits it under a new root", "[hot_art][nodes]") {
-  Hot m;
+TEMPLATE_TEST_CASE("HotArt: 32 entries fit one node; the 33rd splits it under a new root", "[hot_art][nodes]", Hot, ArenaHot) {
+  TestType m;
   for (unsigned i = 0; i < 32; ++i) m.insert(byte_key("k", static_cast<std::uint8_t>(i * 8)), i);
   auto s = m.stats();
   CHECK(s.nodes == 1);
@@ -436,14 +444,14 @@ TEST_CASE("HotArt: 32 entries fit one node; the 33rd splits it under a new root"
   CHECK(s.leaf_depth_sum == 66);  // halves of 16 and 17 leaves, each a node under the new root
 }
 
-TEST_CASE("HotArt: partial keys of 8, 16 and 32 bits, single- and multi-mask nodes all occur", "[hot_art][nodes]") {
-  Hot m;
+TEMPLATE_TEST_CASE("HotArt: partial keys of 8, 16 and 32 bits, single- and multi-mask nodes all occur", "[hot_art][nodes]", Hot, ArenaHot) {
+  TestType m;
   std::map<std::string, std::uint64_t> ref;
   // Few positions (8-bit), then more (16, 32 bits) within one window of 7 bytes.
   for (unsigned i = 0; i < 5; ++i) m.insert(byte_key("w", static_cast<std::uint8_t>(i * 50)), i), ref.emplace(byte_key("w", static_cast<std::uint8_t>(i * 50)), i);
   CHECK(m.stats().pk8 == 1);
   CHECK(m.stats().single_mask == 1);
-  Hot multi;
+  TestType multi;
   std::map<std::string, std::uint64_t> mref;
   unsigned i = 0;
   for (const auto& k : spread_keys(30)) multi.insert(k, i), mref.emplace(k, i++);
@@ -451,7 +459,7 @@ TEST_CASE("HotArt: partial keys of 8, 16 and 32 bits, single- and multi-mask nod
   const auto s = multi.stats();
   CHECK(s.multi_mask >= 1);
   CHECK(s.pk32 + s.pk16 >= 1);
-  Hot wide;
+  TestType wide;
   std::map<std::string, std::uint64_t> wref;
   memkv_test::Rng rng(3);
   for (unsigned j = 0; j < 32; ++j) {
@@ -464,8 +472,8 @@ TEST_CASE("HotArt: partial keys of 8, 16 and 32 bits, single- and multi-mask nod
   require_same(m, ref);
 }
 
-TEST_CASE("HotArt: a node whose positions span more than 64 KiB of key", "[hot_art][nodes]") {
-  Hot m;
+TEMPLATE_TEST_CASE("HotArt: a node whose positions span more than 64 KiB of key", "[hot_art][nodes]", Hot, ArenaHot) {
+  TestType m;
   std::map<std::string, std::uint64_t> ref;
   const std::string tail(70000, 'z');
   for (const std::string& k : {"a"s, "b"s, "a" + tail + "1", "a" + tail + "2", "a" + tail + "1\0"s, ""s}) {
@@ -479,11 +487,11 @@ TEST_CASE("HotArt: a node whose positions span more than 64 KiB of key", "[hot_a
     REQUIRE(m.erase(k));
     REQUIRE_NOTHROW(m.check_invariants());
   }
-  CHECK(m.memory_usage() == sizeof(Hot));
+  CHECK(m.memory_usage() == sizeof(TestType));
 }
 
-TEST_CASE("HotArt: the tree stays low: 100k keys in at most 4 levels", "[hot_art][nodes]") {
-  Hot m;
+TEMPLATE_TEST_CASE("HotArt: the tree stays low: 100k keys in at most 4 levels", "[hot_art][nodes]", Hot, ArenaHot) {
+  TestType m;
   std::map<std::string, std::uint64_t> ref;
   for (unsigned i = 0; i < 100000; ++i) {
     const std::string k = "https://example.org/u" + std::to_string((i * 2654435761u) % 1000003u);
@@ -496,7 +504,7 @@ TEST_CASE("HotArt: the tree stays low: 100k keys in at most 4 levels", "[hot_art
   CHECK(s.entries / s.nodes >= 10);  // compound nodes are well filled
 }
 
-TEST_CASE("HotArt: sequential, reverse and random insertion orders give the same map", "[hot_art][nodes]") {
+TEMPLATE_TEST_CASE("HotArt: sequential, reverse and random insertion orders give the same map", "[hot_art][nodes]", Hot, ArenaHot) {
   std::vector<std::string> keys;
   for (unsigned i = 0; i < 20000; ++i) keys.push_back("key/" + std::to_string(i));
   std::map<std::string, std::uint64_t> ref;
@@ -510,7 +518,7 @@ TEST_CASE("HotArt: sequential, reverse and random insertion orders give the same
       memkv_test::Rng rng(4);
       for (std::size_t i = ks.size(); i > 1; --i) std::swap(ks[i - 1], ks[rng.below(i)]);
     }
-    Hot m;
+    TestType m;
     for (const auto& k : ks) m.insert(k, k.size());
     require_same(m, ref);
     CHECK(m.stats().max_depth <= 4);
@@ -521,8 +529,8 @@ TEST_CASE("HotArt: sequential, reverse and random insertion orders give the same
 // Ordered traversal
 // ---------------------------------------------------------------------------------------------
 
-TEST_CASE("HotArt: lower_bound, prefix and range edge cases", "[hot_art][scan]") {
-  Hot m;
+TEMPLATE_TEST_CASE("HotArt: lower_bound, prefix and range edge cases", "[hot_art][scan]", Hot, ArenaHot) {
+  TestType m;
   std::map<std::string, std::uint64_t> ref;
   for (const std::string& k : {""s, "a"s, "aa"s, "ab"s, "abcdefghijklmnopq1"s, "abcdefghijklmnopq2"s,
                                "b\0"s, "b\xff"s, "c"s, "\xff"s, "\xff\xff"s, "\xff\xfe"s, "x\0"s, "x\0\0"s}) {
@@ -551,8 +559,8 @@ TEST_CASE("HotArt: lower_bound, prefix and range edge cases", "[hot_art][scan]")
   CHECK(keys_of(m.range("", "a")) == VS{""});
 }
 
-TEST_CASE("HotArt: iterators work with range-for and std::ranges algorithms", "[hot_art][scan]") {
-  Hot m;
+TEMPLATE_TEST_CASE("HotArt: iterators work with range-for and std::ranges algorithms", "[hot_art][scan]", Hot, ArenaHot) {
+  TestType m;
   for (unsigned i = 0; i < 100; ++i) m.insert("k" + std::to_string(i), i);
   std::uint64_t sum = 0;
   for (auto [key, value] : m) sum += value;
@@ -570,7 +578,7 @@ TEST_CASE("HotArt: iterators work with range-for and std::ranges algorithms", "[
   auto b = a++;
   CHECK(b == m.begin());
   CHECK(a != b);
-  CHECK(Hot::const_iterator() == m.end());
+  CHECK(typename TestType::const_iterator() == m.end());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -578,14 +586,15 @@ TEST_CASE("HotArt: iterators work with range-for and std::ranges algorithms", "[
 // ---------------------------------------------------------------------------------------------
 
 TEMPLATE_TEST_CASE("HotArt: erasing every key returns memory_usage to the empty map's", "[hot_art][memory]",
-                   std::uint64_t, std::string) {
-  using M = memkv::HotArt<TestType>;
+                   Hot, StrHot, ArenaHot, StrArenaHot) {
+  using M = TestType;
+  using V = typename M::mapped_type;
   for (std::size_t n : {1u, 2u, 5u, 33u, 300u, 20000u}) {
     INFO(n << " keys");
     M m;
     const std::size_t empty = m.memory_usage();
     auto keys = memkv_test::nasty_keys(n, n);
-    for (std::size_t i = 0; i < keys.size(); ++i) m.insert(keys[i], memkv_test::make_value<TestType>(i));
+    for (std::size_t i = 0; i < keys.size(); ++i) m.insert(keys[i], memkv_test::make_value<V>(i));
     CHECK(m.size() == n);
     memkv_test::Rng rng(n);
     for (std::size_t i = keys.size(); i > 1; --i) std::swap(keys[i - 1], keys[rng.below(i)]);
@@ -606,6 +615,36 @@ TEST_CASE("HotArt: the MallocAllocator policy counts memory back to zero", "[hot
   REQUIRE_NOTHROW(m.check_invariants());
   for (const auto& k : keys) REQUIRE(m.erase(k));
   CHECK(m.memory_usage() == empty);
+}
+
+TEST_CASE("ArenaHotArt: 4-byte child slots make every node 4 bytes an entry smaller", "[hot_art][memory]") {
+  using memkv::detail::art::ArenaRef;
+  using Ptr = memkv::detail::TaggedPtr<hot::NodeHeader, memkv::detail::art::LeafTag>;
+  for (unsigned cap = 2; cap <= 32; ++cap)
+    for (unsigned w = 0; w < 3; ++w) {
+      const hot::Shape s{w, false, cap, 0, false};
+      REQUIRE(hot::shape_bytes<Ptr>(s) - hot::shape_bytes<ArenaRef>(s) == 4u * cap);
+    }
+  // The same keys give the same trie shape in both; only the node bytes differ.
+  Hot p;
+  ArenaHot a;
+  std::size_t raw = 0;
+  for (int i = 0; i < 50000; ++i) {
+    const std::string k = "https://example.org/" + std::to_string(i * 7919 % 100003) + "/page";
+    raw += k.size();
+    p.insert(k, static_cast<std::uint64_t>(i));
+    a.insert(k, static_cast<std::uint64_t>(i));
+  }
+  const auto sp = p.stats(), sa = a.stats();
+  CHECK(sa.nodes == sp.nodes);
+  CHECK(sa.entries == sp.entries);
+  CHECK(sa.leaf_depth_sum == sp.leaf_depth_sum);
+  CHECK(sp.node_bytes - sa.node_bytes == 4 * sa.entries);
+  CHECK(a.memory_usage() >= sa.node_bytes + 50000 * 16);  // counted: nodes, leaves (>= 16 B each)
+  INFO("overhead per key: HotArt " << (double(p.memory_usage()) - double(raw)) / 50000.0 << ", ArenaHotArt "
+                                   << (double(a.memory_usage()) - double(raw)) / 50000.0);
+  CHECK(contents(a) == contents(p));
+  REQUIRE_NOTHROW(a.check_invariants());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -756,8 +795,8 @@ TEST_CASE("HotArt: a copy that cannot allocate throws and leaves the original in
 // Values, copy, move, swap
 // ---------------------------------------------------------------------------------------------
 
-TEST_CASE("HotArt: std::string values are stored, assigned and freed", "[hot_art][values]") {
-  StrHot m;
+TEMPLATE_TEST_CASE("HotArt: std::string values are stored, assigned and freed", "[hot_art][values]", StrHot, StrArenaHot) {
+  TestType m;
   const std::string big(1000, 'v');
   CHECK(m.insert("a", "short"));
   CHECK(m.insert("b", big));
@@ -769,14 +808,14 @@ TEST_CASE("HotArt: std::string values are stored, assigned and freed", "[hot_art
   CHECK(m.erase("b"));
   require_same(m, std::map<std::string, std::string>{{"", "\0binary\xff"s}, {"a", big + big}});
   m.clear();
-  CHECK(m.memory_usage() == sizeof(StrHot));
+  CHECK(m.memory_usage() == sizeof(TestType));
 }
 
-TEST_CASE("HotArt: copy is deep; move leaves the source empty; swap exchanges", "[hot_art][values]") {
-  StrHot m;
+TEMPLATE_TEST_CASE("HotArt: copy is deep; move leaves the source empty; swap exchanges", "[hot_art][values]", StrHot, StrArenaHot) {
+  TestType m;
   for (const auto& k : memkv_test::nasty_keys(3, 2000)) m.insert(k, "v" + k);
   const auto before = contents(m);
-  StrHot c(m);
+  TestType c(m);
   CHECK(contents(c) == before);
   REQUIRE_NOTHROW(c.check_invariants());
   const std::string first(before.front().first);
@@ -784,23 +823,23 @@ TEST_CASE("HotArt: copy is deep; move leaves the source empty; swap exchanges", 
   c.insert("only in the copy", "x");
   c.erase(before.back().first);
   CHECK(contents(m) == before);
-  StrHot d;
+  TestType d;
   d.insert("replaced", "x");
   d = m;
   CHECK(contents(d) == before);
   m = m;
   CHECK(contents(m) == before);
-  StrHot n(std::move(d));
+  TestType n(std::move(d));
   CHECK(contents(n) == before);
   CHECK(d.empty());  // NOLINT(bugprone-use-after-move)
-  CHECK(d.memory_usage() == sizeof(StrHot));
+  CHECK(d.memory_usage() == sizeof(TestType));
   CHECK(d.insert("again", "x"));
-  StrHot o;
+  TestType o;
   o.insert("overwritten", "y");
   o = std::move(n);
   CHECK(contents(o) == before);
   CHECK(n.empty());
-  StrHot& self = o;
+  TestType& self = o;
   o = std::move(self);
   CHECK(contents(o) == before);
   swap(o, d);
@@ -862,6 +901,22 @@ TEST_CASE("HotArt differential: small maps that empty often", "[hot_art][differe
   o.invariant_every = 500;
   o.copy_every = 20000;
   differential<Hot>("HotArt<uint64> small", o, 1);
+}
+
+TEST_CASE("ArenaHotArt differential: uint64 values", "[hot_art][differential]") {
+  auto o = default_options();
+  o.seed += 9000;
+  differential<ArenaHot>("ArenaHotArt<uint64>", o, memkv_test::test_seeds());
+}
+
+TEST_CASE("ArenaHotArt differential: std::string values, small maps that empty often", "[hot_art][differential]") {
+  auto o = default_options();
+  o.seed += 9500;
+  o.ops = std::max<std::size_t>(1, o.ops / 2);
+  o.max_size = 300;
+  o.invariant_every = 500;
+  o.copy_every = 20000;
+  differential<StrArenaHot>("ArenaHotArt<string> small", o, 1);
 }
 
 TEST_CASE("HotArt differential: the MallocAllocator policy", "[hot_art][differential]") {

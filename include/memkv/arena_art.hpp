@@ -61,18 +61,18 @@ private:
 };
 static_assert(sizeof(ArenaRef) == 4, "an arena reference is 32 bits");
 
-// ArenaArt's memory model: the tree's blocks live in one ChunkArena per map.
-class ArenaStore {
+// ArenaArt's memory model: the tree's blocks live in one ChunkArena per map. Node is the tree's
+// node header type (ART's NodeHeader; ArenaHotArt uses the same store with HotArt's header).
+template <class Node = NodeHeader>
+class BasicArenaStore {
 public:
   using Ref = ArenaRef;
 
-  NodeHeader* node(Ref r) const noexcept {
-    return reinterpret_cast<NodeHeader*>(arena_.at(r.address()));
-  }
+  Node* node(Ref r) const noexcept { return reinterpret_cast<Node*>(arena_.at(r.address())); }
   LeafTag* leaf(Ref r) const noexcept { return reinterpret_cast<LeafTag*>(arena_.at(r.address())); }
-  Ref new_node(std::size_t bytes, NodeHeader*& at) {
+  Ref new_node(std::size_t bytes, Node*& at) {
     const std::uint32_t a = arena_.allocate(bytes);
-    at = reinterpret_cast<NodeHeader*>(arena_.at(a));
+    at = reinterpret_cast<Node*>(arena_.at(a));
     return Ref::inner(a);
   }
   Ref new_leaf(std::size_t bytes, LeafTag*& at) {
@@ -88,6 +88,7 @@ public:
 private:
   ChunkArena arena_;
 };
+using ArenaStore = BasicArenaStore<>;
 
 }  // namespace detail::art
 

@@ -83,11 +83,12 @@ namespace memkv {
 namespace detail::art {
 
 // FastArt's memory model: every node and leaf is its own block from the allocator policy, and a
-// child reference is a 64-bit tagged pointer (low bit = leaf).
-template <class Alloc>
+// child reference is a 64-bit tagged pointer (low bit = leaf). Node is the tree's node header
+// type (ART's NodeHeader here; HotArt uses the same store with its own compound-node header).
+template <class Alloc, class Node = NodeHeader>
 class PointerStore {
 public:
-  using Ref = TaggedPtr<NodeHeader, LeafTag>;
+  using Ref = TaggedPtr<Node, LeafTag>;
   static_assert(sizeof(Ref) == 8);
 
   PointerStore() noexcept(std::is_nothrow_default_constructible_v<Alloc>) = default;
@@ -97,10 +98,10 @@ public:
   PointerStore& operator=(PointerStore&&) noexcept = default;
   PointerStore& operator=(const PointerStore&) = delete;
 
-  NodeHeader* node(Ref r) const noexcept { return r.inner(); }
+  Node* node(Ref r) const noexcept { return r.inner(); }
   LeafTag* leaf(Ref r) const noexcept { return r.leaf(); }
-  Ref new_node(std::size_t bytes, NodeHeader*& at) {
-    at = static_cast<NodeHeader*>(alloc_.allocate(bytes));
+  Ref new_node(std::size_t bytes, Node*& at) {
+    at = static_cast<Node*>(alloc_.allocate(bytes));
     return Ref::from_inner(at);
   }
   Ref new_leaf(std::size_t bytes, LeafTag*& at) {

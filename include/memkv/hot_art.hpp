@@ -115,15 +115,16 @@
 #include "core/error.hpp"
 #include "core/key.hpp"
 #include "detail/hot_node.hpp"
-#include "fast_art.hpp"  // detail::art::LeafLayout: the leaf format both tries share
+#include "arena_art.hpp"  // detail::art::BasicArenaStore: ArenaHotArt's memory
+#include "fast_art.hpp"   // detail::art::LeafLayout (the leaf format both tries share), PointerStore
 
 namespace memkv {
 
-template <class V = std::uint64_t, class Alloc = SlabAllocator>
-class HotArt {
+template <class V, class Store>
+class BasicHotArt {
   using NodeHeader = detail::hot::NodeHeader;
-  using Ref = detail::hot::Ref;
-  using Decoded = detail::hot::Decoded;
+  using Ref = typename Store::Ref;
+  using Decoded = detail::hot::Decoded<Ref>;
   using Shape = detail::hot::Shape;
   using LeafTag = detail::art::LeafTag;
   using Leaf = detail::art::LeafLayout<V>;
@@ -133,49 +134,53 @@ public:
   using mapped_type = V;
   using size_type = std::size_t;
   using value_type = basic_entry<const V&>;
-  using allocator_type = Alloc;
+  using allocator_type = std::remove_cvref_t<decltype(std::declval<const Store&>().allocator())>;
+  using store_type = Store;
   using stats_type = detail::hot::Stats;
 
   class const_iterator;
   using iterator = const_iterator;
   using range_type = std::ranges::subrange<const_iterator>;
 
-  HotArt() noexcept(std::is_nothrow_default_constructible_v<Alloc>) = default;
-  explicit HotArt(const Alloc& alloc) : alloc_(alloc) {}
-  HotArt(const HotArt& other) : alloc_(other.alloc_) {
-    root_ = clone(other.root_);
+  BasicHotArt() noexcept(std::is_nothrow_default_constructible_v<Store>) = default;
+  // HotArt<V, A> m(policy): the store is built from the allocator policy object.
+  template <class... StoreArgs>
+    requires(sizeof...(StoreArgs) > 0 && std::is_constructible_v<Store, StoreArgs...>)
+  explicit BasicHotArt(StoreArgs&&... args) : store_(std::forward<StoreArgs>(args)...) {}
+  BasicHotArt(const BasicHotArt& other) : store_(other.store_) {
+    root_ = clone(other.store_, other.root_);
     size_ = other.size_;
   }
-  HotArt(HotArt&& other) noexcept
+  BasicHotArt(BasicHotArt&& other) noexcept
       : root_(std::exchange(other.root_, Ref{})),
         size_(std::exchange(other.size_, 0)),
-        alloc_(std::move(other.alloc_)) {}
-  HotArt& operator=(const HotArt& other) {
+        store_(std::move(other.store_)) {}
+  BasicHotArt& operator=(const BasicHotArt& other) {
     if (this != &other) {
-      HotArt copy(other);
+      BasicHotArt copy(other);
       swap(copy);
     }
     return *this;
   }
-  HotArt& operator=(HotArt&& other) noexcept {
+  BasicHotArt& operator=(BasicHotArt&& other) noexcept {
     if (this != &other) {
       clear();
       root_ = std::exchange(other.root_, Ref{});
       size_ = std::exchange(other.size_, 0);
-      alloc_ = std::move(other.alloc_);
+      store_ = std::move(other.store_);
     }
     return *this;
   }
-  ~HotArt() { destroy(root_); }
+  ~BasicHotArt() { destroy(root_); }
 
-  void swap(HotArt& other) noexcept {
+  void swap(BasicHotArt& other) noexcept {
     std::swap(root_, other.root_);
     std::swap(size_, other.size_);
-    Alloc tmp(std::move(alloc_));
-    alloc_ = std::move(other.alloc_);
-    other.alloc_ = std::move(tmp);
+    Store tmp(std::move(store_));
+    store_ = std::move(other.store_);
+    other.store_ = std::move(tmp);
   }
-  friend void swap(HotArt& a, HotArt& b) noexcept { a.swap(b); }
+  friend void swap(BasicHotArt& a, BasicHotArt& b) noexcept { a.swap(b); }
 
   // --- lookups ------------------------------------------------------------------------------
   V* find(std::string_view key) noexcept {
@@ -194,8 +199,8 @@ public:
 
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
-  std::size_t memory_usage() const noexcept { return alloc_.bytes_in_use() + sizeof(*this); }
-  const Alloc& allocator() const noexcept { return alloc_; }
+  std::size_t memory_usage() const noexcept { return store_.bytes_in_use() + sizeof(*this); }
+  const allocator_type& allocator() const noexcept { return store_.allocator(); }
 
   // --- mutation -----------------------------------------------------------------------------
   bool insert(std::string_view key, V value) { return upsert(key, value, false); }
@@ -209,7 +214,7 @@ public:
 
   // --- ordered traversal --------------------------------------------------------------------
   const_iterator begin() const {
-    const_iterator it;
+    const_iterator it(&store_);
     if (root_) it.descend(root_);
     return it;
   }
@@ -257,19 +262,21 @@ public:
     }
 
   private:
-    friend class HotArt;
+    friend class BasicHotArt;
     struct Frame {
       const NodeHeader* node;
       unsigned idx;
     };
+    explicit const_iterator(const Store* store) noexcept : store_(store) {}
 
     // Visit the smallest leaf at or below r.
     void descend(Ref r) {
       while (r.is_inner()) {
-        stack_.push_back({r.inner(), 0});
-        r = detail::hot::children(r.inner())[0];
+        const NodeHeader* h = store_->node(r);
+        stack_.push_back({h, 0});
+        r = detail::hot::children<Ref>(h)[0];
       }
-      leaf_ = r.leaf();
+      leaf_ = store_->leaf(r);
     }
     // Move to the first leaf after the subtree of the top frame's current entry.
     void advance() {
@@ -277,7 +284,7 @@ public:
         Frame& f = stack_.back();
         if (f.idx + 1 < f.node->count) {
           ++f.idx;
-          descend(detail::hot::children(f.node)[f.idx]);
+          descend(detail::hot::children<Ref>(f.node)[f.idx]);
           return;
         }
         stack_.pop_back();
@@ -287,6 +294,7 @@ public:
 
     std::vector<Frame> stack_;
     const LeafTag* leaf_ = nullptr;
+    const Store* store_ = nullptr;
   };
 
 private:
@@ -294,6 +302,7 @@ private:
   struct Frame {
     NodeHeader* node;
     unsigned idx;
+    Ref ref;  // the node's own reference (to free it)
   };
   class Path {
   public:
@@ -324,72 +333,82 @@ private:
   template <class GetFrame>
   static Spot locate(std::size_t depth, GetFrame&& frame, std::uint64_t m) noexcept;
 
-  static std::string_view leaf_key(Ref r) noexcept { return Leaf::key(r.leaf()); }
+  std::string_view leaf_key(Ref r) const noexcept { return Leaf::key(store_.leaf(r)); }
+  unsigned height_of(Ref r) const noexcept { return r.is_leaf() ? 0u : store_.node(r)->height; }
 
   const LeafTag* find_leaf(std::string_view key) const noexcept {
     Ref r = root_;
     while (r.is_inner()) {
-      const NodeHeader* h = r.inner();
-      r = detail::hot::children(h)[detail::hot::match(h, detail::hot::extract(h, key))];
+      const NodeHeader* h = store_.node(r);
+      r = detail::hot::children<Ref>(h)[detail::hot::match(h, detail::hot::extract(h, key))];
     }
-    if (!r || leaf_key(r) != key) return nullptr;
-    return r.leaf();
+    if (!r) return nullptr;
+    const LeafTag* l = store_.leaf(r);
+    return Leaf::key(l) == key ? l : nullptr;
   }
   LeafTag* find_leaf(std::string_view key) noexcept {
     return const_cast<LeafTag*>(std::as_const(*this).find_leaf(key));
   }
 
   // --- allocation ---------------------------------------------------------------------------
-  NodeHeader* new_node(const Decoded& d) {
+  Ref new_node(const Decoded& d) {
     const Shape s = detail::hot::exact_shape(d);
-    void* p = alloc_.allocate(detail::hot::shape_bytes(s));
-    return detail::hot::encode(d, s, p);
+    NodeHeader* at = nullptr;
+    const Ref r = store_.new_node(detail::hot::shape_bytes<Ref>(s), at);
+    detail::hot::encode(d, s, at, [this](Ref c) { return height_of(c); });
+    return r;
   }
-  void free_node(NodeHeader* h) noexcept { alloc_.deallocate(h, detail::hot::node_bytes(h)); }
+  void free_node(Ref r) noexcept { store_.delete_node(r, detail::hot::node_bytes<Ref>(store_.node(r))); }
 
-  LeafTag* alloc_leaf(std::string_view key, V& value) {
+  Ref alloc_leaf(std::string_view key, V& value) {
     if (key.size() > UINT32_MAX)
       detail::throw_error("key of " + std::to_string(key.size()) +
                           " bytes exceeds HotArt's limit of 2^32-1");
     const std::size_t bytes = Leaf::bytes(key.size());
-    void* p = alloc_.allocate(bytes);
+    LeafTag* at = nullptr;
+    const Ref r = store_.new_leaf(bytes, at);
+    void* p = at;
     try {
       ::new (p) V(std::move(value));
     } catch (...) {
-      alloc_.deallocate(p, bytes);
+      store_.delete_leaf(r, bytes);
       throw;
     }
     Leaf::write_len(p, static_cast<std::uint32_t>(key.size()));
     if (!key.empty()) std::memcpy(static_cast<char*>(p) + bytes - key.size(), key.data(), key.size());
-    return static_cast<LeafTag*>(p);
+    return r;
   }
-  LeafTag* clone_leaf(const LeafTag* src) {
+  Ref clone_leaf(const LeafTag* src) {
     const std::size_t bytes = Leaf::bytes(Leaf::key_len(src));
-    void* p = alloc_.allocate(bytes);
+    LeafTag* at = nullptr;
+    const Ref r = store_.new_leaf(bytes, at);
+    void* p = at;
     try {
       ::new (p) V(Leaf::value(src));
     } catch (...) {
-      alloc_.deallocate(p, bytes);
+      store_.delete_leaf(r, bytes);
       throw;
     }
     std::memcpy(static_cast<char*>(p) + Leaf::len_offset,
                 reinterpret_cast<const char*>(src) + Leaf::len_offset, bytes - Leaf::len_offset);
-    return static_cast<LeafTag*>(p);
+    return r;
   }
-  void free_leaf(LeafTag* l) noexcept {
+  void free_leaf(Ref r) noexcept {
+    LeafTag* l = store_.leaf(r);
     const std::size_t bytes = Leaf::bytes(Leaf::key_len(l));
     Leaf::value(l).~V();
-    alloc_.deallocate(l, bytes);
+    store_.delete_leaf(r, bytes);
   }
 
   // Nodes made for an insert that then failed: freed (not their children) unless committed.
   struct Fresh {
-    explicit Fresh(HotArt* m) noexcept : map(m) {}
-    HotArt* map;
-    NodeHeader* first[8];  // most inserts make one node; a cascade of splits makes 2 per level
+    // Takes ownership of the new leaf (already allocated: nothing to undo if that throws).
+    Fresh(BasicHotArt* m, Ref new_leaf) noexcept : map(m), leaf(new_leaf) {}
+    BasicHotArt* map;
+    Ref first[8];  // most inserts make one node; a cascade of splits makes 2 per level
     unsigned n_first = 0;
-    std::vector<NodeHeader*> more{};
-    LeafTag* leaf = nullptr;
+    std::vector<Ref> more{};
+    Ref leaf{};
     // A new node for d (registered here), or d's only child.
     Ref entry(const Decoded& d) {
       if (d.n == 1) return d.child[0];
@@ -397,41 +416,41 @@ private:
     }
     Ref node(const Decoded& d) {
       if (n_first == 8) more.reserve(more.size() + 1);
-      NodeHeader* h = map->new_node(d);
+      const Ref r = map->new_node(d);
       if (n_first < 8)
-        first[n_first++] = h;
+        first[n_first++] = r;
       else
-        more.push_back(h);
-      return Ref::from_inner(h);
+        more.push_back(r);
+      return r;
     }
     void commit() noexcept {
       n_first = 0;
       more.clear();
-      leaf = nullptr;
+      leaf = Ref{};
     }
     ~Fresh() {
       while (n_first > 0) map->free_node(first[--n_first]);
-      for (NodeHeader* h : more) map->free_node(h);
+      for (Ref r : more) map->free_node(r);
       if (leaf) map->free_leaf(leaf);
     }
   };
 
   bool upsert(std::string_view key, V& value, bool assign);
-  Ref clone(Ref src);
+  Ref clone(const Store& from, Ref src);  // a deep copy of another tree's subtree
   void destroy(Ref r) noexcept;
 
   Ref root_{};
   std::size_t size_ = 0;
-  Alloc alloc_{};
+  Store store_{};
 };
 
 // ============================================================================================
 // Implementation
 // ============================================================================================
 
-template <class V, class Alloc>
+template <class V, class Store>
 template <class GetFrame>
-auto HotArt<V, Alloc>::locate(std::size_t depth, GetFrame&& frame, std::uint64_t m) noexcept -> Spot {
+auto BasicHotArt<V, Store>::locate(std::size_t depth, GetFrame&& frame, std::uint64_t m) noexcept -> Spot {
   std::uint64_t pos[detail::hot::kMaxFanout];
   for (std::size_t d = 0; d < depth; ++d) {
     const NodeHeader* h = frame(d).node;
@@ -448,38 +467,37 @@ auto HotArt<V, Alloc>::locate(std::size_t depth, GetFrame&& frame, std::uint64_t
     // Several entries: the edge is inside h. A leaf: the edge is h's edge to it. A node: the
     // BiNode goes to the deeper of its two children's nodes, so into that node (as its new root
     // when m is above all its positions: then every entry there agrees with the key before m).
-    if (a != b || detail::hot::children(h)[i].is_leaf()) return {d, a, b};
+    if (a != b || detail::hot::children<Ref>(h)[i].is_leaf()) return {d, a, b};
   }
   assert(false && "the path ends at a leaf");
   return {depth - 1, 0, 0};
 }
 
-template <class V, class Alloc>
-bool HotArt<V, Alloc>::upsert(std::string_view key, V& value, bool assign) {
+template <class V, class Store>
+bool BasicHotArt<V, Store>::upsert(std::string_view key, V& value, bool assign) {
   if (!root_) {
-    root_ = Ref::from_leaf(alloc_leaf(key, value));
+    root_ = alloc_leaf(key, value);
     ++size_;
     return true;
   }
   Path path;
   Ref r = root_;
   while (r.is_inner()) {
-    NodeHeader* h = r.inner();
+    NodeHeader* h = store_.node(r);
     const unsigned i = detail::hot::match(h, detail::hot::extract(h, key));
-    path.push({h, i});
-    r = detail::hot::children(h)[i];
+    path.push({h, i, r});
+    r = detail::hot::children<Ref>(h)[i];
   }
   const std::string_view old = leaf_key(r);
   if (old == key) {
-    if (assign) Leaf::value(r.leaf()) = std::move(value);
+    if (assign) Leaf::value(store_.leaf(r)) = std::move(value);
     return false;
   }
   const std::uint64_t m = detail::hot::mismatch_bit(key, old);
   const bool right = detail::hot::key_bit(key, m) != 0;
 
-  Fresh fresh(this);
-  fresh.leaf = alloc_leaf(key, value);
-  const Ref leaf = Ref::from_leaf(fresh.leaf);
+  Fresh fresh(this, alloc_leaf(key, value));
+  const Ref leaf = fresh.leaf;
   auto two = [&](Ref a, Ref b, std::uint64_t pos) {  // a node of a (left) and b (right) split at pos
     Decoded d;
     d.n = 2;
@@ -502,7 +520,7 @@ bool HotArt<V, Alloc>::upsert(std::string_view key, V& value, bool assign) {
 
   const Spot spot = locate(path.size(), [&](std::size_t d) -> Frame& { return path[d]; }, m);
   NodeHeader* h = path[spot.level].node;
-  Ref* entry_slot = detail::hot::children(h) + spot.a;
+  Ref* entry_slot = detail::hot::children<Ref>(h) + spot.a;
   if (spot.a == spot.b && entry_slot->is_leaf() && h->height > 1) {
     // Leaf pushdown: a two-entry node below h costs h no fanout and the tree no height.
     const Ref n = right ? two(*entry_slot, leaf, m) : two(leaf, *entry_slot, m);
@@ -534,11 +552,11 @@ bool HotArt<V, Alloc>::upsert(std::string_view key, V& value, bool assign) {
     }
     NodeHeader* parent = path[level - 1].node;
     const unsigned pi = path[level - 1].idx;
-    const unsigned z_height = std::max(detail::hot::ref_height(l), detail::hot::ref_height(rr)) + 1;
+    const unsigned z_height = std::max(height_of(l), height_of(rr)) + 1;
     if (z_height < parent->height) {
       // Intermediate node: the halves under a new node that fits below the parent's height.
       top = two(l, rr, root_pos);
-      in_place_slot = detail::hot::children(parent) + pi;
+      in_place_slot = detail::hot::children<Ref>(parent) + pi;
       break;
     }
     // Parent pull-up: the root BiNode moves into the parent, which gets both halves.
@@ -550,24 +568,24 @@ bool HotArt<V, Alloc>::upsert(std::string_view key, V& value, bool assign) {
 
   // Commit: nothing below allocates.
   Ref* slot = in_place_slot;
-  if (slot == nullptr) slot = level == 0 ? &root_ : detail::hot::children(path[level - 1].node) + path[level - 1].idx;
+  if (slot == nullptr) slot = level == 0 ? &root_ : detail::hot::children<Ref>(path[level - 1].node) + path[level - 1].idx;
   *slot = top;
   fresh.commit();
-  for (std::size_t d = level; d <= spot.level; ++d) free_node(path[d].node);
+  for (std::size_t d = level; d <= spot.level; ++d) free_node(path[d].ref);
   ++size_;
   return true;
 }
 
-template <class V, class Alloc>
-bool HotArt<V, Alloc>::erase(std::string_view key) {
+template <class V, class Store>
+bool BasicHotArt<V, Store>::erase(std::string_view key) {
   if (!root_) return false;
   Path path;
   Ref r = root_;
   while (r.is_inner()) {
-    NodeHeader* h = r.inner();
+    NodeHeader* h = store_.node(r);
     const unsigned i = detail::hot::match(h, detail::hot::extract(h, key));
-    path.push({h, i});
-    r = detail::hot::children(h)[i];
+    path.push({h, i, r});
+    r = detail::hot::children<Ref>(h)[i];
   }
   if (leaf_key(r) != key) return false;
   if (path.size() == 0) {
@@ -576,58 +594,58 @@ bool HotArt<V, Alloc>::erase(std::string_view key) {
     const std::size_t level = path.size() - 1;
     NodeHeader* h = path[level].node;
     const unsigned i = path[level].idx;
-    Ref* slot = level == 0 ? &root_ : detail::hot::children(path[level - 1].node) + path[level - 1].idx;
+    Ref* slot = level == 0 ? &root_ : detail::hot::children<Ref>(path[level - 1].node) + path[level - 1].idx;
     if (h->count == 2) {
-      *slot = detail::hot::children(h)[1 - i];  // the sibling takes the node's place
-      free_node(h);
+      *slot = detail::hot::children<Ref>(h)[1 - i];  // the sibling takes the node's place
+      free_node(path[level].ref);
     } else {
       Decoded d;
       detail::hot::decode(h, d);
       detail::hot::remove_entry(d, i);
-      NodeHeader* n = nullptr;
+      Ref n{};
       try {
         n = new_node(d);
       } catch (...) {
-        n = nullptr;
+        n = Ref{};
       }
-      if (n != nullptr) {
-        *slot = Ref::from_inner(n);
-        free_node(h);
+      if (n) {
+        *slot = n;
+        free_node(path[level].ref);
       } else {
         // No memory for a smaller node: rewrite this one in its old shape.
         const Shape s = detail::hot::shape_of(h);
         assert(detail::hot::shape_holds(s, d));
         const unsigned height = h->height;
-        detail::hot::encode(d, s, h);
+        detail::hot::encode(d, s, h, [this](Ref c) { return height_of(c); });
         h->height = static_cast<std::uint8_t>(std::max<unsigned>(h->height, height));
       }
     }
   }
-  free_leaf(r.leaf());
+  free_leaf(r);
   --size_;
   return true;
 }
 
-template <class V, class Alloc>
-auto HotArt<V, Alloc>::lower_bound(std::string_view key) const -> const_iterator {
-  const_iterator it;
+template <class V, class Store>
+auto BasicHotArt<V, Store>::lower_bound(std::string_view key) const -> const_iterator {
+  const_iterator it(&store_);
   if (!root_) return it;
   Ref r = root_;
   while (r.is_inner()) {
-    const NodeHeader* h = r.inner();
+    const NodeHeader* h = store_.node(r);
     const unsigned i = detail::hot::match(h, detail::hot::extract(h, key));
     it.stack_.push_back({h, i});
-    r = detail::hot::children(h)[i];
+    r = detail::hot::children<Ref>(h)[i];
   }
   const std::string_view found = leaf_key(r);
   if (found == key) {
-    it.leaf_ = r.leaf();
+    it.leaf_ = store_.leaf(r);
     return it;
   }
   const std::uint64_t m = detail::hot::mismatch_bit(key, found);
   const bool right = detail::hot::key_bit(key, m) != 0;
   if (it.stack_.empty()) {  // a single leaf
-    if (!right) it.leaf_ = r.leaf();
+    if (!right) it.leaf_ = store_.leaf(r);
     return it;
   }
   // The key sits beside the subtree that the BiNode at m would split off: before it or after it.
@@ -639,43 +657,44 @@ auto HotArt<V, Alloc>::lower_bound(std::string_view key) const -> const_iterator
     it.advance();
   } else {
     f.idx = spot.a;
-    it.descend(detail::hot::children(f.node)[spot.a]);
+    it.descend(detail::hot::children<Ref>(f.node)[spot.a]);
   }
   return it;
 }
 
-template <class V, class Alloc>
-auto HotArt<V, Alloc>::clone(Ref src) -> Ref {
+template <class V, class Store>
+auto BasicHotArt<V, Store>::clone(const Store& from, Ref src) -> Ref {
   if (!src) return Ref{};
-  if (src.is_leaf()) return Ref::from_leaf(clone_leaf(src.leaf()));
-  auto copy_node = [&](const NodeHeader* from) {
-    const std::size_t bytes = detail::hot::node_bytes(from);
-    auto* to = static_cast<NodeHeader*>(alloc_.allocate(bytes));
-    std::memcpy(static_cast<void*>(to), from, bytes);
+  if (src.is_leaf()) return clone_leaf(from.leaf(src));
+  auto copy_node = [&](const NodeHeader* f, NodeHeader*& to) {
+    const std::size_t bytes = detail::hot::node_bytes<Ref>(f);
+    const Ref r = store_.new_node(bytes, to);
+    std::memcpy(static_cast<void*>(to), f, bytes);
     // Children are filled in as they are copied, so a partial copy is always destroyable.
-    std::fill_n(detail::hot::children(to), to->cap, Ref{});
-    return to;
+    std::fill_n(detail::hot::children<Ref>(to), to->cap, Ref{});
+    return r;
   };
   struct Work {
     const NodeHeader* from;
     NodeHeader* to;
   };
-  NodeHeader* top = copy_node(src.inner());
-  const Ref result = Ref::from_inner(top);
-  std::vector<Work> work{{src.inner(), top}};
+  NodeHeader* top = nullptr;
+  const Ref result = copy_node(from.node(src), top);
+  std::vector<Work> work;
   try {
+    work.push_back({from.node(src), top});
     while (!work.empty()) {
       const Work w = work.back();
       work.pop_back();
-      const Ref* from = detail::hot::children(w.from);
-      Ref* to = detail::hot::children(w.to);
+      const Ref* f = detail::hot::children<Ref>(w.from);
+      Ref* to = detail::hot::children<Ref>(w.to);
       for (unsigned j = 0; j < w.from->count; ++j) {
-        if (from[j].is_leaf()) {
-          to[j] = Ref::from_leaf(clone_leaf(from[j].leaf()));
+        if (f[j].is_leaf()) {
+          to[j] = clone_leaf(from.leaf(f[j]));
         } else {
-          NodeHeader* n = copy_node(from[j].inner());
-          to[j] = Ref::from_inner(n);
-          work.push_back({from[j].inner(), n});
+          NodeHeader* n = nullptr;
+          to[j] = copy_node(from.node(f[j]), n);
+          work.push_back({from.node(f[j]), n});
         }
       }
     }
@@ -688,42 +707,44 @@ auto HotArt<V, Alloc>::clone(Ref src) -> Ref {
 
 // Frees a whole subtree without allocating: a node being taken apart keeps its parent in child
 // slot 0 (whose entry is handled first) and its cursor over the other children in `base`.
-template <class V, class Alloc>
-void HotArt<V, Alloc>::destroy(Ref r) noexcept {
+template <class V, class Store>
+void BasicHotArt<V, Store>::destroy(Ref r) noexcept {
   Ref pending = r;
-  NodeHeader* cur = nullptr;
+  Ref cur{};  // the node being taken apart
   for (;;) {
     if (pending) {
       if (pending.is_leaf()) {
-        free_leaf(pending.leaf());
+        free_leaf(pending);
         pending = Ref{};
       } else {
-        NodeHeader* n = pending.inner();
-        Ref* c = detail::hot::children(n);
-        pending = c[0];
-        c[0] = cur ? Ref::from_inner(cur) : Ref{};
+        NodeHeader* n = store_.node(pending);
+        Ref* c = detail::hot::children<Ref>(n);
+        const Ref first = c[0];
+        c[0] = cur;
         n->base = n->count;
-        cur = n;
+        cur = pending;
+        pending = first;
       }
       continue;
     }
-    if (cur == nullptr) return;
-    Ref* c = detail::hot::children(cur);
-    if (cur->base > 1) {
-      pending = c[--cur->base];
+    if (!cur) return;
+    NodeHeader* n = store_.node(cur);
+    Ref* c = detail::hot::children<Ref>(n);
+    if (n->base > 1) {
+      pending = c[--n->base];
       continue;
     }
-    NodeHeader* up = c[0] ? c[0].inner() : nullptr;
+    const Ref up = c[0];
     free_node(cur);
     cur = up;
   }
 }
 
-template <class V, class Alloc>
-auto HotArt<V, Alloc>::stats() const -> stats_type {
+template <class V, class Store>
+auto BasicHotArt<V, Store>::stats() const -> stats_type {
   stats_type s;
   if (!root_) return s;
-  if (root_.is_inner()) s.root_height = root_.inner()->height;
+  if (root_.is_inner()) s.root_height = store_.node(root_)->height;
   std::vector<std::pair<Ref, std::size_t>> stack{{root_, 0}};
   while (!stack.empty()) {
     auto [r, d] = stack.back();
@@ -734,20 +755,20 @@ auto HotArt<V, Alloc>::stats() const -> stats_type {
       s.leaf_depth_sum += d;
       continue;
     }
-    const NodeHeader* h = r.inner();
+    const NodeHeader* h = store_.node(r);
     ++s.nodes;
     ++(detail::hot::is_multi(h) ? s.multi_mask : s.single_mask);
     if (detail::hot::wide_units(h)) ++s.wide_units;
     ++(detail::hot::width_code(h) == 0 ? s.pk8 : detail::hot::width_code(h) == 1 ? s.pk16 : s.pk32);
     s.entries += h->count;
-    s.node_bytes += detail::hot::node_bytes(h);
-    for (unsigned j = 0; j < h->count; ++j) stack.push_back({detail::hot::children(h)[j], d + 1});
+    s.node_bytes += detail::hot::node_bytes<Ref>(h);
+    for (unsigned j = 0; j < h->count; ++j) stack.push_back({detail::hot::children<Ref>(h)[j], d + 1});
   }
   return s;
 }
 
-template <class V, class Alloc>
-void HotArt<V, Alloc>::check_invariants() const {
+template <class V, class Store>
+void BasicHotArt<V, Store>::check_invariants() const {
   auto fail = [](const std::string& what) { detail::throw_error("HotArt invariant: " + what); };
   if (!root_) {
     if (size_ != 0) fail("empty tree with size " + std::to_string(size_));
@@ -764,7 +785,7 @@ void HotArt<V, Alloc>::check_invariants() const {
     const Item it = stack.back();
     stack.pop_back();
     if (it.r.is_leaf()) continue;
-    const NodeHeader* h = it.r.inner();
+    const NodeHeader* h = store_.node(it.r);
     if ((h->layout & ~std::uint8_t{15}) != 0 || detail::hot::width_code(h) > 2 ||
         (detail::hot::wide_units(h) && !detail::hot::is_multi(h)))
       fail("bad layout byte");
@@ -797,9 +818,9 @@ void HotArt<V, Alloc>::check_invariants() const {
       if (pk > limit) fail("partial key has bits beyond the node's positions");
       if (j > 0 && pk <= detail::hot::partial_key(h, j - 1)) fail("partial keys not ascending");
       used |= pk;
-      const Ref c = detail::hot::children(h)[j];
+      const Ref c = detail::hot::children<Ref>(h)[j];
       if (!c) fail("empty child slot");
-      max_child_height = std::max(max_child_height, detail::hot::ref_height(c));
+      max_child_height = std::max(max_child_height, height_of(c));
       // The deepest position on entry j's path: where it parts from its nearest neighbour.
       unsigned deepest = 0;
       auto part = [&](std::uint32_t a, std::uint32_t b) {
@@ -825,5 +846,16 @@ void HotArt<V, Alloc>::check_invariants() const {
   }
   if (leaves != size_) fail("size " + std::to_string(size_) + " but " + std::to_string(leaves) + " leaves");
 }
+
+// HotArt<V, Alloc>: see the comment at the top of this file. Every node and leaf is a block from
+// the allocator policy, child references are 64-bit tagged pointers. `HotArt<>` is
+// `HotArt<std::uint64_t, SlabAllocator>`; construct with a policy object as `HotArt<V, A> m(a)`.
+template <class V = std::uint64_t, class Alloc = SlabAllocator>
+using HotArt = BasicHotArt<V, detail::art::PointerStore<Alloc, detail::hot::NodeHeader>>;
+
+// ArenaHotArt<V>: the same trie with every node and leaf in a ChunkArena (memkv/core/arena.hpp)
+// and 32-bit child references: 4 bytes less per entry, ~16 GiB of nodes and leaves at most.
+template <class V = std::uint64_t>
+using ArenaHotArt = BasicHotArt<V, detail::art::BasicArenaStore<detail::hot::NodeHeader>>;
 
 }  // namespace memkv

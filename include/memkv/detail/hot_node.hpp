@@ -10,10 +10,10 @@
 #include <cstdint>
 #include <cstring>
 #include <string_view>
+#include <type_traits>
 
 #include "../core/key.hpp"
 #include "../core/simd.hpp"
-#include "../core/tagged_ptr.hpp"
 
 #if defined(__BMI2__)
 #include <immintrin.h>
@@ -21,10 +21,6 @@
 #else
 #define MEMKV_HOT_BMI2 0
 #endif
-
-namespace memkv::detail::art {
-struct LeafTag;
-}
 
 namespace memkv::detail::hot {
 
@@ -144,7 +140,12 @@ struct MultiHeader {    // follows NodeHeader in a multi-mask node
 inline constexpr std::uint8_t kMultiMask = 4;
 inline constexpr std::uint8_t kWideUnits = 8;  // multi-mask units span more than 65535 bytes
 
-using Ref = TaggedPtr<NodeHeader, art::LeafTag>;
+// Child references: a node's child slots hold the tree's Ref type (HotArt: a 64-bit tagged
+// pointer; ArenaHotArt: a 32-bit arena reference), so every function that touches the slots is a
+// template on it. A Ref is trivially copyable, null when value-initialised, and sizeof(Ref) is 4
+// or 8 (the slots follow the 8-aligned partial keys, so either is aligned).
+template <class Ref>
+inline constexpr bool valid_ref = std::is_trivially_copyable_v<Ref> && (sizeof(Ref) == 4 || sizeof(Ref) == 8);
 
 struct Shape {
   unsigned width_code;  // 0, 1, 2: 1 << width_code bytes per partial key
@@ -158,7 +159,9 @@ inline constexpr std::size_t align8(std::size_t n) noexcept { return (n + 7) & ~
 inline constexpr std::size_t ext_bytes(bool multi, unsigned ucap, bool wide) noexcept {
   return multi ? align8(sizeof(MultiHeader) + (wide ? 6 : 4) * std::size_t{ucap}) : 8;
 }
+template <class Ref>
 inline constexpr std::size_t shape_bytes(const Shape& s) noexcept {
+  static_assert(valid_ref<Ref>);
   return sizeof(NodeHeader) + ext_bytes(s.multi, s.ucap, s.wide) +
          align8(std::size_t{s.cap} << s.width_code) + std::size_t{s.cap} * sizeof(Ref);
 }
@@ -189,7 +192,8 @@ inline std::uint64_t single_mask(const NodeHeader* h) noexcept {
 inline Shape shape_of(const NodeHeader* h) noexcept {
   return {width_code(h), is_multi(h), h->cap, is_multi(h) ? multi_header(h)->ucap : 0u, wide_units(h)};
 }
-inline std::size_t node_bytes(const NodeHeader* h) noexcept { return shape_bytes(shape_of(h)); }
+template <class Ref>
+inline std::size_t node_bytes(const NodeHeader* h) noexcept { return shape_bytes<Ref>(shape_of(h)); }
 // The partial keys follow the extraction data, so that a search reads one or two cache lines
 // before the single child slot it needs.
 inline const void* partial_keys(const NodeHeader* h) noexcept {
@@ -197,12 +201,14 @@ inline const void* partial_keys(const NodeHeader* h) noexcept {
   return reinterpret_cast<const char*>(h) + sizeof(NodeHeader) +
          ext_bytes(multi, multi ? multi_header(h)->ucap : 0u, wide_units(h));
 }
+template <class Ref>
 inline Ref* children(NodeHeader* h) noexcept {
   return reinterpret_cast<Ref*>(const_cast<char*>(static_cast<const char*>(partial_keys(h))) +
                                 align8(std::size_t{h->cap} << width_code(h)));
 }
+template <class Ref>
 inline const Ref* children(const NodeHeader* h) noexcept {
-  return children(const_cast<NodeHeader*>(h));
+  return children<Ref>(const_cast<NodeHeader*>(h));
 }
 
 inline std::uint32_t partial_key(const NodeHeader* h, unsigned j) noexcept {
@@ -336,6 +342,7 @@ inline unsigned match(const NodeHeader* h, std::uint32_t dense) noexcept {
 // ---------------------------------------------------------------------------------------------
 // Partial keys are left-aligned in 64 bits: bit 63 - t stands for pos[t]. Up to 33 entries
 // (an overflowing node before its split) and 32 positions.
+template <class Ref>
 struct Decoded {
   unsigned n = 0, k = 0;
   std::uint64_t pos[kMaxFanout + 1];
@@ -349,10 +356,11 @@ inline constexpr std::uint64_t columns_before(unsigned t) noexcept {
   return t == 0 ? 0 : ~std::uint64_t{0} << (64 - t);
 }
 
-inline void decode(const NodeHeader* h, Decoded& d) noexcept {
+template <class Ref>
+inline void decode(const NodeHeader* h, Decoded<Ref>& d) noexcept {
   d.k = node_positions(h, d.pos);
   d.n = h->count;
-  const Ref* c = children(h);
+  const Ref* c = children<Ref>(h);
   for (unsigned j = 0; j < d.n; ++j) {
     d.pk[j] = std::uint64_t{partial_key(h, j)} << (64 - d.k);
     d.child[j] = c[j];
@@ -360,7 +368,8 @@ inline void decode(const NodeHeader* h, Decoded& d) noexcept {
 }
 
 // Index of position m's column, added (all zeros) when absent.
-inline unsigned ensure_column(Decoded& d, std::uint64_t m) noexcept {
+template <class Ref>
+inline unsigned ensure_column(Decoded<Ref>& d, std::uint64_t m) noexcept {
   unsigned t = 0;
   while (t < d.k && d.pos[t] < m) ++t;
   if (t < d.k && d.pos[t] == m) return t;
@@ -372,7 +381,8 @@ inline unsigned ensure_column(Decoded& d, std::uint64_t m) noexcept {
   return t;
 }
 
-inline void remove_column(Decoded& d, unsigned t) noexcept {
+template <class Ref>
+inline void remove_column(Decoded<Ref>& d, unsigned t) noexcept {
   for (unsigned s = t; s + 1 < d.k; ++s) d.pos[s] = d.pos[s + 1];
   --d.k;
   const std::uint64_t hi = columns_before(t);
@@ -382,7 +392,8 @@ inline void remove_column(Decoded& d, unsigned t) noexcept {
 
 // Drops the columns no entry has a 1 in: a position is a BiNode of the node iff some entry
 // goes right there.
-inline void drop_unused_columns(Decoded& d) noexcept {
+template <class Ref>
+inline void drop_unused_columns(Decoded<Ref>& d) noexcept {
   std::uint64_t used = 0;
   for (unsigned j = 0; j < d.n; ++j) used |= d.pk[j];
   for (unsigned t = d.k; t-- > 0;)
@@ -394,7 +405,8 @@ inline void drop_unused_columns(Decoded& d) noexcept {
 
 // Entries [a, b] are the subtree below the edge that a new BiNode at position m splits; the new
 // entry `c` goes right of them when `right`, else left. Returns the new entry's index.
-inline unsigned insert_entry(Decoded& d, unsigned a, unsigned b, std::uint64_t m, bool right,
+template <class Ref>
+inline unsigned insert_entry(Decoded<Ref>& d, unsigned a, unsigned b, std::uint64_t m, bool right,
                              Ref c) noexcept {
   const unsigned t = ensure_column(d, m);
   const std::uint64_t path = d.pk[a] & columns_before(t);
@@ -412,7 +424,8 @@ inline unsigned insert_entry(Decoded& d, unsigned a, unsigned b, std::uint64_t m
 }
 
 // The column of entry i's deepest BiNode (its parent in the binary trie); n >= 2.
-inline unsigned parent_column(const Decoded& d, unsigned i) noexcept {
+template <class Ref>
+inline unsigned parent_column(const Decoded<Ref>& d, unsigned i) noexcept {
   unsigned t = 0;
   if (i > 0) t = static_cast<unsigned>(std::countl_zero(d.pk[i - 1] ^ d.pk[i]));
   if (i + 1 < d.n) t = std::max(t, static_cast<unsigned>(std::countl_zero(d.pk[i] ^ d.pk[i + 1])));
@@ -420,7 +433,8 @@ inline unsigned parent_column(const Decoded& d, unsigned i) noexcept {
 }
 
 // Removes entry i and its parent BiNode: the sibling subtree takes the BiNode's place.
-inline void remove_entry(Decoded& d, unsigned i) noexcept {
+template <class Ref>
+inline void remove_entry(Decoded<Ref>& d, unsigned i) noexcept {
   const unsigned t = parent_column(d, i);
   const std::uint64_t above = columns_before(t);
   for (unsigned j = 0; j < d.n; ++j)
@@ -435,11 +449,12 @@ inline void remove_entry(Decoded& d, unsigned i) noexcept {
 
 // Splits d (unused columns dropped) at its root BiNode, column 0: left gets the entries with a 0
 // there, right the others. Returns the root BiNode's position.
-inline std::uint64_t split(const Decoded& d, Decoded& left, Decoded& right) noexcept {
+template <class Ref>
+inline std::uint64_t split(const Decoded<Ref>& d, Decoded<Ref>& left, Decoded<Ref>& right) noexcept {
   unsigned s = 0;
   while (s < d.n && (d.pk[s] & column(0)) == 0) ++s;
   assert(s > 0 && s < d.n);
-  for (Decoded* part : {&left, &right}) {
+  for (Decoded<Ref>* part : {&left, &right}) {
     const unsigned from = part == &left ? 0 : s;
     const unsigned to = part == &left ? s : d.n;
     part->n = to - from;
@@ -455,10 +470,9 @@ inline std::uint64_t split(const Decoded& d, Decoded& left, Decoded& right) noex
   return d.pos[0];
 }
 
-inline unsigned ref_height(Ref r) noexcept { return r.is_leaf() ? 0u : r.inner()->height; }
-
 // The smallest shape that holds d.
-inline Shape exact_shape(const Decoded& d) noexcept {
+template <class Ref>
+inline Shape exact_shape(const Decoded<Ref>& d) noexcept {
   Shape s{};
   s.width_code = d.k <= 8 ? 0 : d.k <= 16 ? 1 : 2;
   s.cap = d.n;
@@ -476,11 +490,14 @@ inline Shape exact_shape(const Decoded& d) noexcept {
   return s;
 }
 
-// Writes d into mem, a block of shape_bytes(s) bytes; s must hold d (s.multi may be set even
-// when a single mask would do: erase rewrites a node in place in its old shape).
-inline NodeHeader* encode(const Decoded& d, const Shape& s, void* mem) noexcept {
+// Writes d into mem, a block of shape_bytes<Ref>(s) bytes; s must hold d (s.multi may be set
+// even when a single mask would do: erase rewrites a node in place in its old shape).
+// height_of(Ref) gives a child's height (0 for a leaf): the node's height is one more than the
+// tallest.
+template <class Ref, class HeightOf>
+inline NodeHeader* encode(const Decoded<Ref>& d, const Shape& s, void* mem, HeightOf&& height_of) noexcept {
   assert(d.n >= 2 && d.n <= s.cap && s.cap <= kMaxFanout && d.k >= 1 && d.k <= 31);
-  std::memset(mem, 0, shape_bytes(s));
+  std::memset(mem, 0, shape_bytes<Ref>(s));
   auto* h = static_cast<NodeHeader*>(mem);
   h->layout = static_cast<std::uint8_t>(s.width_code | (s.multi ? kMultiMask : 0) |
                                         (s.multi && s.wide ? kWideUnits : 0));
@@ -517,11 +534,11 @@ inline NodeHeader* encode(const Decoded& d, const Shape& s, void* mem) noexcept 
     assert(u <= s.ucap);
     mh->units = static_cast<std::uint8_t>(u);
   }
-  Ref* c = children(h);
+  Ref* c = children<Ref>(h);
   unsigned height = 0;
   for (unsigned j = 0; j < d.n; ++j) {
     c[j] = d.child[j];
-    height = std::max(height, ref_height(d.child[j]));
+    height = std::max(height, static_cast<unsigned>(height_of(d.child[j])));
   }
   h->height = static_cast<std::uint8_t>(std::min(height + 1, 255u));
   void* pk = const_cast<void*>(partial_keys(h));
@@ -537,7 +554,8 @@ inline NodeHeader* encode(const Decoded& d, const Shape& s, void* mem) noexcept 
 }
 
 // Whether shape s (a node's current one) can hold d after entries were removed from it.
-inline bool shape_holds(const Shape& s, const Decoded& d) noexcept {
+template <class Ref>
+inline bool shape_holds(const Shape& s, const Decoded<Ref>& d) noexcept {
   const Shape e = exact_shape(d);
   if (d.n > s.cap || e.width_code > s.width_code) return false;
   if (!s.multi) return !e.multi;
