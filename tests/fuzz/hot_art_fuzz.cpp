@@ -1,6 +1,7 @@
-// libFuzzer target: HotArt driven by an operation sequence decoded from the input and checked
-// against std::map after every step (the decoding and the checks: tests/fuzz/map_ops.hpp).
-// Input byte 0, bit 0: std::string values, else std::uint64_t.
+// libFuzzer target: HotArt and ArenaHotArt driven by an operation sequence decoded from the input
+// and checked against std::map after every step (the decoding and the checks:
+// tests/fuzz/map_ops.hpp). Input byte 0, bit 0: std::string values, else std::uint64_t; bit 1:
+// ArenaHotArt (32-bit arena references), else HotArt.
 //
 // Build and run (from the repository root; .ci/fuzz.sh does both for every target):
 //   clang++-14 -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -16,15 +17,22 @@
 
 #include "memkv/hot_art.hpp"
 
+namespace {
+template <class M>
+void run(memkv_fuzz::Input& in) {
+  M m;
+  memkv_fuzz::run_ops<M, typename M::mapped_type>("hot_art_fuzz", m, in);
+}
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   memkv_fuzz::Input in(data, size);
   const std::uint8_t settings = in.byte();
-  if ((settings & 1) != 0) {
-    memkv::HotArt<std::string> m;
-    memkv_fuzz::run_ops<memkv::HotArt<std::string>, std::string>("hot_art_fuzz", m, in);
+  const bool strings = (settings & 1) != 0, arena = (settings & 2) != 0;
+  if (arena) {
+    if (strings) run<memkv::ArenaHotArt<std::string>>(in); else run<memkv::ArenaHotArt<>>(in);
   } else {
-    memkv::HotArt<> m;
-    memkv_fuzz::run_ops<memkv::HotArt<>, std::uint64_t>("hot_art_fuzz", m, in);
+    if (strings) run<memkv::HotArt<std::string>>(in); else run<memkv::HotArt<>>(in);
   }
   return 0;
 }
