@@ -105,7 +105,7 @@ struct FrontCodedSetRow : MemkvStaticAdapter<memkv::FrontCodedSet> {
 #endif
 
 #if MEMKV_BENCH_HAVE_FROZEN_LAYER
-// Default options (registry of 1 Mi states). Rank values need no column; hashes get a packed one.
+// Default options (registry of 64 Ki states). Rank values need no column; hashes get a packed one.
 struct FrozenLayerRow : MemkvStaticAdapter<memkv::FrozenLayer> {
   static constexpr std::string_view name = "memkv::FrozenLayer";
   static constexpr std::string_view id = "frozen-layer";

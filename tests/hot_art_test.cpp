@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cstdint>
 #include <map>
 #include <new>
@@ -181,12 +182,16 @@ TEST_CASE("HotArt: portable pext and the window word agree with the key's bits",
     for (unsigned b = 0; b < 64; ++b)
       if (mask >> b & 1) expect |= ((x >> b) & 1) << k++;
     REQUIRE(hot::pext_portable(x, mask) == expect);
-    REQUIRE(hot::pext64(x, mask) == expect);  // _pext_u64 when built with BMI2
+    REQUIRE(hot::pext64(x, mask) == expect);  // _pext_u64 when built with BMI2 or when the CPU has it
+#if MEMKV_HOT_BMI2_DISPATCH
+    if (hot::cpu_has_bmi2()) REQUIRE(hot::pext_bmi2(x, mask) == expect);
+#endif
     const std::uint64_t bytes = x >> 8;
     std::uint64_t spread = 0;
     for (unsigned s = 0; s < 7; ++s) spread |= ((bytes >> (8 * s)) & 0xff) << (9 * s);
     REQUIRE(hot::spread_portable(bytes) == spread);
   }
+  for (unsigned v = 0; v < 0x10000; ++v) REQUIRE(hot::popcount16(v) == static_cast<unsigned>(std::popcount(v)));
   for (const std::string& key : memkv_test::nasty_keys(8, 300)) {
     for (std::uint64_t base : {0u, 1u, 3u, 7u, 20u}) {
       INFO(show(key) << " base " << base);

@@ -6303,11 +6303,27 @@ FrozenLayer FrozenLayer::build(R&& range) {
 #include <type_traits>
 
 
+// pext: the BMI2 instruction when the build targets it (-mbmi2, -march=native, -march=haswell
+// and later); otherwise, with GCC or Clang on x86, chosen at run time (a call to a function
+// compiled for BMI2 when the CPU has it, checked once per process), and a portable loop
+// elsewhere. Builds with default flags (what a package manager gives) thus still use the
+// instruction. Measured (scratch program: ArenaHotArt of npm-urls, 1.69M shuffled lookups, g++ 12
+// -O2, medians of 5 passes, the three binaries alternating twice): 2292 and 2535 ns a lookup
+// with the portable loop and std::popcount (a libgcc call without -mpopcnt), 1799 and 2112 with
+// this dispatch and popcount16, 1456 and 1612 with -march=native. Define
+// MEMKV_NO_RUNTIME_DISPATCH to keep the portable loop.
 #if defined(__BMI2__)
 #include <immintrin.h>
 #define MEMKV_HOT_BMI2 1
+#define MEMKV_HOT_BMI2_DISPATCH 0
+#elif (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(MEMKV_NO_RUNTIME_DISPATCH)
+#include <immintrin.h>
+#define MEMKV_HOT_BMI2 0
+#define MEMKV_HOT_BMI2_DISPATCH 1
 #else
 #define MEMKV_HOT_BMI2 0
+#define MEMKV_HOT_BMI2_DISPATCH 0
 #endif
 
 namespace memkv::detail::hot {
@@ -6350,11 +6366,38 @@ inline std::uint64_t pext_portable(std::uint64_t x, std::uint64_t mask) noexcept
   }
   return r;
 }
+#if MEMKV_HOT_BMI2_DISPATCH
+__attribute__((target("bmi2"))) inline std::uint64_t pext_bmi2(std::uint64_t x, std::uint64_t mask) noexcept {
+  return _pext_u64(x, mask);
+}
+inline bool cpu_has_bmi2() noexcept {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("bmi2") != 0;
+  }();
+  return has;
+}
+#endif
 inline std::uint64_t pext64(std::uint64_t x, std::uint64_t mask) noexcept {
 #if MEMKV_HOT_BMI2
   return _pext_u64(x, mask);
+#elif MEMKV_HOT_BMI2_DISPATCH
+  return cpu_has_bmi2() ? pext_bmi2(x, mask) : pext_portable(x, mask);
 #else
   return pext_portable(x, mask);
+#endif
+}
+
+// Set bits of a unit mask (9 bits): popcnt when the build targets it, else a few shifts and adds
+// (std::popcount without -mpopcnt is a call into libgcc).
+inline unsigned popcount16(unsigned x) noexcept {
+#if defined(__POPCNT__)
+  return static_cast<unsigned>(std::popcount(x));
+#else
+  x = x - ((x >> 1) & 0x5555u);
+  x = (x & 0x3333u) + ((x >> 2) & 0x3333u);
+  x = (x + (x >> 4)) & 0x0f0fu;
+  return (x + (x >> 8)) & 0x1fu;
 #endif
 }
 
@@ -6550,14 +6593,14 @@ inline std::uint32_t extract(const NodeHeader* h, std::string_view key) noexcept
       const char* at = key.data() + base;
       for (unsigned i = 0; i < units; ++i) {
         const unsigned v = 0x100u | static_cast<unsigned char>(at[delta[i]]);
-        r = (r << std::popcount(unsigned{mask[i]})) | static_cast<std::uint32_t>(pext64(v, mask[i]));
+        r = (r << popcount16(mask[i])) | static_cast<std::uint32_t>(pext64(v, mask[i]));
       }
       return r;
     }
   }
   for (unsigned i = 0; i < units; ++i) {
     const unsigned v = unit_value(key, multi_unit(h, i));
-    r = (r << std::popcount(unsigned{mask[i]})) | static_cast<std::uint32_t>(pext64(v, mask[i]));
+    r = (r << popcount16(mask[i])) | static_cast<std::uint32_t>(pext64(v, mask[i]));
   }
   return r;
 }
