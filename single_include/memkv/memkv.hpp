@@ -6250,11 +6250,11 @@ FrozenLayer FrozenLayer::build(R&& range) {
 // were capped at 64 KiB instead of 1 MiB), and 0.2 for the partly used 2 MiB huge-page region
 // (the SlabAllocator's 64 KiB chunks come from such regions once it holds 16 MiB:
 // memkv/core/huge_pages.hpp).
-// ArenaHotArt on the same keys: 23.3 B/key (memkv-compare, 2026-12-02 07:05 UTC, medians of 3;
-// HotArt 27.8 in the same run): nodes 9.9 B/key instead of 14.2 (4 bytes less per entry, 1.07
-// entries a key), leaves the same 12.5 (the arena's 8-byte units round them as the slab did),
-// chunk tails and free blocks ~0.9. Its smaller nodes also look up faster: 0.78 against 0.65 M
-// lookups/s in that run (3.29x and 2.73x std::map; the C HAT-trie 3.88x). The arena bounds the
+// ArenaHotArt on the same keys: 23.3 B/key (bench/results/npm-urls.md, 2026-12-02 07:26 UTC,
+// medians of 3; HotArt 27.8 in the same run): nodes 9.9 B/key instead of 14.2 (4 bytes less per
+// entry, 1.07 entries a key), leaves the same 12.5 (the arena's 8-byte units round them as the
+// slab did), chunk tails and free blocks ~0.9. Its smaller nodes also look up faster: 0.88
+// against 0.66 M lookups/s in that run (3.11x and 2.34x std::map; the C HAT-trie 3.22x). The arena bounds the
 // map to ~16 GiB of nodes and leaves (about 250 million 45-byte URL keys): past it an insert
 // throws memkv::error and changes nothing. Maps that may grow beyond that use HotArt.
 // A small ArenaHotArt can hold more than a HotArt: its chunks double from 4 KiB to 1 MiB, and
