@@ -97,9 +97,10 @@
 // medians of 3; HotArt 27.8 in the same run): nodes 9.9 B/key instead of 14.2 (4 bytes less per
 // entry, 1.07 entries a key), leaves the same 12.5 (the arena's 8-byte units round them as the
 // slab did), chunk tails and free blocks ~0.9. Its smaller nodes also look up faster: 0.88
-// against 0.66 M lookups/s in that run (3.11x and 2.34x std::map; the C HAT-trie 3.22x). The arena bounds the
-// map to ~16 GiB of nodes and leaves (about 250 million 45-byte URL keys): past it an insert
-// throws memkv::error and changes nothing. Maps that may grow beyond that use HotArt.
+// against 0.66 M lookups/s in that run (3.11x and 2.34x std::map; the C HAT-trie 3.22x).
+// The arena bounds the map to ~16 GiB of nodes and leaves (about 250 million 45-byte URL keys):
+// past it an insert throws memkv::error and changes nothing. Maps that may grow beyond that
+// use HotArt.
 // A small ArenaHotArt can hold more than a HotArt: its chunks double from 4 KiB to 1 MiB, and
 // the newest is partly used (measured: 50,000 30-byte keys, 33.0 against 29.4 B/key).
 //
@@ -590,7 +591,8 @@ bool BasicHotArt<V, Store>::upsert(std::string_view key, V& value, bool assign) 
 
   // Commit: nothing below allocates.
   Ref* slot = in_place_slot;
-  if (slot == nullptr) slot = level == 0 ? &root_ : detail::hot::children<Ref>(path[level - 1].node) + path[level - 1].idx;
+  if (slot == nullptr)
+    slot = level == 0 ? &root_ : detail::hot::children<Ref>(path[level - 1].node) + path[level - 1].idx;
   *slot = top;
   fresh.commit();
   for (std::size_t d = level; d <= spot.level; ++d) free_node(path[d].ref);
