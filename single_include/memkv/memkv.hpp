@@ -6305,7 +6305,7 @@ FrozenLayer FrozenLayer::build(R&& range) {
 
 
 // pext: the BMI2 instruction when the build targets it (-mbmi2, -march=native, -march=haswell
-// and later); otherwise, with GCC or Clang on x86, chosen at run time (a call to a function
+// and later); otherwise, with GCC or Clang on x86-64, chosen at run time (a call to a function
 // compiled for BMI2 when the CPU has it, checked once per process), and a portable loop
 // elsewhere. Builds with default flags (what a package manager gives) thus still use the
 // instruction. Measured (scratch program: ArenaHotArt of npm-urls, 1.69M shuffled lookups, g++ 12
@@ -6317,8 +6317,8 @@ FrozenLayer FrozenLayer::build(R&& range) {
 #include <immintrin.h>
 #define MEMKV_HOT_BMI2 1
 #define MEMKV_HOT_BMI2_DISPATCH 0
-#elif (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
-    !defined(MEMKV_NO_RUNTIME_DISPATCH)
+#elif defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(MEMKV_NO_RUNTIME_DISPATCH)  // (_pext_u64 is x86-64 only)
 #include <immintrin.h>
 #define MEMKV_HOT_BMI2 0
 #define MEMKV_HOT_BMI2_DISPATCH 1
@@ -6368,7 +6368,8 @@ inline std::uint64_t pext_portable(std::uint64_t x, std::uint64_t mask) noexcept
   return r;
 }
 #if MEMKV_HOT_BMI2_DISPATCH
-__attribute__((target("bmi2"))) inline std::uint64_t pext_bmi2(std::uint64_t x, std::uint64_t mask) noexcept {
+__attribute__((target("bmi2"))) inline std::uint64_t pext_bmi2(std::uint64_t x,
+                                                               std::uint64_t mask) noexcept {
   return _pext_u64(x, mask);
 }
 inline bool cpu_has_bmi2() noexcept {
@@ -6477,7 +6478,8 @@ inline constexpr std::uint8_t kWideUnits = 8;  // multi-mask units span more tha
 // template on it. A Ref is trivially copyable, null when value-initialised, and sizeof(Ref) is 4
 // or 8 (the slots follow the 8-aligned partial keys, so either is aligned).
 template <class Ref>
-inline constexpr bool valid_ref = std::is_trivially_copyable_v<Ref> && (sizeof(Ref) == 4 || sizeof(Ref) == 8);
+inline constexpr bool valid_ref =
+    std::is_trivially_copyable_v<Ref> && (sizeof(Ref) == 4 || sizeof(Ref) == 8);
 
 struct Shape {
   unsigned width_code;  // 0, 1, 2: 1 << width_code bytes per partial key
