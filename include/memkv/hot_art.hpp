@@ -383,45 +383,12 @@ private:
   }
   void free_node(Ref r) noexcept { store_.delete_node(r, detail::hot::node_bytes<Ref>(store_.node(r))); }
 
+  // Leaves: the format and the code FastArt's engine uses (detail/art_engine.hpp).
   Ref alloc_leaf(std::string_view key, V& value) {
-    if (key.size() > UINT32_MAX)
-      detail::throw_error("key of " + std::to_string(key.size()) +
-                          " bytes exceeds HotArt's limit of 2^32-1");
-    const std::size_t bytes = Leaf::bytes(key.size());
-    LeafTag* at = nullptr;
-    const Ref r = store_.new_leaf(bytes, at);
-    void* p = at;
-    try {
-      ::new (p) V(std::move(value));
-    } catch (...) {
-      store_.delete_leaf(r, bytes);
-      throw;
-    }
-    Leaf::write_len(p, static_cast<std::uint32_t>(key.size()));
-    if (!key.empty()) std::memcpy(static_cast<char*>(p) + bytes - key.size(), key.data(), key.size());
-    return r;
+    return detail::art::make_leaf<V>(store_, key, value, "HotArt's limit");
   }
-  Ref clone_leaf(const LeafTag* src) {
-    const std::size_t bytes = Leaf::bytes(Leaf::key_len(src));
-    LeafTag* at = nullptr;
-    const Ref r = store_.new_leaf(bytes, at);
-    void* p = at;
-    try {
-      ::new (p) V(Leaf::value(src));
-    } catch (...) {
-      store_.delete_leaf(r, bytes);
-      throw;
-    }
-    std::memcpy(static_cast<char*>(p) + Leaf::len_offset,
-                reinterpret_cast<const char*>(src) + Leaf::len_offset, bytes - Leaf::len_offset);
-    return r;
-  }
-  void free_leaf(Ref r) noexcept {
-    LeafTag* l = store_.leaf(r);
-    const std::size_t bytes = Leaf::bytes(Leaf::key_len(l));
-    Leaf::value(l).~V();
-    store_.delete_leaf(r, bytes);
-  }
+  Ref clone_leaf(const LeafTag* src) { return detail::art::clone_leaf<V>(store_, src); }
+  void free_leaf(Ref r) noexcept { detail::art::free_leaf<V>(store_, r); }
 
   // Nodes made for an insert that then failed: freed (not their children) unless committed.
   struct Fresh {

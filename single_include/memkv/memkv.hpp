@@ -1854,6 +1854,54 @@ struct LeafLayout {
   static std::size_t key_len(const LeafTag* l) noexcept { return key(l).size(); }
 };
 
+// Leaves over a Store (see Tree below): FastArt, ArenaArt, HotArt and ArenaHotArt all make, copy
+// and free their leaves with these. If V's constructor throws, the block is given back.
+// `limit_name` names the limit in the error for an over-long key ("the limit", "HotArt's limit").
+template <class V, class Store>
+typename Store::Ref make_leaf(Store& store, std::string_view key, V& value, const char* limit_name) {
+  using Leaf = LeafLayout<V>;
+  if (key.size() > UINT32_MAX)
+    detail::throw_error("key of " + std::to_string(key.size()) + " bytes exceeds " + limit_name +
+                        " of 2^32-1");
+  const std::size_t bytes = Leaf::bytes(key.size());
+  LeafTag* l = nullptr;
+  const auto r = store.new_leaf(bytes, l);
+  try {
+    ::new (static_cast<void*>(l)) V(std::move(value));
+  } catch (...) {
+    store.delete_leaf(r, bytes);
+    throw;
+  }
+  Leaf::write_len(l, static_cast<std::uint32_t>(key.size()));
+  if (!key.empty()) std::memcpy(reinterpret_cast<char*>(l) + bytes - key.size(), key.data(), key.size());
+  return r;
+}
+// A copy of leaf src (of any tree) in `store`.
+template <class V, class Store>
+typename Store::Ref clone_leaf(Store& store, const LeafTag* src) {
+  using Leaf = LeafLayout<V>;
+  const std::size_t bytes = Leaf::bytes(Leaf::key_len(src));
+  LeafTag* l = nullptr;
+  const auto r = store.new_leaf(bytes, l);
+  try {
+    ::new (static_cast<void*>(l)) V(Leaf::value(src));
+  } catch (...) {
+    store.delete_leaf(r, bytes);
+    throw;
+  }
+  std::memcpy(reinterpret_cast<char*>(l) + Leaf::len_offset,
+              reinterpret_cast<const char*>(src) + Leaf::len_offset, bytes - Leaf::len_offset);
+  return r;
+}
+template <class V, class Store>
+void free_leaf(Store& store, typename Store::Ref r) noexcept {
+  using Leaf = LeafLayout<V>;
+  LeafTag* l = store.leaf(r);
+  const std::size_t bytes = Leaf::bytes(Leaf::key_len(l));
+  Leaf::value(l).~V();
+  store.delete_leaf(r, bytes);
+}
+
 // Statistics of the tree's shape (tests, benchmarks).
 struct Stats {
   std::size_t node4 = 0, node16 = 0, node48 = 0, node256 = 0;
@@ -2136,43 +2184,10 @@ private:
   }
 
   Ref alloc_leaf(std::string_view key, V& value) {
-    if (key.size() > UINT32_MAX)
-      detail::throw_error("key of " + std::to_string(key.size()) +
-                          " bytes exceeds the limit of 2^32-1");
-    const std::size_t bytes = Leaf::bytes(key.size());
-    LeafTag* l = nullptr;
-    const Ref r = store_.new_leaf(bytes, l);
-    try {
-      ::new (static_cast<void*>(l)) V(std::move(value));
-    } catch (...) {
-      store_.delete_leaf(r, bytes);
-      throw;
-    }
-    Leaf::write_len(l, static_cast<std::uint32_t>(key.size()));
-    if (!key.empty())
-      std::memcpy(reinterpret_cast<char*>(l) + bytes - key.size(), key.data(), key.size());
-    return r;
+    return detail::art::make_leaf<V>(store_, key, value, "the limit");
   }
-  Ref clone_leaf(const LeafTag* src) {
-    const std::size_t bytes = Leaf::bytes(Leaf::key_len(src));
-    LeafTag* l = nullptr;
-    const Ref r = store_.new_leaf(bytes, l);
-    try {
-      ::new (static_cast<void*>(l)) V(Leaf::value(src));
-    } catch (...) {
-      store_.delete_leaf(r, bytes);
-      throw;
-    }
-    std::memcpy(reinterpret_cast<char*>(l) + Leaf::len_offset,
-                reinterpret_cast<const char*>(src) + Leaf::len_offset, bytes - Leaf::len_offset);
-    return r;
-  }
-  void free_leaf(Ref r) noexcept {
-    LeafTag* l = store_.leaf(r);
-    const std::size_t bytes = Leaf::bytes(Leaf::key_len(l));
-    Leaf::value(l).~V();
-    store_.delete_leaf(r, bytes);
-  }
+  Ref clone_leaf(const LeafTag* src) { return detail::art::clone_leaf<V>(store_, src); }
+  void free_leaf(Ref r) noexcept { detail::art::free_leaf<V>(store_, r); }
 
   // Frees a leaf that was allocated for an insert that then failed.
   struct LeafGuard {
@@ -7154,45 +7169,12 @@ private:
   }
   void free_node(Ref r) noexcept { store_.delete_node(r, detail::hot::node_bytes<Ref>(store_.node(r))); }
 
+  // Leaves: the format and the code FastArt's engine uses (detail/art_engine.hpp).
   Ref alloc_leaf(std::string_view key, V& value) {
-    if (key.size() > UINT32_MAX)
-      detail::throw_error("key of " + std::to_string(key.size()) +
-                          " bytes exceeds HotArt's limit of 2^32-1");
-    const std::size_t bytes = Leaf::bytes(key.size());
-    LeafTag* at = nullptr;
-    const Ref r = store_.new_leaf(bytes, at);
-    void* p = at;
-    try {
-      ::new (p) V(std::move(value));
-    } catch (...) {
-      store_.delete_leaf(r, bytes);
-      throw;
-    }
-    Leaf::write_len(p, static_cast<std::uint32_t>(key.size()));
-    if (!key.empty()) std::memcpy(static_cast<char*>(p) + bytes - key.size(), key.data(), key.size());
-    return r;
+    return detail::art::make_leaf<V>(store_, key, value, "HotArt's limit");
   }
-  Ref clone_leaf(const LeafTag* src) {
-    const std::size_t bytes = Leaf::bytes(Leaf::key_len(src));
-    LeafTag* at = nullptr;
-    const Ref r = store_.new_leaf(bytes, at);
-    void* p = at;
-    try {
-      ::new (p) V(Leaf::value(src));
-    } catch (...) {
-      store_.delete_leaf(r, bytes);
-      throw;
-    }
-    std::memcpy(static_cast<char*>(p) + Leaf::len_offset,
-                reinterpret_cast<const char*>(src) + Leaf::len_offset, bytes - Leaf::len_offset);
-    return r;
-  }
-  void free_leaf(Ref r) noexcept {
-    LeafTag* l = store_.leaf(r);
-    const std::size_t bytes = Leaf::bytes(Leaf::key_len(l));
-    Leaf::value(l).~V();
-    store_.delete_leaf(r, bytes);
-  }
+  Ref clone_leaf(const LeafTag* src) { return detail::art::clone_leaf<V>(store_, src); }
+  void free_leaf(Ref r) noexcept { detail::art::free_leaf<V>(store_, r); }
 
   // Nodes made for an insert that then failed: freed (not their children) unless committed.
   struct Fresh {
