@@ -930,3 +930,198 @@ TEST_CASE("HotArt differential: the MallocAllocator policy", "[hot_art][differen
   o.ops = std::max<std::size_t>(1, o.ops / 4);
   differential<memkv::HotArt<std::uint64_t, memkv::MallocAllocator>>("HotArt<uint64, Malloc>", o, 1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Coded keys (detail/key_code.hpp, hot_options::code_sample_keys)
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+std::shared_ptr<const memkv::detail::key_code> url_code() {
+  std::array<std::uint64_t, 256> freq{};
+  for (int i = 0; i < 2000; ++i)
+    for (unsigned char c : "https://github.com/user" + std::to_string(i * 7919 % 1000) + "/repo-" + std::to_string(i))
+      ++freq[c];
+  return memkv::detail::key_code::learn(freq);
+}
+
+std::string coded(const memkv::detail::key_code& c, std::string_view key) {
+  std::string out(c.coded_bytes(key), '?');
+  c.encode_exact(key, out.data());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("key_code: every key codes and decodes back, and equals() tells coded forms apart", "[hot_art][key_code]") {
+  const auto code = url_code();
+  std::vector<std::string> keys = {""s, "h"s, "https://github.com/a/b"s, std::string(1, '\0'),
+                                   std::string(300, '\xff'), std::string(161, 'z'), std::string(4000, '/')};
+  for (unsigned b = 0; b < 256; ++b) keys.push_back(byte_key("https://", static_cast<std::uint8_t>(b)));
+  std::string all;
+  for (unsigned b = 0; b < 256; ++b) all += static_cast<char>(b);
+  keys.push_back(all);
+  for (const auto& k : memkv_test::nasty_keys(41, 3000, 3)) keys.push_back(k);
+  std::size_t shorter = 0;
+  for (const std::string& k : keys) {
+    INFO("key " << show(k));
+    const std::string c = coded(*code, k);
+    REQUIRE(c.size() == code->coded_bytes(k));
+    REQUIRE(c.back() != '\0');  // the end mark is in the last byte
+    if (k.size() <= 160) {  // encode() itself: 8 bytes of slack, the same bytes
+      std::vector<char> buf(c.size() + 8, '\x5a');
+      REQUIRE(code->encode(k, buf.data()) == c.size());
+      REQUIRE(std::string_view(buf.data(), c.size()) == c);
+    }
+    std::string back = "prefix:";
+    code->decode(c, back);
+    REQUIRE(back == "prefix:" + k);
+    REQUIRE(code->equals(c, k));
+    std::size_t bits = 0;
+    for (unsigned char ch : k) bits += code->length(ch);
+    REQUIRE(c.size() == bits / 8 + 1);
+    if (c.size() < k.size()) ++shorter;
+    // One byte more, one byte less, one byte changed: never equal.
+    CHECK_FALSE(code->equals(c, k + "a"));
+    CHECK_FALSE(code->equals(c, k + '\0'));
+    if (!k.empty()) {
+      CHECK_FALSE(code->equals(c, std::string_view(k).substr(0, k.size() - 1)));
+      std::string changed = k;
+      changed[changed.size() / 2] = static_cast<char>(changed[changed.size() / 2] ^ 1);
+      CHECK_FALSE(code->equals(c, changed));
+      CHECK(coded(*code, changed) != c);
+    }
+  }
+  // URL-like keys take about 5 bits a byte; keys of rare bytes take more than 8.
+  CHECK(coded(*code, "https://github.com/user123/repo-4567").size() * 8 < 36 * 6);
+  CHECK(code->coded_bytes(std::string(100, '\x01')) > 100);
+  CHECK(shorter > 0);
+}
+
+TEMPLATE_TEST_CASE("HotArt: keys are stored coded once the map holds code_sample_keys keys", "[hot_art][key_code]",
+                   Hot, ArenaHot) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 3000; ++i)
+    keys.push_back("https://github.com/user" + std::to_string(i * 7919 % 1000) + "/repo-" + std::to_string(i));
+  for (const auto& k : memkv_test::nasty_keys(43, 500, 2)) keys.push_back(k);
+  memkv_test::Rng rng(44);
+  for (std::size_t i = keys.size(); i > 1; --i) std::swap(keys[i - 1], keys[rng.below(i)]);
+
+  TestType plain(memkv::hot_options{0});
+  TestType m(memkv::hot_options{1000});
+  std::map<std::string, std::uint64_t> ref;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    plain.insert(keys[i], i);
+    m.insert(keys[i], i);
+    ref.emplace(keys[i], i);
+    REQUIRE(m.keys_coded() == (i + 1 >= 1000));
+  }
+  CHECK_FALSE(plain.keys_coded());
+  require_same(m, ref);
+  require_same(plain, ref);
+  // The same trie (positions are over the keys themselves); only the leaves shrink.
+  CHECK(m.stats().node_bytes == plain.stats().node_bytes);
+  CHECK(m.stats().leaf_depth_sum == plain.stats().leaf_depth_sum);
+  {
+    // On URLs alone the leaves shrink by more than 10 bytes a key (~19 measured; enough keys
+    // that the arena's chunks, up to 1 MiB, do not hide it).
+    TestType u(memkv::hot_options{1000}), p(memkv::hot_options{0});
+    for (int i = 0; i < 60000; ++i) {
+      const std::string k = "https://github.com/user" + std::to_string(i * 7919 % 1000) + "/repo-" + std::to_string(i);
+      u.insert(k, 1);
+      p.insert(k, 1);
+    }
+    INFO("memory: coded " << u.memory_usage() << ", plain " << p.memory_usage());
+    CHECK(u.memory_usage() + 60000 * 10 < p.memory_usage());
+    CHECK(u.memory_usage() - u.allocator().bytes_in_use() > 10000);  // the code's tables count
+  }
+  std::vector<std::string> probes;
+  for (const auto& k : keys) {
+    probes.push_back(k);
+    probes.push_back(k + '\0');
+    probes.push_back(k.substr(0, k.size() / 2));
+  }
+  check_lower_bounds(m, ref, probes);
+  for (const char* p : {"https://github.com/user1", "https://", "", "\xff"}) {
+    std::vector<std::string> got, want;
+    for (auto e : m.prefix(p)) got.emplace_back(e.key);
+    for (auto it = ref.lower_bound(p); it != ref.end() && it->first.starts_with(p); ++it) want.push_back(it->first);
+    CHECK(got == want);
+  }
+  // An entry's key stays valid while its iterator stays put, also when it was decoded.
+  auto it = m.begin();
+  auto first = *it;
+  auto copy = it;
+  ++copy;
+  CHECK(first.key == ref.begin()->first);
+  CHECK((*copy).key == std::next(ref.begin())->first);
+  // Copies share the code; erasing everything forgets it, and the map learns again.
+  TestType c(m);
+  require_same(c, ref);
+  CHECK(c.keys_coded());
+  c.insert("https://github.com/new/one", 1);
+  CHECK(*c.find("https://github.com/new/one") == 1);
+  CHECK_FALSE(m.contains("https://github.com/new/one"));
+  const std::size_t empty = TestType(memkv::hot_options{1000}).memory_usage();
+  for (const auto& k : keys) REQUIRE(m.erase(k));
+  CHECK_FALSE(m.keys_coded());
+  CHECK(m.memory_usage() == empty);
+  for (std::size_t i = 0; i < 1000; ++i) m.insert(keys[i], i);
+  CHECK(m.keys_coded());
+  m.clear();
+  CHECK_FALSE(m.keys_coded());
+  CHECK(m.memory_usage() == empty);
+}
+
+TEST_CASE("HotArt: a key code that cannot be learnt for lack of memory is learnt later", "[hot_art][key_code][exceptions]") {
+  using M = memkv::HotArt<std::string, ThrowingSlab>;
+  NeverFailGuard guard;
+  for (long k : {1L, 2L, 7L, 40L}) {
+    INFO("allocation " << k << " of the learning fails");
+    M m(memkv::hot_options{50});
+    std::map<std::string, std::string> ref;
+    for (int i = 0; i < 49; ++i) {
+      const std::string key = "https://example.org/page/" + std::to_string(i * 37);
+      m.insert(key, "v" + key);
+      ref.emplace(key, "v" + key);
+    }
+    // The 50th insert: its own allocations succeed (one leaf; no node split on this key), the
+    // k-th of the learning fails.
+    const std::string key50 = "https://example.org/page/x";
+    ThrowingSlab::fail_at(2 + k);
+    bool added = false;
+    REQUIRE_NOTHROW(added = m.insert(key50, "v50"));
+    ThrowingSlab::never_fail();
+    CHECK(added);
+    ref.emplace(key50, "v50");
+    require_same(m, ref);
+    CHECK_FALSE(m.keys_coded());
+    for (int i = 0; i < 60; ++i) {
+      const std::string key = "https://example.org/more/" + std::to_string(i);
+      m.insert(key, "w");
+      ref.emplace(key, "w");
+    }
+    CHECK(m.keys_coded());  // at twice the size
+    require_same(m, ref);
+  }
+}
+
+TEST_CASE("HotArt differential: coded keys, a code learnt from 16 keys, maps that empty often", "[hot_art][differential][key_code]") {
+  auto o = default_options();
+  o.seed += 9700;
+  o.ops = std::max<std::size_t>(1, o.ops / 2);
+  o.max_size = 300;
+  o.invariant_every = 500;
+  o.copy_every = 20000;
+  for (std::size_t s = 0; s < 2; ++s) {
+    o.seed += s;
+    INFO("seed " << o.seed << ", " << o.ops << " ops");
+    Hot h(memkv::hot_options{16});
+    StrArenaHot a(memkv::hot_options{16});
+    memkv_test::DiffStats st;
+    REQUIRE_NOTHROW(st = memkv_test::run_differential(h, o));
+    CHECK(st.times_empty > 0);
+    REQUIRE_NOTHROW(st = memkv_test::run_differential(a, o));
+    CHECK(st.times_empty > 0);
+  }
+}

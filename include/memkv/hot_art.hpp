@@ -119,11 +119,13 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <iterator>
+#include <memory>
 #include <new>
 #include <optional>
 #include <ranges>
@@ -138,10 +140,19 @@
 #include "core/error.hpp"
 #include "core/key.hpp"
 #include "detail/hot_node.hpp"
+#include "detail/key_code.hpp"
 #include "arena_art.hpp"  // detail::art::BasicArenaStore: ArenaHotArt's memory
 #include "fast_art.hpp"   // detail::art::LeafLayout (the leaf format both tries share), PointerStore
 
 namespace memkv {
+
+// Tuning of HotArt and ArenaHotArt.
+struct hot_options {
+  // Once the map holds this many keys it learns a code of their bytes (detail/key_code.hpp) and
+  // from then on stores each key that the code makes shorter in coded form (see "Keys" in the
+  // header comment). 0: keys are stored as they are.
+  std::size_t code_sample_keys = 4096;
+};
 
 template <class V, class Store>
 class BasicHotArt {
@@ -150,7 +161,8 @@ class BasicHotArt {
   using Decoded = detail::hot::Decoded<Ref>;
   using Shape = detail::hot::Shape;
   using LeafTag = detail::art::LeafTag;
-  using Leaf = detail::art::LeafLayout<V>;
+  using Leaf = detail::art::LeafLayout<V, 1>;  // flag 1: the key is coded
+  using KeyCode = detail::key_code;
 
 public:
   using key_type = std::string_view;
@@ -170,14 +182,22 @@ public:
   template <class... StoreArgs>
     requires(sizeof...(StoreArgs) > 0 && std::is_constructible_v<Store, StoreArgs...>)
   explicit BasicHotArt(StoreArgs&&... args) : store_(std::forward<StoreArgs>(args)...) {}
-  BasicHotArt(const BasicHotArt& other) : store_(other.store_) {
+  template <class... StoreArgs>
+    requires std::is_constructible_v<Store, StoreArgs...>
+  explicit BasicHotArt(hot_options options, StoreArgs&&... args)
+      : store_(std::forward<StoreArgs>(args)...), options_(options), learn_at_(options.code_sample_keys) {}
+  BasicHotArt(const BasicHotArt& other)
+      : store_(other.store_), options_(other.options_), code_(other.code_), learn_at_(other.learn_at_) {
     root_ = clone(other.store_, other.root_);
     size_ = other.size_;
   }
   BasicHotArt(BasicHotArt&& other) noexcept
       : root_(std::exchange(other.root_, Ref{})),
         size_(std::exchange(other.size_, 0)),
-        store_(std::move(other.store_)) {}
+        store_(std::move(other.store_)),
+        options_(other.options_),
+        code_(std::move(other.code_)),
+        learn_at_(std::exchange(other.learn_at_, other.options_.code_sample_keys)) {}
   BasicHotArt& operator=(const BasicHotArt& other) {
     if (this != &other) {
       BasicHotArt copy(other);
@@ -191,6 +211,9 @@ public:
       root_ = std::exchange(other.root_, Ref{});
       size_ = std::exchange(other.size_, 0);
       store_ = std::move(other.store_);
+      options_ = other.options_;
+      code_ = std::move(other.code_);
+      learn_at_ = std::exchange(other.learn_at_, other.options_.code_sample_keys);
     }
     return *this;
   }
@@ -199,6 +222,9 @@ public:
   void swap(BasicHotArt& other) noexcept {
     std::swap(root_, other.root_);
     std::swap(size_, other.size_);
+    std::swap(options_, other.options_);
+    std::swap(code_, other.code_);
+    std::swap(learn_at_, other.learn_at_);
     Store tmp(std::move(store_));
     store_ = std::move(other.store_);
     other.store_ = std::move(tmp);
@@ -222,22 +248,28 @@ public:
 
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
-  std::size_t memory_usage() const noexcept { return store_.bytes_in_use() + sizeof(*this); }
+  std::size_t memory_usage() const noexcept {
+    return store_.bytes_in_use() + sizeof(*this) + (code_ ? sizeof(KeyCode) : 0);
+  }
+  const hot_options& options() const noexcept { return options_; }
+  // Whether the map has learnt its key code (keys it makes shorter are then stored coded).
+  bool keys_coded() const noexcept { return code_ != nullptr; }
   const allocator_type& allocator() const noexcept { return store_.allocator(); }
 
   // --- mutation -----------------------------------------------------------------------------
-  bool insert(std::string_view key, V value) { return upsert(key, value, false); }
-  bool insert_or_assign(std::string_view key, V value) { return upsert(key, value, true); }
+  bool insert(std::string_view key, V value) { return upsert_learn(key, value, false); }
+  bool insert_or_assign(std::string_view key, V value) { return upsert_learn(key, value, true); }
   bool erase(std::string_view key);
   void clear() noexcept {
     destroy(root_);
     root_ = Ref{};
     size_ = 0;
+    forget_code();
   }
 
   // --- ordered traversal --------------------------------------------------------------------
   const_iterator begin() const {
-    const_iterator it(&store_);
+    const_iterator it(&store_, code_.get());
     if (root_) it.descend(root_);
     return it;
   }
@@ -268,7 +300,7 @@ public:
     const_iterator() = default;
     reference operator*() const noexcept {
       assert(leaf_ != nullptr);
-      return {Leaf::key(leaf_), Leaf::value(leaf_)};
+      return {coded_ ? std::string_view(buf_) : raw_, Leaf::value(leaf_)};
     }
     pointer operator->() const noexcept { return {**this}; }
     const_iterator& operator++() {
@@ -290,7 +322,19 @@ public:
       const NodeHeader* node;
       unsigned idx;
     };
-    explicit const_iterator(const Store* store) noexcept : store_(store) {}
+    const_iterator(const Store* store, const KeyCode* code) noexcept : store_(store), code_(code) {}
+
+    // Makes l the current leaf: its key viewed in place or decoded into buf_.
+    void set_leaf(const LeafTag* l) {
+      leaf_ = l;
+      unsigned flags = 0;
+      raw_ = Leaf::stored(l, flags);
+      coded_ = flags != 0;
+      if (coded_) {
+        buf_.clear();
+        code_->decode(raw_, buf_);
+      }
+    }
 
     // Visit the smallest leaf at or below r.
     void descend(Ref r) {
@@ -299,7 +343,7 @@ public:
         stack_.push_back({h, 0});
         r = detail::hot::children<Ref>(h)[0];
       }
-      leaf_ = store_->leaf(r);
+      set_leaf(store_->leaf(r));
     }
     // Move to the first leaf after the subtree of the top frame's current entry.
     void advance() {
@@ -318,6 +362,10 @@ public:
     std::vector<Frame> stack_;
     const LeafTag* leaf_ = nullptr;
     const Store* store_ = nullptr;
+    const KeyCode* code_ = nullptr;
+    std::string_view raw_;  // the leaf's stored bytes
+    bool coded_ = false;    // ... which are coded: the key is buf_
+    std::string buf_;
   };
 
 private:
@@ -356,7 +404,21 @@ private:
   template <class GetFrame>
   static Spot locate(std::size_t depth, GetFrame&& frame, std::uint64_t m) noexcept;
 
-  std::string_view leaf_key(Ref r) const noexcept { return Leaf::key(store_.leaf(r)); }
+  // The key of leaf r: its stored bytes, or decoded into buf.
+  std::string_view leaf_key(Ref r, std::string& buf) const {
+    unsigned flags = 0;
+    const std::string_view s = Leaf::stored(store_.leaf(r), flags);
+    if (flags == 0) return s;
+    buf.clear();
+    code_->decode(s, buf);
+    return buf;
+  }
+  // Whether leaf l holds key (a coded key is compared with key's coded form, made on the fly).
+  bool leaf_is(const LeafTag* l, std::string_view key) const noexcept {
+    unsigned flags = 0;
+    const std::string_view s = Leaf::stored(l, flags);
+    return flags == 0 ? s == key : code_->equals(s, key);
+  }
   unsigned height_of(Ref r) const noexcept { return r.is_leaf() ? 0u : store_.node(r)->height; }
 
   const LeafTag* find_leaf(std::string_view key) const noexcept {
@@ -367,7 +429,17 @@ private:
     }
     if (!r) return nullptr;
     const LeafTag* l = store_.leaf(r);
-    return Leaf::key(l) == key ? l : nullptr;
+    if (code_ != nullptr && key.size() <= 160) {
+      // Code the key while the leaf is on its way from memory, then compare bytes.
+      __builtin_prefetch(l);
+      char coded[264];  // <= 12 bits a byte: at most 241 bytes + 8
+      const std::size_t n = code_->encode(key, coded);
+      unsigned flags = 0;
+      const std::string_view s = Leaf::stored(l, flags);
+      if (flags == 0) return s == key ? l : nullptr;
+      return s == std::string_view(coded, n) ? l : nullptr;
+    }
+    return leaf_is(l, key) ? l : nullptr;
   }
   LeafTag* find_leaf(std::string_view key) noexcept {
     return const_cast<LeafTag*>(std::as_const(*this).find_leaf(key));
@@ -384,11 +456,32 @@ private:
   void free_node(Ref r) noexcept { store_.delete_node(r, detail::hot::node_bytes<Ref>(store_.node(r))); }
 
   // Leaves: the format and the code FastArt's engine uses (detail/art_engine.hpp).
-  Ref alloc_leaf(std::string_view key, V& value) {
-    return detail::art::make_leaf<V>(store_, key, value, "HotArt's limit");
+  // A key is stored coded when the map has a code and its coded form is shorter.
+  Ref alloc_leaf(std::string_view key, V& value) { return alloc_leaf(key, value, code_.get()); }
+  Ref alloc_leaf(std::string_view key, V& value, const KeyCode* code) {
+    if (code != nullptr && key.size() > 1) {
+      const std::size_t n = code->coded_bytes(key);
+      if (n < key.size())
+        return detail::art::make_leaf<V, Leaf>(store_, n, 1, value, "HotArt's limit",
+                                               [&](char* to) { code->encode_exact(key, to); });
+    }
+    return detail::art::make_leaf<V, Leaf>(store_, key.size(), 0, value, "HotArt's limit",
+                                           [&](char* to) { std::memcpy(to, key.data(), key.size()); });
   }
-  Ref clone_leaf(const LeafTag* src) { return detail::art::clone_leaf<V>(store_, src); }
-  void free_leaf(Ref r) noexcept { detail::art::free_leaf<V>(store_, r); }
+  Ref clone_leaf(const LeafTag* src) { return detail::art::clone_leaf<V, Store, Leaf>(store_, src); }
+  void free_leaf(Ref r) noexcept { detail::art::free_leaf<V, Store, Leaf>(store_, r); }
+
+  // The key code: learnt once the map holds learn_at_ keys (see hot_options).
+  bool upsert_learn(std::string_view key, V& value, bool assign) {
+    const bool added = upsert(key, value, assign);
+    if (added && learn_at_ != 0 && size_ >= learn_at_ && !code_) learn_code();
+    return added;
+  }
+  void learn_code() noexcept;
+  void forget_code() noexcept {
+    code_.reset();
+    learn_at_ = options_.code_sample_keys;
+  }
 
   // Nodes made for an insert that then failed: freed (not their children) unless committed.
   struct Fresh {
@@ -432,6 +525,9 @@ private:
   Ref root_{};
   std::size_t size_ = 0;
   Store store_{};
+  hot_options options_{};
+  std::shared_ptr<const KeyCode> code_;  // immutable, shared by copies
+  std::size_t learn_at_ = hot_options{}.code_sample_keys;  // 0: learnt, or never
 };
 
 // ============================================================================================
@@ -478,7 +574,8 @@ bool BasicHotArt<V, Store>::upsert(std::string_view key, V& value, bool assign) 
     path.push({h, i, r});
     r = detail::hot::children<Ref>(h)[i];
   }
-  const std::string_view old = leaf_key(r);
+  std::string buf;
+  const std::string_view old = leaf_key(r, buf);
   if (old == key) {
     if (assign) Leaf::value(store_.leaf(r)) = std::move(value);
     return false;
@@ -578,7 +675,7 @@ bool BasicHotArt<V, Store>::erase(std::string_view key) {
     path.push({h, i, r});
     r = detail::hot::children<Ref>(h)[i];
   }
-  if (leaf_key(r) != key) return false;
+  if (!r || !leaf_is(store_.leaf(r), key)) return false;
   if (path.size() == 0) {
     root_ = Ref{};
   } else {
@@ -613,13 +710,63 @@ bool BasicHotArt<V, Store>::erase(std::string_view key) {
     }
   }
   free_leaf(r);
-  --size_;
+  if (--size_ == 0) forget_code();
   return true;
+}
+
+// Learns the key code from the keys held (all stored as they are) and rewrites the leaves whose
+// key it makes shorter: all new leaves are made before the tree changes, so if any allocation or
+// copy of a value fails the map stays as it was (and tries again at twice the size).
+template <class V, class Store>
+void BasicHotArt<V, Store>::learn_code() noexcept {
+  if constexpr (!std::is_copy_constructible_v<V>) {
+    learn_at_ = 0;  // values that cannot be copied stay where they are
+  } else {
+    std::vector<std::pair<Ref*, Ref>> fresh;  // slot, its new leaf
+    try {
+      std::array<std::uint64_t, 256> freq{};
+      std::vector<Ref*> slots{&root_};
+      std::vector<Ref*> leaves;
+      while (!slots.empty()) {
+        Ref* slot = slots.back();
+        slots.pop_back();
+        if (slot->is_leaf()) {
+          leaves.push_back(slot);
+          unsigned flags = 0;
+          // At most 256 bytes of a key, so that a few huge keys do not make the code theirs.
+          for (unsigned char b : Leaf::stored(store_.leaf(*slot), flags).substr(0, 256)) ++freq[b];
+          continue;
+        }
+        NodeHeader* h = store_.node(*slot);
+        Ref* c = detail::hot::children<Ref>(h);
+        for (unsigned j = 0; j < h->count; ++j) slots.push_back(c + j);
+      }
+      std::shared_ptr<const KeyCode> code = KeyCode::learn(freq);
+      fresh.reserve(leaves.size());
+      for (Ref* slot : leaves) {
+        const LeafTag* l = store_.leaf(*slot);
+        unsigned flags = 0;
+        const std::string_view key = Leaf::stored(l, flags);
+        if (key.size() <= 1 || code->coded_bytes(key) >= key.size()) continue;
+        V value(Leaf::value(l));
+        fresh.emplace_back(slot, alloc_leaf(key, value, code.get()));
+      }
+      for (auto& [slot, leaf] : fresh) {
+        const Ref old = std::exchange(*slot, leaf);
+        free_leaf(old);
+      }
+      code_ = std::move(code);
+      learn_at_ = 0;
+    } catch (...) {
+      for (auto& f : fresh) free_leaf(f.second);
+      learn_at_ = size_ * 2;
+    }
+  }
 }
 
 template <class V, class Store>
 auto BasicHotArt<V, Store>::lower_bound(std::string_view key) const -> const_iterator {
-  const_iterator it(&store_);
+  const_iterator it(&store_, code_.get());
   if (!root_) return it;
   Ref r = root_;
   while (r.is_inner()) {
@@ -628,15 +775,16 @@ auto BasicHotArt<V, Store>::lower_bound(std::string_view key) const -> const_ite
     it.stack_.push_back({h, i});
     r = detail::hot::children<Ref>(h)[i];
   }
-  const std::string_view found = leaf_key(r);
+  std::string buf;
+  const std::string_view found = leaf_key(r, buf);
   if (found == key) {
-    it.leaf_ = store_.leaf(r);
+    it.set_leaf(store_.leaf(r));
     return it;
   }
   const std::uint64_t m = detail::hot::mismatch_bit(key, found);
   const bool right = detail::hot::key_bit(key, m) != 0;
   if (it.stack_.empty()) {  // a single leaf
-    if (!right) it.leaf_ = store_.leaf(r);
+    if (!right) it.set_leaf(store_.leaf(r));
     return it;
   }
   // The key sits beside the subtree that the BiNode at m would split off: before it or after it.
@@ -827,12 +975,13 @@ void BasicHotArt<V, Store>::check_invariants() const {
   }
   // Every leaf is reached by its own key, and the leaves are in strictly increasing key order.
   std::size_t leaves = 0;
-  std::string_view last;
+  std::string last;  // a copy: a coded key is decoded into the iterator, which moves on
   for (auto it = begin(); it != end(); ++it) {
     const std::string_view k = (*it).key;
-    if (leaves > 0 && !(last < k)) fail("keys out of order at leaf " + std::to_string(leaves));
+    if (leaves > 0 && !(std::string_view(last) < k)) fail("keys out of order at leaf " + std::to_string(leaves));
     if (find_leaf(k) != it.leaf_) fail("a leaf its own key does not reach");
-    last = k;
+    if (code_ == nullptr && it.coded_) fail("a coded key in a map without a code");
+    last.assign(k);
     ++leaves;
   }
   if (leaves != size_) fail("size " + std::to_string(size_) + " but " + std::to_string(leaves) + " leaves");

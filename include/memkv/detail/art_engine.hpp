@@ -222,13 +222,15 @@ void for_each_child(const NodeHeader* h, F&& f) {
   }
 }
 
-// Leaf layout for values of type V: [V value][key length, LEB128: 1 byte below 128][key bytes].
-template <class V>
+// Leaf layout for values of type V: [V value][LEB128 of (n << FlagBits | flags)][n key bytes].
+// FastArt and ArenaArt: FlagBits = 0, the bytes are the key. HotArt: FlagBits = 1, flag 1 = the
+// bytes are the key's coded form (detail/key_code.hpp).
+template <class V, unsigned FlagBits = 0>
 struct LeafLayout {
   static_assert(alignof(V) <= 8, "ART values need alignof(V) <= 8");
   static constexpr std::size_t len_offset = sizeof(V);
 
-  static unsigned len_bytes(std::size_t n) noexcept {
+  static unsigned len_bytes(std::uint64_t n) noexcept {
     unsigned w = 1;
     while (n >= 0x80) {
       n >>= 7;
@@ -236,11 +238,12 @@ struct LeafLayout {
     }
     return w;
   }
-  static std::size_t bytes(std::size_t key_len) noexcept {
-    return len_offset + len_bytes(key_len) + key_len;
+  static std::size_t bytes(std::size_t n, unsigned flags = 0) noexcept {
+    return len_offset + len_bytes((std::uint64_t{n} << FlagBits) | flags) + n;
   }
-  static void write_len(void* leaf, std::uint32_t n) noexcept {
+  static void write_len(void* leaf, std::uint64_t n, unsigned flags = 0) noexcept {
     auto* p = static_cast<unsigned char*>(leaf) + len_offset;
+    n = (n << FlagBits) | flags;
     while (n >= 0x80) {
       *p++ = static_cast<unsigned char>(n | 0x80);
       n >>= 7;
@@ -251,25 +254,36 @@ struct LeafLayout {
   static const V& value(const LeafTag* l) noexcept {
     return *std::launder(reinterpret_cast<const V*>(l));
   }
-  static std::string_view key(const LeafTag* l) noexcept {
+  // The stored bytes (the key when FlagBits == 0) and the flags.
+  static std::string_view stored(const LeafTag* l, unsigned& flags) noexcept {
     const auto* p = reinterpret_cast<const unsigned char*>(l) + len_offset;
-    std::uint32_t n = *p & 0x7f;
-    for (unsigned shift = 7; *p++ & 0x80; shift += 7) n |= static_cast<std::uint32_t>(*p & 0x7f) << shift;
-    return {reinterpret_cast<const char*>(p), n};
+    std::uint64_t n = *p & 0x7f;
+    for (unsigned shift = 7; *p++ & 0x80; shift += 7) n |= static_cast<std::uint64_t>(*p & 0x7f) << shift;
+    flags = static_cast<unsigned>(n & ((1u << FlagBits) - 1));
+    return {reinterpret_cast<const char*>(p), static_cast<std::size_t>(n >> FlagBits)};
   }
-  static std::size_t key_len(const LeafTag* l) noexcept { return key(l).size(); }
+  static std::string_view key(const LeafTag* l) noexcept {
+    static_assert(FlagBits == 0, "leaves with flags: use stored()");
+    unsigned flags = 0;
+    return stored(l, flags);
+  }
+  static std::size_t bytes_of(const LeafTag* l) noexcept {
+    unsigned flags = 0;
+    return bytes(stored(l, flags).size(), flags);
+  }
 };
 
 // Leaves over a Store (see Tree below): FastArt, ArenaArt, HotArt and ArenaHotArt all make, copy
 // and free their leaves with these. If V's constructor throws, the block is given back.
 // `limit_name` names the limit in the error for an over-long key ("the limit", "HotArt's limit").
-template <class V, class Store>
-typename Store::Ref make_leaf(Store& store, std::string_view key, V& value, const char* limit_name) {
-  using Leaf = LeafLayout<V>;
-  if (key.size() > UINT32_MAX)
-    detail::throw_error("key of " + std::to_string(key.size()) + " bytes exceeds " + limit_name +
+// make_leaf stores `n` bytes written by fill(char*) under `flags`.
+template <class V, class Layout, class Store, class Fill>
+typename Store::Ref make_leaf(Store& store, std::size_t n, unsigned flags, V& value,
+                              const char* limit_name, Fill&& fill) {
+  if (n > UINT32_MAX)
+    detail::throw_error("key of " + std::to_string(n) + " bytes exceeds " + limit_name +
                         " of 2^32-1");
-  const std::size_t bytes = Leaf::bytes(key.size());
+  const std::size_t bytes = Layout::bytes(n, flags);
   LeafTag* l = nullptr;
   const auto r = store.new_leaf(bytes, l);
   try {
@@ -278,33 +292,36 @@ typename Store::Ref make_leaf(Store& store, std::string_view key, V& value, cons
     store.delete_leaf(r, bytes);
     throw;
   }
-  Leaf::write_len(l, static_cast<std::uint32_t>(key.size()));
-  if (!key.empty()) std::memcpy(reinterpret_cast<char*>(l) + bytes - key.size(), key.data(), key.size());
+  Layout::write_len(l, n, flags);
+  if (n != 0) fill(reinterpret_cast<char*>(l) + bytes - n);
   return r;
 }
-// A copy of leaf src (of any tree) in `store`.
 template <class V, class Store>
+typename Store::Ref make_leaf(Store& store, std::string_view key, V& value, const char* limit_name) {
+  return make_leaf<V, LeafLayout<V>>(store, key.size(), 0, value, limit_name,
+                                     [&](char* to) { std::memcpy(to, key.data(), key.size()); });
+}
+// A copy of leaf src (of any tree) in `store`.
+template <class V, class Store, class Layout = LeafLayout<V>>
 typename Store::Ref clone_leaf(Store& store, const LeafTag* src) {
-  using Leaf = LeafLayout<V>;
-  const std::size_t bytes = Leaf::bytes(Leaf::key_len(src));
+  const std::size_t bytes = Layout::bytes_of(src);
   LeafTag* l = nullptr;
   const auto r = store.new_leaf(bytes, l);
   try {
-    ::new (static_cast<void*>(l)) V(Leaf::value(src));
+    ::new (static_cast<void*>(l)) V(Layout::value(src));
   } catch (...) {
     store.delete_leaf(r, bytes);
     throw;
   }
-  std::memcpy(reinterpret_cast<char*>(l) + Leaf::len_offset,
-              reinterpret_cast<const char*>(src) + Leaf::len_offset, bytes - Leaf::len_offset);
+  std::memcpy(reinterpret_cast<char*>(l) + Layout::len_offset,
+              reinterpret_cast<const char*>(src) + Layout::len_offset, bytes - Layout::len_offset);
   return r;
 }
-template <class V, class Store>
+template <class V, class Store, class Layout = LeafLayout<V>>
 void free_leaf(Store& store, typename Store::Ref r) noexcept {
-  using Leaf = LeafLayout<V>;
   LeafTag* l = store.leaf(r);
-  const std::size_t bytes = Leaf::bytes(Leaf::key_len(l));
-  Leaf::value(l).~V();
+  const std::size_t bytes = Layout::bytes_of(l);
+  Layout::value(l).~V();
   store.delete_leaf(r, bytes);
 }
 
