@@ -6241,7 +6241,21 @@ FrozenLayer FrozenLayer::build(R&& range) {
 //                        a block of the map's ChunkArena
 //   Both are BasicHotArt<V, Store> over the stores FastArt and ArenaArt use (PointerStore,
 //   BasicArenaStore); the algorithms are the same code.
-//   Leaf<V> { V value; LEB128 key_len; char key[key_len]; }  // shared with FastArt
+//   Leaf<V> { V value; LEB128 (n << 1 | coded); char bytes[n]; }  // FastArt's leaf with a flag:
+//                                  // coded = 1: bytes is the key's coded form (below)
+//
+// Keys, coded: a leaf holds its whole key (the trie keeps only some of its bits). Once the map
+// holds hot_options::code_sample_keys keys (4096 by default) it learns an order-0 Huffman code
+// of their bytes (memkv/detail/key_code.hpp: the first 256 bytes of each key counted, every byte
+// value given a code of 1..12 bits) and rewrites their leaves; from then on every key that the
+// code makes shorter is stored coded (ending in a 1 bit, so equal keys have equal coded forms),
+// any other key as it is. The trie itself is over the keys, not their codes: order, positions
+// and node shapes do not change. A lookup codes the search key while the leaf it leads to is
+// being fetched and compares bytes; iteration and insert decode the leaf's key (~130 ns for a
+// 44-byte URL). URLs code in ~27 bytes instead of 44.5 (npm-urls: 4.6 bits of order-0 entropy a
+// byte), which takes ~17 bytes a key off the leaves. The code is learnt once (clear() or erasing
+// every key forgets it; copies share it) and never follows later keys: keys unlike the first
+// ones code worse or stay raw, never longer. code_sample_keys = 0 keeps every key raw.
 //
 // Invariants (check_invariants() verifies them): positions strictly increase down the tree
 // (every position of a child node is greater than the positions on its entry's path); every
@@ -6269,11 +6283,15 @@ FrozenLayer FrozenLayer::build(R&& range) {
 //     the node is rewritten in place in its old size.
 //   - Iterators: every insert/insert_or_assign/erase/clear/assignment invalidates all iterators and
 //     the key views of entries; find() pointers stay valid until that key is erased or the map is
-//     cleared, destroyed or assigned (values live in their leaf, which never moves).
+//     cleared, destroyed or assigned (values live in their leaf, which never moves), except
+//     across the one insert that makes the map learn its key code: that one moves the leaves of
+//     the keys held then (code_sample_keys of them) into coded ones. If that rewrite cannot
+//     allocate, the insert still succeeds, the map stays raw and learns at twice the size.
 //   - const member functions may run concurrently; mutation needs exclusive access.
 //   - Copy is deep (each copy has its own allocator pool or arena); move and swap are noexcept.
 //
-// Memory: memory_usage() is the allocator policy's bytes_in_use() plus sizeof(*this). Erasing every
+// Memory: memory_usage() is the allocator policy's bytes_in_use() plus sizeof(*this), plus the key
+// code's tables (~17 KiB) once learnt. Erasing every
 // key gives all nodes and leaves back (the SlabAllocator returns to its empty footprint). On
 // npm-urls (1.69M URLs, 44.5 B on average, shuffled inserts) it is 27.8 B/key beyond the raw key
 // bytes, 8-byte values included: leaves 12.5 (value 8, length 1, 8-byte slab rounding), nodes
@@ -7009,25 +7027,49 @@ public:
     return bits / 8 + 1;
   }
 
-  // Writes key's coded form (coded_bytes(key) bytes) to out, which must have room for 8 bytes
-  // more (it writes 8 bytes at a time); returns its length.
-  std::size_t encode(std::string_view key, char* out) const noexcept {
+  // A coding in progress, for callers that code a key a few bytes at a time (HotArt's lookup
+  // codes the search key while it waits for the trie's nodes).
+  struct encoder {
+    explicit encoder(char* out) noexcept : start(out), p(out) {}
+    char* start;
+    char* p;
     std::uint64_t acc = 0;  // pending bits, left-aligned
-    unsigned n = 0;         // how many (< 8 between keys' bytes)
-    char* p = out;
-    for (unsigned char b : key) {
-      const std::uint32_t e = enc_[b];
-      const unsigned len = e & 15u;
-      acc |= std::uint64_t{e >> 4} << (64 - n - len);
+    unsigned n = 0;         // how many (< 8 between key bytes)
+    std::size_t i = 0;      // key bytes coded so far
+  };
+  // Codes up to `count` more bytes of key.
+  void encode_some(std::string_view key, encoder& e, std::size_t count) const noexcept {
+    const std::size_t end = key.size() - e.i < count ? key.size() : e.i + count;
+    std::uint64_t acc = e.acc;
+    unsigned n = e.n;
+    char* p = e.p;
+    for (std::size_t i = e.i; i < end; ++i) {
+      const std::uint32_t c = enc_[static_cast<unsigned char>(key[i])];
+      const unsigned len = c & 15u;
+      acc |= std::uint64_t{c >> 4} << (64 - n - len);
       n += len;
       store_be(p, acc);
       p += n >> 3;
       acc <<= n & ~7u;
       n &= 7u;
     }
-    acc |= std::uint64_t{1} << (63 - n);  // the end mark
-    store_be(p, acc);
-    return static_cast<std::size_t>(p - out) + 1;
+    e.acc = acc;
+    e.n = n;
+    e.p = p;
+    e.i = end;
+  }
+  // Codes the rest of key and the end mark; returns the coded form's length.
+  std::size_t encode_rest(std::string_view key, encoder& e) const noexcept {
+    encode_some(key, e, key.size());
+    store_be(e.p, e.acc | (std::uint64_t{1} << (63 - e.n)));  // the end mark
+    return static_cast<std::size_t>(e.p - e.start) + 1;
+  }
+
+  // Writes key's coded form (coded_bytes(key) bytes) to out, which must have room for 8 bytes
+  // more (it writes 8 bytes at a time); returns its length.
+  std::size_t encode(std::string_view key, char* out) const noexcept {
+    encoder e(out);
+    return encode_rest(key, e);
   }
 
   // encode() into exactly coded_bytes(key) bytes at out.
@@ -7418,6 +7460,26 @@ private:
   unsigned height_of(Ref r) const noexcept { return r.is_leaf() ? 0u : store_.node(r)->height; }
 
   const LeafTag* find_leaf(std::string_view key) const noexcept {
+    if (code_ != nullptr && key.size() <= 160) {
+      // Code the search key a few bytes a level, while each node is on its way from memory,
+      // then compare bytes with the leaf.
+      char coded[264];  // <= 12 bits a byte: at most 241 bytes + 8
+      KeyCode::encoder e(coded);
+      Ref r = root_;
+      while (r.is_inner()) {
+        const NodeHeader* h = store_.node(r);
+        code_->encode_some(key, e, 8);
+        r = detail::hot::children<Ref>(h)[detail::hot::match(h, detail::hot::extract(h, key))];
+      }
+      if (!r) return nullptr;
+      const LeafTag* l = store_.leaf(r);
+      __builtin_prefetch(l);
+      const std::size_t n = code_->encode_rest(key, e);
+      unsigned flags = 0;
+      const std::string_view s = Leaf::stored(l, flags);
+      if (flags == 0) return s == key ? l : nullptr;
+      return s == std::string_view(coded, n) ? l : nullptr;
+    }
     Ref r = root_;
     while (r.is_inner()) {
       const NodeHeader* h = store_.node(r);
@@ -7425,16 +7487,6 @@ private:
     }
     if (!r) return nullptr;
     const LeafTag* l = store_.leaf(r);
-    if (code_ != nullptr && key.size() <= 160) {
-      // Code the key while the leaf is on its way from memory, then compare bytes.
-      __builtin_prefetch(l);
-      char coded[264];  // <= 12 bits a byte: at most 241 bytes + 8
-      const std::size_t n = code_->encode(key, coded);
-      unsigned flags = 0;
-      const std::string_view s = Leaf::stored(l, flags);
-      if (flags == 0) return s == key ? l : nullptr;
-      return s == std::string_view(coded, n) ? l : nullptr;
-    }
     return leaf_is(l, key) ? l : nullptr;
   }
   LeafTag* find_leaf(std::string_view key) noexcept {

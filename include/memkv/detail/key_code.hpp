@@ -63,25 +63,49 @@ public:
     return bits / 8 + 1;
   }
 
-  // Writes key's coded form (coded_bytes(key) bytes) to out, which must have room for 8 bytes
-  // more (it writes 8 bytes at a time); returns its length.
-  std::size_t encode(std::string_view key, char* out) const noexcept {
+  // A coding in progress, for callers that code a key a few bytes at a time (HotArt's lookup
+  // codes the search key while it waits for the trie's nodes).
+  struct encoder {
+    explicit encoder(char* out) noexcept : start(out), p(out) {}
+    char* start;
+    char* p;
     std::uint64_t acc = 0;  // pending bits, left-aligned
-    unsigned n = 0;         // how many (< 8 between keys' bytes)
-    char* p = out;
-    for (unsigned char b : key) {
-      const std::uint32_t e = enc_[b];
-      const unsigned len = e & 15u;
-      acc |= std::uint64_t{e >> 4} << (64 - n - len);
+    unsigned n = 0;         // how many (< 8 between key bytes)
+    std::size_t i = 0;      // key bytes coded so far
+  };
+  // Codes up to `count` more bytes of key.
+  void encode_some(std::string_view key, encoder& e, std::size_t count) const noexcept {
+    const std::size_t end = key.size() - e.i < count ? key.size() : e.i + count;
+    std::uint64_t acc = e.acc;
+    unsigned n = e.n;
+    char* p = e.p;
+    for (std::size_t i = e.i; i < end; ++i) {
+      const std::uint32_t c = enc_[static_cast<unsigned char>(key[i])];
+      const unsigned len = c & 15u;
+      acc |= std::uint64_t{c >> 4} << (64 - n - len);
       n += len;
       store_be(p, acc);
       p += n >> 3;
       acc <<= n & ~7u;
       n &= 7u;
     }
-    acc |= std::uint64_t{1} << (63 - n);  // the end mark
-    store_be(p, acc);
-    return static_cast<std::size_t>(p - out) + 1;
+    e.acc = acc;
+    e.n = n;
+    e.p = p;
+    e.i = end;
+  }
+  // Codes the rest of key and the end mark; returns the coded form's length.
+  std::size_t encode_rest(std::string_view key, encoder& e) const noexcept {
+    encode_some(key, e, key.size());
+    store_be(e.p, e.acc | (std::uint64_t{1} << (63 - e.n)));  // the end mark
+    return static_cast<std::size_t>(e.p - e.start) + 1;
+  }
+
+  // Writes key's coded form (coded_bytes(key) bytes) to out, which must have room for 8 bytes
+  // more (it writes 8 bytes at a time); returns its length.
+  std::size_t encode(std::string_view key, char* out) const noexcept {
+    encoder e(out);
+    return encode_rest(key, e);
   }
 
   // encode() into exactly coded_bytes(key) bytes at out.
