@@ -7508,10 +7508,16 @@ private:
   Ref alloc_leaf(std::string_view key, V& value) { return alloc_leaf(key, value, code_.get()); }
   Ref alloc_leaf(std::string_view key, V& value, const KeyCode* code) {
     if (code != nullptr && key.size() > 1) {
-      const std::size_t n = code->coded_bytes(key);
-      if (n < key.size())
+      if (key.size() <= 160) {  // coded on the stack, once
+        char coded[264];        // <= 12 bits a byte: at most 241 bytes + 8
+        const std::size_t n = code->encode(key, coded);
+        if (n < key.size())
+          return detail::art::make_leaf<V, Leaf>(store_, n, 1, value, "HotArt's limit",
+                                                 [&](char* to) { std::memcpy(to, coded, n); });
+      } else if (const std::size_t n = code->coded_bytes(key); n < key.size()) {
         return detail::art::make_leaf<V, Leaf>(store_, n, 1, value, "HotArt's limit",
                                                [&](char* to) { code->encode_exact(key, to); });
+      }
     }
     return detail::art::make_leaf<V, Leaf>(store_, key.size(), 0, value, "HotArt's limit",
                                            [&](char* to) { std::memcpy(to, key.data(), key.size()); });
@@ -7622,7 +7628,7 @@ bool BasicHotArt<V, Store>::upsert(std::string_view key, V& value, bool assign) 
     path.push({h, i, r});
     r = detail::hot::children<Ref>(h)[i];
   }
-  std::string buf;
+  static thread_local std::string buf;  // a coded leaf's key (reused: no allocation per insert)
   const std::string_view old = leaf_key(r, buf);
   if (old == key) {
     if (assign) Leaf::value(store_.leaf(r)) = std::move(value);
