@@ -342,16 +342,26 @@ public:
     };
     const_iterator(const Store* store, const KeyCode* code) noexcept : store_(store), code_(code) {}
 
-    // Makes l the current leaf: its key viewed in place or decoded into buf_.
+    // Makes l the current leaf: its key viewed in place or decoded into buf_. In a scan, a coded
+    // key keeps the bytes whose codes it shares with the previous coded key (its neighbour in
+    // key order, so usually a long prefix) and decodes only the rest.
     void set_leaf(const LeafTag* l) {
-      leaf_ = l;
       unsigned flags = 0;
-      raw_ = Leaf::stored(l, flags);
-      coded_ = flags != 0;
-      if (coded_) {
-        buf_.clear();
-        code_->decode(raw_, buf_);
+      const std::string_view stored = Leaf::stored(l, flags);
+      if (flags != 0) {
+        if (coded_ && leaf_ != nullptr) {
+          const auto [keep, bit] =
+              code_->resume_point(buf_, detail::common_prefix_length(raw_, stored));
+          buf_.resize(keep);
+          code_->decode(stored, buf_, bit);
+        } else {
+          buf_.clear();
+          code_->decode(stored, buf_);
+        }
       }
+      leaf_ = l;
+      raw_ = stored;
+      coded_ = flags != 0;
     }
 
     // Visit the smallest leaf at or below r.
@@ -360,6 +370,15 @@ public:
         const NodeHeader* h = store_->node(r);
         stack_.push_back({h, 0});
         r = detail::hot::children<Ref>(h)[0];
+      }
+      // The next entry is usually the next leaf: start fetching it (leaves sit wherever they were
+      // allocated, so in a scan each is a cache miss; this one overlaps with the work below).
+      if (!stack_.empty()) {
+        const Frame& f = stack_.back();
+        for (unsigned j = f.idx + 1u; j < f.node->count && j <= f.idx + 2u; ++j) {
+          const Ref next = detail::hot::children<Ref>(f.node)[j];
+          if (next.is_leaf()) __builtin_prefetch(store_->leaf(next));
+        }
       }
       set_leaf(store_->leaf(r));
     }

@@ -6986,6 +6986,7 @@ struct Stats {
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 
 namespace memkv::detail {
@@ -7019,6 +7020,22 @@ public:
   }
 
   unsigned length(std::uint8_t b) const noexcept { return enc_[b] & 15u; }
+
+  // Decoding the next key of a scan reuses the bytes it shares with the previous one: if
+  // `prev_coded` decoded to `prev`, and `common` leading bytes of the next coded form equal
+  // prev_coded's, then the first `keep` bytes of prev are the next key's too, and its other
+  // bytes are decode(next, out, bit). Returns {keep, bit}.
+  std::pair<std::size_t, std::uint64_t> resume_point(std::string_view prev, std::size_t common) const noexcept {
+    const std::uint64_t limit = std::uint64_t{common} * 8;
+    std::uint64_t bit = 0;
+    std::size_t keep = 0;
+    for (; keep < prev.size(); ++keep) {
+      const unsigned len = enc_[static_cast<unsigned char>(prev[keep])] & 15u;
+      if (bit + len > limit) break;
+      bit += len;
+    }
+    return {keep, bit};
+  }
 
   // Bytes of key's coded form.
   std::size_t coded_bytes(std::string_view key) const noexcept {
@@ -7105,8 +7122,10 @@ public:
     return end - c == 1 && *c == last;
   }
 
-  // Appends the key whose coded form is `coded` (a non-empty result of encode) to out.
-  void decode(std::string_view coded, std::string& out) const {
+  // Appends the key whose coded form is `coded` (a non-empty result of encode) to out; with
+  // from > 0, only its bytes whose codes start at bit `from` or later (a byte boundary of the
+  // code: see resume_point).
+  void decode(std::string_view coded, std::string& out, std::uint64_t from = 0) const {
     const std::size_t n = coded.size();
     if (n == 0) return;
     // A copy with 8 zero bytes after it, so that every 8-byte load below stays inside.
@@ -7125,7 +7144,7 @@ public:
     out.resize(at + total + 2);  // at most a byte per bit (codes are >= 1 bit), + 2 of slack
     char* o = out.data() + at;
     const unsigned drop = 64 - max_;
-    std::uint64_t pos = 0;
+    std::uint64_t pos = from;
     // Whole windows of >= 57 bits, one or two bytes a step, while a whole entry surely fits
     // before the end mark.
     while (pos + max_ <= total) {
@@ -7362,16 +7381,26 @@ public:
     };
     const_iterator(const Store* store, const KeyCode* code) noexcept : store_(store), code_(code) {}
 
-    // Makes l the current leaf: its key viewed in place or decoded into buf_.
+    // Makes l the current leaf: its key viewed in place or decoded into buf_. In a scan, a coded
+    // key keeps the bytes whose codes it shares with the previous coded key (its neighbour in
+    // key order, so usually a long prefix) and decodes only the rest.
     void set_leaf(const LeafTag* l) {
-      leaf_ = l;
       unsigned flags = 0;
-      raw_ = Leaf::stored(l, flags);
-      coded_ = flags != 0;
-      if (coded_) {
-        buf_.clear();
-        code_->decode(raw_, buf_);
+      const std::string_view stored = Leaf::stored(l, flags);
+      if (flags != 0) {
+        if (coded_ && leaf_ != nullptr) {
+          const auto [keep, bit] =
+              code_->resume_point(buf_, detail::common_prefix_length(raw_, stored));
+          buf_.resize(keep);
+          code_->decode(stored, buf_, bit);
+        } else {
+          buf_.clear();
+          code_->decode(stored, buf_);
+        }
       }
+      leaf_ = l;
+      raw_ = stored;
+      coded_ = flags != 0;
     }
 
     // Visit the smallest leaf at or below r.
@@ -7380,6 +7409,15 @@ public:
         const NodeHeader* h = store_->node(r);
         stack_.push_back({h, 0});
         r = detail::hot::children<Ref>(h)[0];
+      }
+      // The next entry is usually the next leaf: start fetching it (leaves sit wherever they were
+      // allocated, so in a scan each is a cache miss; this one overlaps with the work below).
+      if (!stack_.empty()) {
+        const Frame& f = stack_.back();
+        for (unsigned j = f.idx + 1u; j < f.node->count && j <= f.idx + 2u; ++j) {
+          const Ref next = detail::hot::children<Ref>(f.node)[j];
+          if (next.is_leaf()) __builtin_prefetch(store_->leaf(next));
+        }
       }
       set_leaf(store_->leaf(r));
     }

@@ -21,6 +21,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "memkv/detail/fst_codec.hpp"
 
@@ -55,6 +56,22 @@ public:
   }
 
   unsigned length(std::uint8_t b) const noexcept { return enc_[b] & 15u; }
+
+  // Decoding the next key of a scan reuses the bytes it shares with the previous one: if
+  // `prev_coded` decoded to `prev`, and `common` leading bytes of the next coded form equal
+  // prev_coded's, then the first `keep` bytes of prev are the next key's too, and its other
+  // bytes are decode(next, out, bit). Returns {keep, bit}.
+  std::pair<std::size_t, std::uint64_t> resume_point(std::string_view prev, std::size_t common) const noexcept {
+    const std::uint64_t limit = std::uint64_t{common} * 8;
+    std::uint64_t bit = 0;
+    std::size_t keep = 0;
+    for (; keep < prev.size(); ++keep) {
+      const unsigned len = enc_[static_cast<unsigned char>(prev[keep])] & 15u;
+      if (bit + len > limit) break;
+      bit += len;
+    }
+    return {keep, bit};
+  }
 
   // Bytes of key's coded form.
   std::size_t coded_bytes(std::string_view key) const noexcept {
@@ -141,8 +158,10 @@ public:
     return end - c == 1 && *c == last;
   }
 
-  // Appends the key whose coded form is `coded` (a non-empty result of encode) to out.
-  void decode(std::string_view coded, std::string& out) const {
+  // Appends the key whose coded form is `coded` (a non-empty result of encode) to out; with
+  // from > 0, only its bytes whose codes start at bit `from` or later (a byte boundary of the
+  // code: see resume_point).
+  void decode(std::string_view coded, std::string& out, std::uint64_t from = 0) const {
     const std::size_t n = coded.size();
     if (n == 0) return;
     // A copy with 8 zero bytes after it, so that every 8-byte load below stays inside.
@@ -161,7 +180,7 @@ public:
     out.resize(at + total + 2);  // at most a byte per bit (codes are >= 1 bit), + 2 of slack
     char* o = out.data() + at;
     const unsigned drop = 64 - max_;
-    std::uint64_t pos = 0;
+    std::uint64_t pos = from;
     // Whole windows of >= 57 bits, one or two bytes a step, while a whole entry surely fits
     // before the end mark.
     while (pos + max_ <= total) {
