@@ -102,23 +102,25 @@
 //   - Copy is deep (each copy has its own allocator pool or arena); move and swap are noexcept.
 //
 // Memory: memory_usage() is the allocator policy's bytes_in_use() plus sizeof(*this), plus the key
-// code's tables (~17 KiB) once learnt. Erasing every
-// key gives all nodes and leaves back (the SlabAllocator returns to its empty footprint). On
-// npm-urls (1.69M URLs, 44.5 B on average, shuffled inserts) it is 27.8 B/key beyond the raw key
-// bytes, 8-byte values included: leaves 12.5 (value 8, length 1, 8-byte slab rounding), nodes
-// 14.2 (an 8-byte child slot and a 1-4 byte partial key per entry, ~15 entries per node,
-// headers and unit masks), SlabAllocator chunk tails and free slots 0.9 (5.7 until its chunks
-// were capped at 64 KiB instead of 1 MiB), and 0.2 for the partly used 2 MiB huge-page region
-// (the SlabAllocator's 64 KiB chunks come from such regions once it holds 16 MiB:
-// memkv/core/huge_pages.hpp).
-// ArenaHotArt on the same keys: 23.3 B/key (bench/results/npm-urls.md, 2026-12-02 07:26 UTC,
-// medians of 3; HotArt 27.8 in the same run): nodes 9.9 B/key instead of 14.2 (4 bytes less per
-// entry, 1.07 entries a key), leaves the same 12.5 (the arena's 8-byte units round them as the
-// slab did), chunk tails and free blocks ~0.9. Its smaller nodes also look up faster: 0.88
-// against 0.66 M lookups/s in that run (3.11x and 2.34x std::map; the C HAT-trie 3.22x).
-// The arena bounds the map to ~16 GiB of nodes and leaves (about 250 million 45-byte URL keys):
-// past it an insert throws memkv::error and changes nothing. Maps that may grow beyond that
-// use HotArt.
+// code's tables (~17 KiB) once learnt. Erasing every key gives all nodes and leaves back (the
+// SlabAllocator returns to its empty footprint). On npm-urls (1.69M URLs, 44.5 B on average,
+// shuffled inserts; bench/results/npm-urls.md, 2026-12-02 10:40 UTC, medians of 3) HotArt holds
+// 11.2 B/key beyond the raw key bytes and ArenaHotArt 6.0, 8-byte values included (27.8 and 23.4
+// with raw keys, the 07:26 UTC table). ArenaHotArt's 6.0: leaves 12.5 + the coded key, which is
+// 17.3 B shorter than the key (27.15 B against 44.47 on average), so -4.8 net (value 8, length 1,
+// the arena's 8-byte units 3.5); nodes 9.9 (a 4-byte child slot and a 1-4 byte partial key per
+// entry, ~15 entries per node, headers and unit masks); chunk tails and free blocks ~0.9. HotArt
+// has 8-byte child slots (nodes 14.2 B/key), its SlabAllocator's chunk tails and free slots
+// (~0.9) and the partly used 2 MiB huge-page region (~0.2; its 64 KiB chunks come from such
+// regions once it holds 16 MiB: memkv/core/huge_pages.hpp).
+// Speed in that run: ArenaHotArt 1.10 M lookups/s (2.82x std::map), HotArt 0.87 (2.23x), the C
+// HAT-trie 1.36 (3.47x), JudySL 1.82x. Coded keys cost lookups 3-10% and scans about 2x
+// (scratch program, npm-urls, the same ArenaHotArt with and without a code in one process,
+// medians of 5: 1.03-1.10x the time a lookup; a scan 175-195 ns a key against 80-97 when the
+// key's bytes are read).
+// The arena bounds the map to ~16 GiB of nodes and leaves (about 340 million 44-byte URL keys
+// coded, 250 million raw): past it an insert throws memkv::error and changes nothing. Maps that
+// may grow beyond that use HotArt.
 // A small ArenaHotArt can hold more than a HotArt: its chunks double from 4 KiB to 1 MiB, and
 // the newest is partly used (measured: 50,000 30-byte keys, 33.0 against 29.4 B/key).
 //

@@ -9,8 +9,11 @@
 // any key can be coded, whatever the sample held; a key whose coded form would not be shorter
 // than the key is stored as it is (the leaf says which: see hot_art.hpp).
 //
-// Measured on npm-urls (1,685,458 URLs, 44.5 bytes on average): a code learnt from 4,096 of them
-// codes the average key in ~27 bytes (order-0 entropy of their bytes: 4.6 bits).
+// Measured (a code learnt from 4,096 shuffled keys, then every key coded; scratch program): npm-urls
+// (1,685,458 URLs, 44.47 bytes on average) code in 27.15 bytes on average, every one shorter than
+// itself (order-0 entropy of their bytes: 4.6 bits); npm-names (4,499,322 names, 20.02 bytes)
+// in 12.45, 99.4% of them shorter. Speed (g++ 12 -O2 -march=native, 200,000 URLs): decode ~130
+// ns a key (a table of the next 12 bits gives one or two bytes a step), encode ~70 ns.
 #pragma once
 
 #include <array>
