@@ -61,9 +61,9 @@
 // value given a code of 1..12 bits) and rewrites their leaves; from then on every key that the
 // code makes shorter is stored coded (ending in a 1 bit, so equal keys have equal coded forms),
 // any other key as it is. The trie itself is over the keys, not their codes: order, positions
-// and node shapes do not change. A lookup codes the search key while the leaf it leads to is
-// being fetched and compares bytes; iteration and insert decode the leaf's key (~130 ns for a
-// 44-byte URL). URLs code in ~27 bytes instead of 44.5 (npm-urls: 4.6 bits of order-0 entropy a
+// and node shapes do not change. A lookup codes the search key 8 bytes a level while the trie's
+// nodes are fetched, then compares bytes with the leaf; insert decodes the leaf's key (~130 ns
+// for a 44-byte URL); a scan decodes only the bytes a key does not share with the previous one. URLs code in ~27 bytes instead of 44.5 (npm-urls: 4.6 bits of order-0 entropy a
 // byte), which takes ~17 bytes a key off the leaves. The code is learnt once (clear() or erasing
 // every key forgets it; copies share it) and never follows later keys: keys unlike the first
 // ones code worse or stay raw, never longer. code_sample_keys = 0 keeps every key raw.

@@ -16,6 +16,7 @@
 // ns a key (a table of the next 12 bits gives one or two bytes a step), encode ~70 ns.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstddef>
@@ -37,6 +38,7 @@ public:
     const fst::label_code c = fst::label_code::from_frequencies(freq);
     auto k = std::make_shared<key_code>();
     k->max_ = c.max_length;
+    k->min_ = *std::min_element(c.length.begin(), c.length.end());
     for (unsigned s = 0; s < 256; ++s) k->enc_[s] = (std::uint32_t{c.code[s]} << 4) | c.length[s];
     // The byte whose code starts each max_-bit index, then the byte after it if it fits too.
     std::array<std::uint16_t, 1u << fst::max_code_length> one{};  // length << 8 | byte
@@ -180,7 +182,7 @@ public:
     // Bits before the end mark: the last byte's lowest 1 bit.
     const std::uint64_t total = 8 * n - 1 - static_cast<unsigned>(std::countr_zero(c[n - 1]));
     const std::size_t at = out.size();
-    out.resize(at + total + 2);  // at most a byte per bit (codes are >= 1 bit), + 2 of slack
+    out.resize(at + total / min_ + 2);  // at most a byte per shortest code, + 2 of slack
     char* o = out.data() + at;
     const unsigned drop = 64 - max_;
     std::uint64_t pos = from;
@@ -234,7 +236,8 @@ private:
   // By the next max_ bits: first byte | second byte << 8 | first length << 16 |
   // length of both << 20 | (1 if there is a second byte) << 24.
   std::array<std::uint32_t, 1u << fst::max_code_length> dec_{};
-  unsigned max_ = 8;
+  unsigned max_ = 8;  // longest code
+  unsigned min_ = 8;  // shortest code
 };
 
 }  // namespace memkv::detail
