@@ -1,5 +1,6 @@
 // Tests of memkv::FastArt: one behaviour per TEST_CASE, then the randomized differential runs.
 #include <memkv/fast_art.hpp>
+#include <memkv/arena_art.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -1317,4 +1318,127 @@ TEST_CASE("FastArt differential: the MallocAllocator policy", "[fast_art][differ
   o.seed += 3000;
   o.ops = std::max<std::size_t>(1, o.ops / 4);
   differential<memkv::FastArt<std::uint64_t, memkv::MallocAllocator>>("FastArt<uint64, Malloc>", o, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coded keys (art_options::code_sample_keys; detail/key_code.hpp, shared with HotArt)
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("FastArt and ArenaArt: keys stored coded once the tree holds code_sample_keys keys", "[fast_art][arena_art][key_code]") {
+  std::vector<std::string> urls;
+  for (int i = 0; i < 60000; ++i)
+    urls.push_back("https://github.com/user" + std::to_string(i * 7919 % 1000) + "/repo-" + std::to_string(i));
+  std::size_t raw = 0;
+  for (const auto& u : urls) raw += u.size();
+  memkv::FastArt<> fast, fast_coded(memkv::art_options{1000});
+  memkv::ArenaArt<> arena, arena_plain(memkv::art_options{0});
+  std::map<std::string, std::uint64_t> ref;
+  for (std::size_t i = 0; i < urls.size(); ++i) {
+    fast.insert(urls[i], i);
+    fast_coded.insert(urls[i], i);
+    arena.insert(urls[i], i);
+    arena_plain.insert(urls[i], i);
+    ref.emplace(urls[i], i);
+    if (i + 1 == 999) CHECK_FALSE(fast_coded.keys_coded());
+    if (i + 1 == 1000) CHECK(fast_coded.keys_coded());
+  }
+  CHECK_FALSE(fast.keys_coded());  // FastArt: raw unless asked
+  CHECK(arena.keys_coded());       // ArenaArt: coded from 4096 keys
+  CHECK_FALSE(arena_plain.keys_coded());
+  CHECK(arena.options().code_sample_keys == 4096);
+  CHECK(fast.options().code_sample_keys == 0);
+  for (auto* m : {&fast, &fast_coded}) {
+    REQUIRE_NOTHROW(m->check_invariants());
+    REQUIRE(contents(*m) == std::vector<std::pair<std::string, std::uint64_t>>(ref.begin(), ref.end()));
+  }
+  for (auto* m : {&arena, &arena_plain}) {
+    REQUIRE_NOTHROW(m->check_invariants());
+    REQUIRE(contents(*m) == std::vector<std::pair<std::string, std::uint64_t>>(ref.begin(), ref.end()));
+  }
+  for (std::size_t i = 0; i < urls.size(); i += 7) {
+    REQUIRE(fast_coded.get(urls[i]) == i);
+    REQUIRE(arena.get(urls[i]) == i);
+    REQUIRE_FALSE(arena.contains(urls[i] + "x"));
+    const std::string shorter = urls[i].substr(0, urls[i].size() - 1);
+    REQUIRE(fast_coded.contains(shorter) == ref.contains(shorter));
+    REQUIRE(arena.contains(shorter) == ref.contains(shorter));
+  }
+  // The same trie; the leaves shrink by more than 10 bytes a URL (~17).
+  CHECK(fast.stats().node4 == fast_coded.stats().node4);
+  CHECK(arena.stats().leaves == arena_plain.stats().leaves);
+  INFO("B/key: FastArt " << (double(fast.memory_usage()) - double(raw)) / 60000.0 << ", coded "
+                         << (double(fast_coded.memory_usage()) - double(raw)) / 60000.0 << "; ArenaArt raw "
+                         << (double(arena_plain.memory_usage()) - double(raw)) / 60000.0 << ", coded "
+                         << (double(arena.memory_usage()) - double(raw)) / 60000.0);
+  CHECK(fast_coded.memory_usage() + 60000 * 10 < fast.memory_usage());
+  CHECK(arena.memory_usage() + 60000 * 10 < arena_plain.memory_usage());
+  // Scans and bounds see the keys themselves.
+  for (const char* p : {"https://github.com/user7", "https://github.com/user99/repo-1", "https://", "", "i"}) {
+    std::vector<std::string> got, want;
+    for (auto e : arena.prefix(p)) got.emplace_back(e.key);
+    for (auto it = ref.lower_bound(p); it != ref.end() && it->first.starts_with(p); ++it) want.push_back(it->first);
+    CHECK(got == want);
+    auto lb = fast_coded.lower_bound(std::string(p) + "\x01");
+    auto rlb = ref.lower_bound(std::string(p) + "\x01");
+    REQUIRE((lb == fast_coded.end()) == (rlb == ref.end()));
+    if (rlb != ref.end()) CHECK((*lb).key == rlb->first);
+  }
+  // Copies share the code; erasing every key forgets it; compact() keeps it.
+  memkv::ArenaArt<> copy(arena);
+  CHECK(copy.keys_coded());
+  copy.compact();
+  CHECK(copy.keys_coded());
+  REQUIRE(contents(copy) == contents(arena));
+  const std::size_t empty = memkv::ArenaArt<>().memory_usage();
+  for (const auto& u : urls) REQUIRE(copy.erase(u));
+  CHECK_FALSE(copy.keys_coded());
+  CHECK(copy.memory_usage() <= empty + 4096 * 2);  // the arena keeps its first chunk
+  arena.clear();
+  CHECK_FALSE(arena.keys_coded());
+}
+
+TEST_CASE("FastArt differential: coded keys, a code learnt from 16 keys", "[fast_art][differential][key_code]") {
+  auto o = default_options();
+  o.seed += 6000;
+  o.ops = std::max<std::size_t>(1, o.ops / 2);
+  o.max_size = 300;
+  o.invariant_every = 500;
+  o.copy_every = 20000;
+  {
+    INFO("seed " << o.seed << ", " << o.ops << " ops");
+    Art a(memkv::art_options{16});
+    memkv_test::DiffStats st;
+    REQUIRE_NOTHROW(st = memkv_test::run_differential(a, o));
+    CHECK(st.times_empty > 0);
+  }
+  {
+    o.seed += 1;
+    o.max_size = 20000;
+    o.ops = std::max<std::size_t>(1, memkv_test::test_ops() / 4);
+    INFO("seed " << o.seed << ", " << o.ops << " ops");
+    memkv::ArenaArt<std::string> a(memkv::art_options{64});
+    REQUIRE_NOTHROW(memkv_test::run_differential(a, o));
+  }
+}
+
+TEST_CASE("FastArt differential: coded keys and random allocation failures", "[fast_art][differential][key_code]") {
+  // Learning the code rebuilds the tree: when an allocation fails there, the insert that
+  // triggered it still succeeds and the map stays raw until it tries again.
+  struct Reset {
+    ~Reset() { RandomFailSlab::one_in = 0; }
+  } reset;
+  auto o = default_options();
+  o.seed += 7000;
+  o.ops = std::max<std::size_t>(1, o.ops / 8);
+  o.max_size = 500;
+  o.allocation_failures = true;
+  o.copy_every = 50000;
+  RandomFailSlab::rng = memkv_test::Rng(o.seed);
+  RandomFailSlab::one_in = 500;
+  INFO("seed " << o.seed);
+  memkv::FastArt<std::string, RandomFailSlab> m(memkv::art_options{32});
+  memkv_test::DiffStats stats;
+  REQUIRE_NOTHROW(stats = memkv_test::run_differential(m, o));
+  INFO(memkv_test::describe(stats));
+  if (o.ops >= 100000) CHECK(stats.bad_allocs > 10);
 }

@@ -1109,19 +1109,17 @@ TEST_CASE("HotArt: a key code that cannot be learnt for lack of memory is learnt
 TEST_CASE("HotArt differential: coded keys, a code learnt from 16 keys, maps that empty often", "[hot_art][differential][key_code]") {
   auto o = default_options();
   o.seed += 9700;
-  o.ops = std::max<std::size_t>(1, o.ops / 2);
+  o.ops = std::max<std::size_t>(1, o.ops / 4);
   o.max_size = 300;
   o.invariant_every = 500;
   o.copy_every = 20000;
-  for (std::size_t s = 0; s < 2; ++s) {
-    o.seed += s;
-    INFO("seed " << o.seed << ", " << o.ops << " ops");
-    Hot h(memkv::hot_options{16});
-    StrArenaHot a(memkv::hot_options{16});
-    memkv_test::DiffStats st;
-    REQUIRE_NOTHROW(st = memkv_test::run_differential(h, o));
-    CHECK(st.times_empty > 0);
-    REQUIRE_NOTHROW(st = memkv_test::run_differential(a, o));
-    CHECK(st.times_empty > 0);
-  }
+  INFO("seed " << o.seed << ", " << o.ops << " ops");
+  Hot h(memkv::hot_options{16});
+  StrArenaHot a(memkv::hot_options{16});
+  memkv_test::DiffStats st;
+  REQUIRE_NOTHROW(st = memkv_test::run_differential(h, o));
+  CHECK(st.times_empty > 0);
+  o.seed += 1;
+  REQUIRE_NOTHROW(st = memkv_test::run_differential(a, o));
+  CHECK(st.times_empty > 0);
 }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
@@ -27,8 +28,17 @@
 #include "../core/error.hpp"
 #include "../core/key.hpp"
 #include "../core/simd.hpp"
+#include "key_code.hpp"
 
 namespace memkv {
+
+// Tuning of FastArt and ArenaArt (detail::art::Tree).
+struct art_options {
+  // Once the tree holds this many keys it learns a code of their bytes (detail/key_code.hpp) and
+  // from then on stores each key that the code makes shorter in coded form; 0: keys are stored
+  // as they are. (Default-constructed trees: 0 for FastArt, 4096 for ArenaArt.)
+  std::size_t code_sample_keys = 0;
+};
 
 namespace detail::art {
 
@@ -345,6 +355,15 @@ struct Stats {
 //   copy construction gives a new, empty store with the same settings; moves are noexcept.
 //
 // FastArt and ArenaArt are this tree over PointerStore<Alloc> and ArenaStore.
+//
+// Keys may be stored coded (detail/key_code.hpp), as HotArt does: once the tree holds
+// code_sample_keys keys it learns an order-0 Huffman code of their bytes, rebuilds itself with
+// every key that the code shortens coded, and codes such keys from then on. The trie is over the
+// keys themselves; only leaves change. Default: 0 (off) for FastArt, 4096 for ArenaArt
+// (default_code_sample_keys below, specialized in arena_art.hpp).
+template <class Store>
+inline constexpr std::size_t default_code_sample_keys = 0;
+
 template <class V, class Store>
 class Tree {
   using NodeType = detail::art::NodeType;
@@ -353,7 +372,8 @@ class Tree {
   using Node16 = detail::art::Node16<Ref>;
   using Node48 = detail::art::Node48<Ref>;
   using Node256 = detail::art::Node256<Ref>;
-  using Leaf = detail::art::LeafLayout<V>;
+  using Leaf = detail::art::LeafLayout<V, 1>;  // flag 1: the key is coded
+  using KeyCode = detail::key_code;
 
 public:
   using key_type = std::string_view;
@@ -371,14 +391,22 @@ public:
   template <class... StoreArgs>
     requires(sizeof...(StoreArgs) > 0 && std::is_constructible_v<Store, StoreArgs...>)
   explicit Tree(StoreArgs&&... args) : store_(std::forward<StoreArgs>(args)...) {}
-  Tree(const Tree& other) : store_(other.store_) {
+  template <class... StoreArgs>
+    requires std::is_constructible_v<Store, StoreArgs...>
+  explicit Tree(art_options options, StoreArgs&&... args)
+      : store_(std::forward<StoreArgs>(args)...), options_(options), learn_at_(options.code_sample_keys) {}
+  Tree(const Tree& other)
+      : store_(other.store_), options_(other.options_), code_(other.code_), learn_at_(other.learn_at_) {
     root_ = clone(other);
     size_ = other.size_;
   }
   Tree(Tree&& other) noexcept
       : root_(std::exchange(other.root_, Ref{})),
         size_(std::exchange(other.size_, 0)),
-        store_(std::move(other.store_)) {}
+        store_(std::move(other.store_)),
+        options_(other.options_),
+        code_(std::move(other.code_)),
+        learn_at_(std::exchange(other.learn_at_, other.options_.code_sample_keys)) {}
   Tree& operator=(const Tree& other) {
     if (this != &other) {
       Tree copy(other);
@@ -392,6 +420,9 @@ public:
       root_ = std::exchange(other.root_, Ref{});
       size_ = std::exchange(other.size_, 0);
       store_ = std::move(other.store_);
+      options_ = other.options_;
+      code_ = std::move(other.code_);
+      learn_at_ = std::exchange(other.learn_at_, other.options_.code_sample_keys);
     }
     return *this;
   }
@@ -400,6 +431,9 @@ public:
   void swap(Tree& other) noexcept {
     std::swap(root_, other.root_);
     std::swap(size_, other.size_);
+    std::swap(options_, other.options_);
+    std::swap(code_, other.code_);
+    std::swap(learn_at_, other.learn_at_);
     Store tmp(std::move(store_));
     store_ = std::move(other.store_);
     other.store_ = std::move(tmp);
@@ -422,7 +456,12 @@ public:
 
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
-  std::size_t memory_usage() const noexcept { return store_.bytes_in_use() + sizeof(*this); }
+  std::size_t memory_usage() const noexcept {
+    return store_.bytes_in_use() + sizeof(*this) + (code_ ? sizeof(KeyCode) : 0);
+  }
+  const art_options& options() const noexcept { return options_; }
+  // Whether the tree has learnt its key code (keys it makes shorter are then stored coded).
+  bool keys_coded() const noexcept { return code_ != nullptr; }
   const Store& store() const noexcept { return store_; }
   const auto& allocator() const noexcept
     requires requires(const Store& s) { s.allocator(); }
@@ -431,13 +470,18 @@ public:
   }
 
   // --- mutation -----------------------------------------------------------------------------
-  bool insert(std::string_view key, V value) { return upsert(key, value, false); }
-  bool insert_or_assign(std::string_view key, V value) { return upsert(key, value, true); }
-  bool erase(std::string_view key);
+  bool insert(std::string_view key, V value) { return upsert_learn(key, value, false); }
+  bool insert_or_assign(std::string_view key, V value) { return upsert_learn(key, value, true); }
+  bool erase(std::string_view key) {
+    const bool erased = erase_key(key);
+    if (erased && size_ == 0) forget_code();
+    return erased;
+  }
   void clear() noexcept {
     destroy(root_);
     root_ = Ref{};
     size_ = 0;
+    forget_code();
   }
   // Rewrites the whole tree into fresh memory, densely (a deep copy swapped in): gives back what
   // erasures left scattered in the store. Strong guarantee; invalidates everything.
@@ -448,11 +492,11 @@ public:
 
   // --- ordered traversal --------------------------------------------------------------------
   const_iterator begin() const {
-    const_iterator it(&store_);
+    const_iterator it(&store_, code_.get());
     if (root_) it.descend(root_);
     return it;
   }
-  const_iterator end() const noexcept { return const_iterator(&store_); }
+  const_iterator end() const noexcept { return const_iterator(&store_, code_.get()); }
   const_iterator lower_bound(std::string_view key) const;
   range_type range(std::string_view lo, std::string_view hi) const {
     if (lo.compare(hi) >= 0) return {end(), end()};
@@ -479,7 +523,7 @@ public:
     const_iterator() = default;
     reference operator*() const noexcept {
       assert(leaf_ != nullptr);
-      return {Leaf::key(leaf_), Leaf::value(leaf_)};
+      return {coded_ ? std::string_view(buf_) : raw_, Leaf::value(leaf_)};
     }
     pointer operator->() const noexcept { return {**this}; }
     const_iterator& operator++() {
@@ -501,7 +545,27 @@ public:
       const detail::art::NodeHeader* node;
       int pos;
     };
-    explicit const_iterator(const Store* store) noexcept : store_(store) {}
+    const_iterator(const Store* store, const detail::key_code* code) noexcept : store_(store), code_(code) {}
+
+    // Makes l the current leaf: its key viewed in place or decoded into buf_ (a scan decodes
+    // only the bytes a coded key does not share with the previous one).
+    void set_leaf(const detail::art::LeafTag* l) {
+      unsigned flags = 0;
+      const std::string_view stored = Leaf::stored(l, flags);
+      if (flags != 0) {
+        if (coded_ && leaf_ != nullptr) {
+          const auto [keep, bit] = code_->resume_point(buf_, detail::common_prefix_length(raw_, stored));
+          buf_.resize(keep);
+          code_->decode(stored, buf_, bit);
+        } else {
+          buf_.clear();
+          code_->decode(stored, buf_);
+        }
+      }
+      leaf_ = l;
+      raw_ = stored;
+      coded_ = flags != 0;
+    }
 
     // Visit the smallest leaf at or below r.
     void descend(Ref r) {
@@ -510,7 +574,7 @@ public:
         r = detail::art::next_child<Ref>(stack_.back().node, stack_.back().pos);
         assert(r);
       }
-      leaf_ = store_->leaf(r);
+      set_leaf(store_->leaf(r));
     }
     // Move to the next leaf after everything already visited.
     void advance() {
@@ -528,6 +592,10 @@ public:
     const Store* store_ = nullptr;
     std::vector<Frame> stack_;
     const detail::art::LeafTag* leaf_ = nullptr;
+    const detail::key_code* code_ = nullptr;
+    std::string_view raw_;  // the leaf's stored bytes
+    bool coded_ = false;    // ... which are coded: the key is buf_
+    std::string buf_;
   };
 
 private:
@@ -541,7 +609,22 @@ private:
 
   // --- small helpers ------------------------------------------------------------------------
   NodeHeader* node(Ref r) const noexcept { return store_.node(r); }
-  std::string_view leaf_key(Ref r) const noexcept { return Leaf::key(store_.leaf(r)); }
+  // The key of leaf l: its stored bytes, or decoded into buf.
+  std::string_view key_of(const LeafTag* l, std::string& buf) const {
+    unsigned flags = 0;
+    const std::string_view s = Leaf::stored(l, flags);
+    if (flags == 0) return s;
+    buf.clear();
+    code_->decode(s, buf);
+    return buf;
+  }
+  std::string_view leaf_key(Ref r, std::string& buf) const { return key_of(store_.leaf(r), buf); }
+  // Whether leaf l holds key (a coded key is compared with key's coded form, made on the fly).
+  bool leaf_is(const LeafTag* l, std::string_view key) const noexcept {
+    unsigned flags = 0;
+    const std::string_view s = Leaf::stored(l, flags);
+    return flags == 0 ? s == key : code_->equals(s, key);
+  }
 
   // The leftmost leaf at or below r (all leaves below a node share its full path).
   const LeafTag* min_leaf(Ref r) const noexcept {
@@ -556,18 +639,18 @@ private:
     return min_leaf(detail::art::next_child<Ref>(h, pos));
   }
 
-  // Byte i of h's compressed path (h sits at depth `depth`).
+  // Byte i of h's compressed path (h sits at depth `depth`); `any` caches the key of a leaf
+  // below h (its data() is null until needed), decoded into buf if coded.
   std::uint8_t prefix_byte(const NodeHeader* h, std::size_t depth, std::size_t i,
-                           const LeafTag*& any_leaf) const noexcept {
+                           std::string_view& any, std::string& buf) const {
     if (i < detail::art::kStoredPrefix) return h->prefix[i];
-    if (any_leaf == nullptr) any_leaf = min_leaf_below(h);
-    return static_cast<std::uint8_t>(Leaf::key(any_leaf)[depth + i]);
+    if (any.data() == nullptr) any = key_of(min_leaf_below(h), buf);
+    return static_cast<std::uint8_t>(any[depth + i]);
   }
 
   // Length of the match between h's compressed path and key[depth..]: prefix_len when it all
   // matches, else the index of the first difference (or of key's end).
-  std::size_t prefix_match(const NodeHeader* h, std::string_view key,
-                           std::size_t depth) const noexcept {
+  std::size_t prefix_match(const NodeHeader* h, std::string_view key, std::size_t depth) const {
     const std::size_t plen = h->prefix_len;
     const std::size_t avail = key.size() - depth;
     const std::size_t stored = std::min<std::size_t>(plen, detail::art::kStoredPrefix);
@@ -576,7 +659,8 @@ private:
       if (i >= avail || h->prefix[i] != static_cast<std::uint8_t>(key[depth + i])) return i;
     }
     if (plen > stored) {
-      std::string_view full = Leaf::key(min_leaf_below(h));
+      std::string buf;
+      std::string_view full = key_of(min_leaf_below(h), buf);
       const std::size_t n = std::min(plen, avail);
       i += detail::common_prefix_length(full.substr(depth + i, n - i), key.substr(depth + i, n - i));
     }
@@ -606,11 +690,37 @@ private:
     store_.delete_node(r, detail::art::node_bytes<Ref>(h));
   }
 
+  // A key is stored coded when the tree has a code and its coded form is shorter.
   Ref alloc_leaf(std::string_view key, V& value) {
-    return detail::art::make_leaf<V>(store_, key, value, "the limit");
+    if (code_ != nullptr && key.size() > 1) {
+      if (key.size() <= 160) {  // coded on the stack, once
+        char coded[264];        // <= 12 bits a byte: at most 241 bytes + 8
+        const std::size_t n = code_->encode(key, coded);
+        if (n < key.size())
+          return detail::art::make_leaf<V, Leaf>(store_, n, 1, value, "the limit",
+                                                 [&](char* to) { std::memcpy(to, coded, n); });
+      } else if (const std::size_t n = code_->coded_bytes(key); n < key.size()) {
+        return detail::art::make_leaf<V, Leaf>(store_, n, 1, value, "the limit",
+                                               [&](char* to) { code_->encode_exact(key, to); });
+      }
+    }
+    return detail::art::make_leaf<V, Leaf>(store_, key.size(), 0, value, "the limit",
+                                           [&](char* to) { std::memcpy(to, key.data(), key.size()); });
   }
-  Ref clone_leaf(const LeafTag* src) { return detail::art::clone_leaf<V>(store_, src); }
-  void free_leaf(Ref r) noexcept { detail::art::free_leaf<V>(store_, r); }
+  Ref clone_leaf(const LeafTag* src) { return detail::art::clone_leaf<V, Store, Leaf>(store_, src); }
+  void free_leaf(Ref r) noexcept { detail::art::free_leaf<V, Store, Leaf>(store_, r); }
+
+  // The key code: learnt once the tree holds learn_at_ keys (see art_options).
+  bool upsert_learn(std::string_view key, V& value, bool assign) {
+    const bool added = upsert(key, value, assign);
+    if (added && learn_at_ != 0 && size_ >= learn_at_ && !code_) learn_code();
+    return added;
+  }
+  void learn_code() noexcept;
+  void forget_code() noexcept {
+    code_.reset();
+    learn_at_ = options_.code_sample_keys;
+  }
 
   // Frees a leaf that was allocated for an insert that then failed.
   struct LeafGuard {
@@ -636,6 +746,7 @@ private:
   void collapse_if_single(Ref* slot) noexcept;
 
   LeafTag* find_leaf(std::string_view key) noexcept;
+  bool erase_key(std::string_view key);
   bool upsert(std::string_view key, V& value, bool assign);
 
   Ref clone(const Tree& other);
@@ -644,6 +755,9 @@ private:
   Ref root_{};
   std::size_t size_ = 0;
   Store store_{};
+  art_options options_{default_code_sample_keys<Store>};
+  std::shared_ptr<const KeyCode> code_;  // immutable, shared by copies
+  std::size_t learn_at_ = default_code_sample_keys<Store>;  // 0: learnt, or never
 };
 
 // ============================================================================================
@@ -652,14 +766,26 @@ private:
 
 template <class V, class Store>
 auto Tree<V, Store>::find_leaf(std::string_view key) noexcept -> LeafTag* {
+  // With a code, the search key is coded 8 bytes a level while the nodes are fetched, and a
+  // coded leaf is compared with it byte for byte.
+  const bool pipelined = code_ != nullptr && key.size() <= 160;
+  char coded[264];  // <= 12 bits a byte: at most 241 bytes + 8
+  KeyCode::encoder enc(coded);
+  auto is = [&](LeafTag* l) -> LeafTag* {
+    if (!pipelined) return leaf_is(l, key) ? l : nullptr;
+    __builtin_prefetch(l);
+    const std::size_t n = code_->encode_rest(key, enc);
+    unsigned flags = 0;
+    const std::string_view s = Leaf::stored(l, flags);
+    if (flags == 0) return s == key ? l : nullptr;
+    return s == std::string_view(coded, n) ? l : nullptr;
+  };
   Ref r = root_;
   std::size_t depth = 0;
   while (r) {
-    if (r.is_leaf()) {
-      LeafTag* l = store_.leaf(r);
-      return Leaf::key(l) == key ? l : nullptr;
-    }
+    if (r.is_leaf()) return is(store_.leaf(r));
     NodeHeader* h = node(r);
+    if (pipelined) code_->encode_some(key, enc, 8);
     if (const std::size_t plen = h->prefix_len) {
       if (key.size() - depth < plen) return nullptr;
       const std::size_t stored = std::min<std::size_t>(plen, detail::art::kStoredPrefix);
@@ -669,8 +795,7 @@ auto Tree<V, Store>::find_leaf(std::string_view key) noexcept -> LeafTag* {
     if (depth == key.size()) {
       const Ref e = detail::art::end_leaf<Ref>(h);
       if (!e) return nullptr;
-      LeafTag* l = store_.leaf(e);
-      return Leaf::key(l) == key ? l : nullptr;
+      return is(store_.leaf(e));
     }
     Ref* c = detail::art::find_child<Ref>(h, static_cast<std::uint8_t>(key[depth]));
     if (c == nullptr) return nullptr;
@@ -692,7 +817,8 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign) {
   for (;;) {
     const Ref cur = *slot;
     if (cur.is_leaf()) {
-      std::string_view old = leaf_key(cur);
+      static thread_local std::string buf;  // a coded leaf's key (reused: no allocation per insert)
+      std::string_view old = leaf_key(cur, buf);
       if (old == key) {
         if (assign) Leaf::value(store_.leaf(cur)) = std::move(value);
         return false;
@@ -707,8 +833,8 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign) {
       std::memcpy(n.h->prefix, key.data() + depth,
                   std::min<std::size_t>(lcp, detail::art::kStoredPrefix));
       const Ref fresh = guard.release();
-      for (Ref l : {cur, fresh}) {
-        std::string_view k = leaf_key(l);
+      const std::pair<Ref, std::string_view> both[] = {{cur, old}, {fresh, key}};
+      for (const auto& [l, k] : both) {
         if (k.size() == split)
           *detail::art::end_slot<Ref>(n.h) = l;
         else
@@ -725,8 +851,9 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign) {
       if (m < h->prefix_len) {
         // The key leaves h's compressed path after m bytes: a new Node4 takes the first m
         // bytes, h keeps what follows its branching byte.
-        const LeafTag* any = nullptr;
-        const std::uint8_t h_byte = prefix_byte(h, depth, m, any);
+        std::string_view any;
+        std::string any_buf;
+        const std::uint8_t h_byte = prefix_byte(h, depth, m, any, any_buf);
         const bool key_ends = key.size() == depth + m;
         LeafGuard guard{this, alloc_leaf(key, value)};
         const NewNode n = alloc_node(NodeType::N4, key_ends ? 1 : 2, key_ends);
@@ -737,7 +864,7 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign) {
         const std::size_t rest = h->prefix_len - (m + 1);
         std::uint8_t shifted[detail::art::kStoredPrefix];
         const std::size_t keep = std::min<std::size_t>(rest, detail::art::kStoredPrefix);
-        for (std::size_t i = 0; i < keep; ++i) shifted[i] = prefix_byte(h, depth, m + 1 + i, any);
+        for (std::size_t i = 0; i < keep; ++i) shifted[i] = prefix_byte(h, depth, m + 1 + i, any, any_buf);
         h->prefix_len = static_cast<std::uint32_t>(rest);
         std::memcpy(h->prefix, shifted, keep);
         add_child_in_place(n.h, h_byte, cur);
@@ -986,10 +1113,10 @@ void Tree<V, Store>::remove_end(Ref* slot) noexcept {
 }
 
 template <class V, class Store>
-bool Tree<V, Store>::erase(std::string_view key) {
+bool Tree<V, Store>::erase_key(std::string_view key) {
   if (!root_) return false;
   if (root_.is_leaf()) {
-    if (leaf_key(root_) != key) return false;
+    if (!leaf_is(store_.leaf(root_), key)) return false;
     free_leaf(root_);
     root_ = Ref{};
     --size_;
@@ -1007,7 +1134,7 @@ bool Tree<V, Store>::erase(std::string_view key) {
     }
     if (depth == key.size()) {
       const Ref e = detail::art::end_leaf<Ref>(h);
-      if (!e || leaf_key(e) != key) return false;
+      if (!e || !leaf_is(store_.leaf(e), key)) return false;
       free_leaf(e);
       remove_end(slot);
       --size_;
@@ -1017,7 +1144,7 @@ bool Tree<V, Store>::erase(std::string_view key) {
     Ref* c = detail::art::find_child<Ref>(h, b);
     if (c == nullptr) return false;
     if (c->is_leaf()) {
-      if (leaf_key(*c) != key) return false;
+      if (!leaf_is(store_.leaf(*c), key)) return false;
       free_leaf(*c);
       remove_child(slot, b);
       --size_;
@@ -1028,15 +1155,44 @@ bool Tree<V, Store>::erase(std::string_view key) {
   }
 }
 
+// Learns the key code from the keys held (all stored as they are) and rebuilds the tree with the
+// keys it makes shorter coded, in a new store swapped in at the end: if an allocation or a copy
+// of a value fails, the tree stays as it was (and tries again at twice the size).
+template <class V, class Store>
+void Tree<V, Store>::learn_code() noexcept {
+  if constexpr (!std::is_copy_constructible_v<V>) {
+    learn_at_ = 0;  // values that cannot be copied stay where they are
+  } else {
+    try {
+      std::array<std::uint64_t, 256> freq{};
+      // At most 256 bytes of a key, so that a few huge keys do not make the code theirs.
+      for (auto e : *this)
+        for (unsigned char b : e.key.substr(0, 256)) ++freq[b];
+      Tree coded(art_options{0}, store_);  // an empty store with the same settings
+      coded.code_ = KeyCode::learn(freq);
+      for (auto e : *this) {
+        V value(e.value);
+        coded.upsert(e.key, value, false);
+      }
+      coded.options_ = options_;
+      coded.learn_at_ = 0;
+      swap(coded);  // `coded` now holds the old tree, freed here
+    } catch (...) {
+      learn_at_ = size_ * 2;
+    }
+  }
+}
+
 template <class V, class Store>
 auto Tree<V, Store>::lower_bound(std::string_view key) const -> const_iterator {
-  const_iterator it(&store_);
+  const_iterator it(&store_, code_.get());
   Ref r = root_;
   std::size_t depth = 0;
+  std::string buf;
   while (r) {
     if (r.is_leaf()) {
-      if (leaf_key(r).compare(key) >= 0)
-        it.leaf_ = store_.leaf(r);
+      if (leaf_key(r, buf).compare(key) >= 0)
+        it.set_leaf(store_.leaf(r));
       else
         it.advance();
       return it;
@@ -1046,7 +1202,7 @@ auto Tree<V, Store>::lower_bound(std::string_view key) const -> const_iterator {
       // Compare h's whole path with the key's bytes at the same place.
       std::string_view path = plen <= detail::art::kStoredPrefix
                                   ? std::string_view(reinterpret_cast<const char*>(h->prefix), plen)
-                                  : Leaf::key(min_leaf(r)).substr(depth, plen);
+                                  : key_of(min_leaf(r), buf).substr(depth, plen);
       std::string_view part = key.substr(depth, plen);
       const int c = path.compare(part);
       if (c > 0) {  // every key below is greater (this includes part being a proper prefix)
@@ -1268,7 +1424,11 @@ void Tree<V, Store>::check_invariants() const {
     stack.pop_back();
     if (it.r.is_leaf()) {
       ++leaves;
-      if (leaf_key(it.r).size() < it.depth) fail("leaf key shorter than its depth");
+      std::string buf;
+      if (leaf_key(it.r, buf).size() < it.depth) fail("leaf key shorter than its depth");
+      unsigned flags = 0;
+      Leaf::stored(store_.leaf(it.r), flags);
+      if (flags != 0 && code_ == nullptr) fail("a coded key in a tree without a code");
       continue;
     }
     const NodeHeader* h = node(it.r);
@@ -1279,7 +1439,8 @@ void Tree<V, Store>::check_invariants() const {
     if (h->count > cap) fail("node over capacity");
     const Ref e = detail::art::end_leaf<Ref>(h);
     if (h->count + (e ? 1u : 0u) < 2) fail("node with fewer than two entries");
-    const std::string_view ref_key = Leaf::key(min_leaf(it.r));
+    std::string ref_buf, child_buf;
+    const std::string_view ref_key = key_of(min_leaf(it.r), ref_buf);
     const std::size_t end = it.depth + h->prefix_len;
     if (ref_key.size() < end) fail("node path longer than its keys");
     const std::size_t stored = std::min<std::size_t>(h->prefix_len, detail::art::kStoredPrefix);
@@ -1287,7 +1448,7 @@ void Tree<V, Store>::check_invariants() const {
       fail("stored prefix differs from the keys below");
     auto check_child = [&](Ref c, int byte) {
       if (!c) fail("empty child slot in use");
-      std::string_view k = Leaf::key(min_leaf(c));
+      std::string_view k = key_of(min_leaf(c), child_buf);
       if (byte < 0) {
         if (!c.is_leaf() || k.size() != end) fail("end slot holds a key of the wrong length");
       } else if (k.size() <= end || static_cast<std::uint8_t>(k[end]) != byte) {

@@ -69,9 +69,11 @@ public:
   std::pair<std::size_t, std::uint64_t> resume_point(std::string_view prev, std::size_t common) const noexcept {
     const std::uint64_t limit = std::uint64_t{common} * 8;
     std::uint64_t bit = 0;
+    const auto* p = reinterpret_cast<const unsigned char*>(prev.data());
+    const std::size_t n = prev.size();
     std::size_t keep = 0;
-    for (; keep < prev.size(); ++keep) {
-      const unsigned len = enc_[static_cast<unsigned char>(prev[keep])] & 15u;
+    for (; keep < n; ++keep) {
+      const unsigned len = enc_[p[keep]] & 15u;
       if (bit + len > limit) break;
       bit += len;
     }
@@ -80,8 +82,9 @@ public:
 
   // Bytes of key's coded form.
   std::size_t coded_bytes(std::string_view key) const noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(key.data());
     std::size_t bits = 0;
-    for (unsigned char b : key) bits += enc_[b] & 15u;
+    for (std::size_t i = 0; i < key.size(); ++i) bits += enc_[p[i]] & 15u;
     return bits / 8 + 1;
   }
 
@@ -101,8 +104,10 @@ public:
     std::uint64_t acc = e.acc;
     unsigned n = e.n;
     char* p = e.p;
+    const auto* k = reinterpret_cast<const unsigned char*>(key.data());
+    const std::uint32_t* enc = enc_;
     for (std::size_t i = e.i; i < end; ++i) {
-      const std::uint32_t c = enc_[static_cast<unsigned char>(key[i])];
+      const std::uint32_t c = enc[k[i]];
       const unsigned len = c & 15u;
       acc |= std::uint64_t{c >> 4} << (64 - n - len);
       n += len;
@@ -147,8 +152,9 @@ public:
     const auto* const end = c + coded.size();
     std::uint64_t acc = 0;
     unsigned n = 0;
-    for (unsigned char b : key) {
-      const std::uint32_t e = enc_[b];
+    const auto* k = reinterpret_cast<const unsigned char*>(key.data());
+    for (std::size_t i = 0; i < key.size(); ++i) {
+      const std::uint32_t e = enc_[k[i]];
       acc = (acc << (e & 15u)) | (e >> 4);
       n += e & 15u;
       while (n >= 8) {
@@ -185,6 +191,7 @@ public:
     out.resize(at + total / min_ + 2);  // at most a byte per shortest code, + 2 of slack
     char* o = out.data() + at;
     const unsigned drop = 64 - max_;
+    const std::uint32_t* dec = dec_;
     std::uint64_t pos = from;
     // Whole windows of >= 57 bits, one or two bytes a step, while a whole entry surely fits
     // before the end mark.
@@ -193,7 +200,7 @@ public:
       unsigned used = 0;
       const unsigned room = 57 - max_;
       do {
-        const std::uint32_t e = dec_[(win << used) >> drop];
+        const std::uint32_t e = dec[(win << used) >> drop];
         o[0] = static_cast<char>(e & 0xff);  // the first byte
         o[1] = static_cast<char>((e >> 8) & 0xff);  // the second, if any
         o += 1 + (e >> 24);
@@ -204,7 +211,7 @@ public:
     // The last few bits: one byte a step.
     while (pos < total) {
       const std::uint64_t win = load_be(c + (pos >> 3)) << (pos & 7);
-      const std::uint32_t e = dec_[win >> drop];
+      const std::uint32_t e = dec[win >> drop];
       *o++ = static_cast<char>(e & 0xff);
       pos += (e >> 16) & 15u;
     }
@@ -232,10 +239,12 @@ private:
 #endif
   }
 
-  std::array<std::uint32_t, 256> enc_{};                              // code << 4 | length
+  // Plain arrays, indexed through pointers in the loops: unoptimized (Debug, sanitizer) builds
+  // then run them without a function call per byte.
+  std::uint32_t enc_[256] = {};                              // code << 4 | length
   // By the next max_ bits: first byte | second byte << 8 | first length << 16 |
   // length of both << 20 | (1 if there is a second byte) << 24.
-  std::array<std::uint32_t, 1u << fst::max_code_length> dec_{};
+  std::uint32_t dec_[1u << fst::max_code_length] = {};
   unsigned max_ = 8;  // longest code
   unsigned min_ = 8;  // shortest code
 };
