@@ -1578,7 +1578,9 @@ static_assert(sizeof(TaggedPtr<void, void>) == sizeof(void*), "a tagged pointer 
 // map holds 4096 keys it learns a Huffman code of their bytes and stores every key the code
 // shortens in coded form; memkv::ArenaArt<V> m(memkv::art_options{0}) keeps them raw). On
 // npm-urls that takes the map from 29.6 to 12.2 B/key beyond the raw keys, for lookups ~14%
-// slower and scans ~2.4x slower (scratch program, both in one process; see fast_art.hpp).
+// slower and scans ~2.4x slower (scratch program, both in one process; see fast_art.hpp). In
+// bench/results/npm-urls.md (2026-12-02 12:16 UTC, medians of 3): 12.2 B/key, lookups 2.09x and
+// inserts 1.70x std::map (29.6, 2.01x and 2.28x at 10:40 UTC with raw keys).
 //
 // Every block is carved from the map's ChunkArena (memkv/core/arena.hpp): chunks from 4 KiB to
 // 1 MiB, no per-block malloc header, blocks rounded to 8 bytes, freed blocks on free lists of their
