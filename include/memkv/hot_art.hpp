@@ -205,9 +205,9 @@ public:
   template <class... StoreArgs>
     requires std::is_constructible_v<Store, StoreArgs...>
   explicit BasicHotArt(hot_options options, StoreArgs&&... args)
-      : store_(std::forward<StoreArgs>(args)...), options_(options), learn_at_(options.code_sample_keys) {}
+      : store_(std::forward<StoreArgs>(args)...), code_(options.code_sample_keys) {}
   BasicHotArt(const BasicHotArt& other)
-      : store_(other.store_), options_(other.options_), code_(other.code_), learn_at_(other.learn_at_) {
+      : store_(other.store_), code_(other.code_) {
     root_ = clone(other.store_, other.root_);
     size_ = other.size_;
   }
@@ -215,9 +215,7 @@ public:
       : root_(std::exchange(other.root_, Ref{})),
         size_(std::exchange(other.size_, 0)),
         store_(std::move(other.store_)),
-        options_(other.options_),
-        code_(std::move(other.code_)),
-        learn_at_(std::exchange(other.learn_at_, other.options_.code_sample_keys)) {}
+        code_(std::move(other.code_)) {}
   BasicHotArt& operator=(const BasicHotArt& other) {
     if (this != &other) {
       BasicHotArt copy(other);
@@ -231,9 +229,7 @@ public:
       root_ = std::exchange(other.root_, Ref{});
       size_ = std::exchange(other.size_, 0);
       store_ = std::move(other.store_);
-      options_ = other.options_;
       code_ = std::move(other.code_);
-      learn_at_ = std::exchange(other.learn_at_, other.options_.code_sample_keys);
     }
     return *this;
   }
@@ -242,9 +238,7 @@ public:
   void swap(BasicHotArt& other) noexcept {
     std::swap(root_, other.root_);
     std::swap(size_, other.size_);
-    std::swap(options_, other.options_);
     std::swap(code_, other.code_);
-    std::swap(learn_at_, other.learn_at_);
     Store tmp(std::move(store_));
     store_ = std::move(other.store_);
     other.store_ = std::move(tmp);
@@ -269,11 +263,11 @@ public:
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
   std::size_t memory_usage() const noexcept {
-    return store_.bytes_in_use() + sizeof(*this) + (code_ ? sizeof(KeyCode) : 0);
+    return store_.bytes_in_use() + sizeof(*this) + code_.memory_usage();
   }
-  const hot_options& options() const noexcept { return options_; }
+  hot_options options() const noexcept { return hot_options{code_.sample_keys()}; }
   // Whether the map has learnt its key code (keys it makes shorter are then stored coded).
-  bool keys_coded() const noexcept { return code_ != nullptr; }
+  bool keys_coded() const noexcept { return code_.get() != nullptr; }
   const allocator_type& allocator() const noexcept { return store_.allocator(); }
 
   // --- mutation -----------------------------------------------------------------------------
@@ -319,8 +313,8 @@ public:
 
     const_iterator() = default;
     reference operator*() const noexcept {
-      assert(leaf_ != nullptr);
-      return {coded_ ? std::string_view(buf_) : raw_, Leaf::value(leaf_)};
+      assert(at_.leaf() != nullptr);
+      return {at_.key(), Leaf::value(at_.leaf())};
     }
     pointer operator->() const noexcept { return {**this}; }
     const_iterator& operator++() {
@@ -333,7 +327,7 @@ public:
       return old;
     }
     friend bool operator==(const const_iterator& a, const const_iterator& b) noexcept {
-      return a.leaf_ == b.leaf_;
+      return a.at_.leaf() == b.at_.leaf();
     }
 
   private:
@@ -342,29 +336,8 @@ public:
       const NodeHeader* node;
       unsigned idx;
     };
-    const_iterator(const Store* store, const KeyCode* code) noexcept : store_(store), code_(code) {}
+    const_iterator(const Store* store, const KeyCode* code) noexcept : store_(store), at_(code) {}
 
-    // Makes l the current leaf: its key viewed in place or decoded into buf_. In a scan, a coded
-    // key keeps the bytes whose codes it shares with the previous coded key (its neighbour in
-    // key order, so usually a long prefix) and decodes only the rest.
-    void set_leaf(const LeafTag* l) {
-      unsigned flags = 0;
-      const std::string_view stored = Leaf::stored(l, flags);
-      if (flags != 0) {
-        if (coded_ && leaf_ != nullptr) {
-          const auto [keep, bit] =
-              code_->resume_point(buf_, detail::common_prefix_length(raw_, stored));
-          buf_.resize(keep);
-          code_->decode(stored, buf_, bit);
-        } else {
-          buf_.clear();
-          code_->decode(stored, buf_);
-        }
-      }
-      leaf_ = l;
-      raw_ = stored;
-      coded_ = flags != 0;
-    }
 
     // Visit the smallest leaf at or below r.
     void descend(Ref r) {
@@ -382,7 +355,7 @@ public:
           if (next.is_leaf()) __builtin_prefetch(store_->leaf(next));
         }
       }
-      set_leaf(store_->leaf(r));
+      at_.set(store_->leaf(r));
     }
     // Move to the first leaf after the subtree of the top frame's current entry.
     void advance() {
@@ -395,16 +368,12 @@ public:
         }
         stack_.pop_back();
       }
-      leaf_ = nullptr;
+      at_.reset();
     }
 
     std::vector<Frame> stack_;
-    const LeafTag* leaf_ = nullptr;
     const Store* store_ = nullptr;
-    const KeyCode* code_ = nullptr;
-    std::string_view raw_;  // the leaf's stored bytes
-    bool coded_ = false;    // ... which are coded: the key is buf_
-    std::string buf_;
+    detail::art::LeafCursor<Leaf> at_;
   };
 
 private:
@@ -445,50 +414,24 @@ private:
 
   // The key of leaf r: its stored bytes, or decoded into buf.
   std::string_view leaf_key(Ref r, std::string& buf) const {
-    unsigned flags = 0;
-    const std::string_view s = Leaf::stored(store_.leaf(r), flags);
-    if (flags == 0) return s;
-    buf.clear();
-    code_->decode(s, buf);
-    return buf;
+    return detail::art::leaf_key<Leaf>(store_.leaf(r), code_.get(), buf);
   }
-  // Whether leaf l holds key (a coded key is compared with key's coded form, made on the fly).
   bool leaf_is(const LeafTag* l, std::string_view key) const noexcept {
-    unsigned flags = 0;
-    const std::string_view s = Leaf::stored(l, flags);
-    return flags == 0 ? s == key : code_->equals(s, key);
+    return detail::art::leaf_holds<Leaf>(l, code_.get(), key);
   }
   unsigned height_of(Ref r) const noexcept { return r.is_leaf() ? 0u : store_.node(r)->height; }
 
   const LeafTag* find_leaf(std::string_view key) const noexcept {
-    if (code_ != nullptr && key.size() <= 160) {
-      // Code the search key a few bytes a level, while each node is on its way from memory,
-      // then compare bytes with the leaf.
-      char coded[264];  // <= 12 bits a byte: at most 241 bytes + 8
-      KeyCode::encoder e(coded);
-      Ref r = root_;
-      while (r.is_inner()) {
-        const NodeHeader* h = store_.node(r);
-        code_->encode_some(key, e, 8);
-        r = detail::hot::children<Ref>(h)[detail::hot::match(h, detail::hot::extract(h, key))];
-      }
-      if (!r) return nullptr;
-      const LeafTag* l = store_.leaf(r);
-      __builtin_prefetch(l);
-      const std::size_t n = code_->encode_rest(key, e);
-      unsigned flags = 0;
-      const std::string_view s = Leaf::stored(l, flags);
-      if (flags == 0) return s == key ? l : nullptr;
-      return s == std::string_view(coded, n) ? l : nullptr;
-    }
+    detail::art::SearchKey search(key, code_.get());
     Ref r = root_;
     while (r.is_inner()) {
       const NodeHeader* h = store_.node(r);
+      search.step();
       r = detail::hot::children<Ref>(h)[detail::hot::match(h, detail::hot::extract(h, key))];
     }
     if (!r) return nullptr;
     const LeafTag* l = store_.leaf(r);
-    return leaf_is(l, key) ? l : nullptr;
+    return search.found_in<Leaf>(l) ? l : nullptr;
   }
   LeafTag* find_leaf(std::string_view key) noexcept {
     return const_cast<LeafTag*>(std::as_const(*this).find_leaf(key));
@@ -508,35 +451,19 @@ private:
   // A key is stored coded when the map has a code and its coded form is shorter.
   Ref alloc_leaf(std::string_view key, V& value) { return alloc_leaf(key, value, code_.get()); }
   Ref alloc_leaf(std::string_view key, V& value, const KeyCode* code) {
-    if (code != nullptr && key.size() > 1) {
-      if (key.size() <= 160) {  // coded on the stack, once
-        char coded[264];        // <= 12 bits a byte: at most 241 bytes + 8
-        const std::size_t n = code->encode(key, coded);
-        if (n < key.size())
-          return detail::art::make_leaf<V, Leaf>(store_, n, 1, value, "HotArt's limit",
-                                                 [&](char* to) { std::memcpy(to, coded, n); });
-      } else if (const std::size_t n = code->coded_bytes(key); n < key.size()) {
-        return detail::art::make_leaf<V, Leaf>(store_, n, 1, value, "HotArt's limit",
-                                               [&](char* to) { code->encode_exact(key, to); });
-      }
-    }
-    return detail::art::make_leaf<V, Leaf>(store_, key.size(), 0, value, "HotArt's limit",
-                                           [&](char* to) { std::memcpy(to, key.data(), key.size()); });
+    return detail::art::make_key_leaf<V, Leaf>(store_, key, value, code, "HotArt's limit");
   }
   Ref clone_leaf(const LeafTag* src) { return detail::art::clone_leaf<V, Store, Leaf>(store_, src); }
   void free_leaf(Ref r) noexcept { detail::art::free_leaf<V, Store, Leaf>(store_, r); }
 
-  // The key code: learnt once the map holds learn_at_ keys (see hot_options).
+  // The key code: learnt once the map holds options().code_sample_keys keys.
   bool upsert_learn(std::string_view key, V& value, bool assign) {
     const bool added = upsert(key, value, assign);
-    if (added && learn_at_ != 0 && size_ >= learn_at_ && !code_) learn_code();
+    if (added && code_.due(size_)) learn_code();
     return added;
   }
   void learn_code() noexcept;
-  void forget_code() noexcept {
-    code_.reset();
-    learn_at_ = options_.code_sample_keys;
-  }
+  void forget_code() noexcept { code_.forget(); }
 
   // Nodes made for an insert that then failed: freed (not their children) unless committed.
   struct Fresh {
@@ -580,9 +507,7 @@ private:
   Ref root_{};
   std::size_t size_ = 0;
   Store store_{};
-  hot_options options_{};
-  std::shared_ptr<const KeyCode> code_;  // immutable, shared by copies
-  std::size_t learn_at_ = hot_options{}.code_sample_keys;  // 0: learnt, or never
+  detail::art::CodeSlot code_{hot_options{}.code_sample_keys};
 };
 
 // ============================================================================================
@@ -775,7 +700,7 @@ bool BasicHotArt<V, Store>::erase(std::string_view key) {
 template <class V, class Store>
 void BasicHotArt<V, Store>::learn_code() noexcept {
   if constexpr (!std::is_copy_constructible_v<V>) {
-    learn_at_ = 0;  // values that cannot be copied stay where they are
+    code_.never();  // values that cannot be copied stay where they are
   } else {
     std::vector<std::pair<Ref*, Ref>> fresh;  // slot, its new leaf
     try {
@@ -788,8 +713,7 @@ void BasicHotArt<V, Store>::learn_code() noexcept {
         if (slot->is_leaf()) {
           leaves.push_back(slot);
           unsigned flags = 0;
-          // At most 256 bytes of a key, so that a few huge keys do not make the code theirs.
-          for (unsigned char b : Leaf::stored(store_.leaf(*slot), flags).substr(0, 256)) ++freq[b];
+          detail::art::count_key_bytes(freq, Leaf::stored(store_.leaf(*slot), flags));
           continue;
         }
         NodeHeader* h = store_.node(*slot);
@@ -810,11 +734,10 @@ void BasicHotArt<V, Store>::learn_code() noexcept {
         const Ref old = std::exchange(*slot, leaf);
         free_leaf(old);
       }
-      code_ = std::move(code);
-      learn_at_ = 0;
+      code_.set(std::move(code));
     } catch (...) {
       for (auto& f : fresh) free_leaf(f.second);
-      learn_at_ = size_ * 2;
+      code_.retry_at(size_ * 2);
     }
   }
 }
@@ -833,13 +756,13 @@ auto BasicHotArt<V, Store>::lower_bound(std::string_view key) const -> const_ite
   std::string buf;
   const std::string_view found = leaf_key(r, buf);
   if (found == key) {
-    it.set_leaf(store_.leaf(r));
+    it.at_.set(store_.leaf(r));
     return it;
   }
   const std::uint64_t m = detail::hot::mismatch_bit(key, found);
   const bool right = detail::hot::key_bit(key, m) != 0;
   if (it.stack_.empty()) {  // a single leaf
-    if (!right) it.set_leaf(store_.leaf(r));
+    if (!right) it.at_.set(store_.leaf(r));
     return it;
   }
   // The key sits beside the subtree that the BiNode at m would split off: before it or after it.
@@ -1034,8 +957,8 @@ void BasicHotArt<V, Store>::check_invariants() const {
   for (auto it = begin(); it != end(); ++it) {
     const std::string_view k = (*it).key;
     if (leaves > 0 && !(std::string_view(last) < k)) fail("keys out of order at leaf " + std::to_string(leaves));
-    if (find_leaf(k) != it.leaf_) fail("a leaf its own key does not reach");
-    if (code_ == nullptr && it.coded_) fail("a coded key in a map without a code");
+    if (find_leaf(k) != it.at_.leaf()) fail("a leaf its own key does not reach");
+    if (code_.get() == nullptr && it.at_.coded()) fail("a coded key in a map without a code");
     last.assign(k);
     ++leaves;
   }

@@ -2413,6 +2413,164 @@ void free_leaf(Store& store, typename Store::Ref r) noexcept {
   store.delete_leaf(r, bytes);
 }
 
+// --- coded keys (detail/key_code.hpp), shared by Tree below and BasicHotArt (hot_art.hpp) -----
+// Their leaves are LeafLayout<V, 1>: flag 1 says the stored bytes are the key's coded form.
+
+// A map's key code: none until the map holds `learn_at` keys (0: never), then learnt once,
+// immutable and shared by copies; forgotten when the map empties.
+class CodeSlot {
+public:
+  explicit CodeSlot(std::size_t sample_keys = 0) noexcept : sample_(sample_keys), learn_at_(sample_keys) {}
+  CodeSlot(const CodeSlot&) = default;
+  CodeSlot& operator=(const CodeSlot&) = default;
+  // A moved-from slot has no code and learns again as the options say.
+  CodeSlot(CodeSlot&& o) noexcept
+      : code_(std::move(o.code_)), sample_(o.sample_), learn_at_(std::exchange(o.learn_at_, o.sample_)) {}
+  CodeSlot& operator=(CodeSlot&& o) noexcept {
+    code_ = std::move(o.code_);
+    sample_ = o.sample_;
+    learn_at_ = std::exchange(o.learn_at_, o.sample_);
+    return *this;
+  }
+
+  const key_code* get() const noexcept { return code_.get(); }
+  std::size_t sample_keys() const noexcept { return sample_; }
+  // Whether a map of `size` keys should learn its code now.
+  bool due(std::size_t size) const noexcept { return learn_at_ != 0 && size >= learn_at_ && !code_; }
+  void set(std::shared_ptr<const key_code> code) noexcept {
+    code_ = std::move(code);
+    learn_at_ = 0;
+  }
+  void never() noexcept { learn_at_ = 0; }
+  void retry_at(std::size_t size) noexcept { learn_at_ = size; }
+  void forget() noexcept {
+    code_.reset();
+    learn_at_ = sample_;
+  }
+  std::size_t memory_usage() const noexcept { return code_ ? sizeof(key_code) : 0; }
+
+private:
+  std::shared_ptr<const key_code> code_;
+  std::size_t sample_;
+  std::size_t learn_at_;
+};
+
+// Counts the bytes of a key for learning a code: at most its first 256, so that a few huge keys
+// do not make the code theirs.
+inline void count_key_bytes(std::array<std::uint64_t, 256>& freq, std::string_view key) noexcept {
+  for (unsigned char b : key.substr(0, 256)) ++freq[b];
+}
+
+// The key of leaf l: its stored bytes, or decoded into buf.
+template <class Layout>
+std::string_view leaf_key(const LeafTag* l, const key_code* code, std::string& buf) {
+  unsigned flags = 0;
+  const std::string_view s = Layout::stored(l, flags);
+  if (flags == 0) return s;
+  buf.clear();
+  code->decode(s, buf);
+  return buf;
+}
+// Whether leaf l holds key (a coded key is compared with key's coded form, made on the fly).
+template <class Layout>
+bool leaf_holds(const LeafTag* l, const key_code* code, std::string_view key) noexcept {
+  unsigned flags = 0;
+  const std::string_view s = Layout::stored(l, flags);
+  return flags == 0 ? s == key : code->equals(s, key);
+}
+
+// A leaf for key: stored coded when there is a code and the coded form is shorter.
+template <class V, class Layout, class Store>
+typename Store::Ref make_key_leaf(Store& store, std::string_view key, V& value, const key_code* code,
+                                  const char* limit_name) {
+  if (code != nullptr && key.size() > 1) {
+    char local[264];  // <= 12 bits a byte: a key of 160 bytes codes in at most 241 bytes + 8
+    std::string heap;
+    const std::size_t n = key.size() <= 160 ? code->encode(key, local) : code->coded_bytes(key);
+    if (n < key.size()) {
+      const char* coded = local;
+      if (key.size() > 160) {
+        heap.resize(n + 8);
+        code->encode(key, heap.data());
+        coded = heap.data();
+      }
+      return make_leaf<V, Layout>(store, n, 1, value, limit_name,
+                                  [&](char* to) { std::memcpy(to, coded, n); });
+    }
+  }
+  return make_leaf<V, Layout>(store, key.size(), 0, value, limit_name,
+                              [&](char* to) { std::memcpy(to, key.data(), key.size()); });
+}
+
+// A search key on its way down a tree: with a code it is coded 8 bytes a level, while each
+// node is on its way from memory, and a coded leaf is then compared with it byte for byte.
+class SearchKey {
+public:
+  SearchKey(std::string_view key, const key_code* code) noexcept
+      : key_(key), code_(code), pipelined_(code != nullptr && key.size() <= 160), enc_(coded_) {}
+  SearchKey(const SearchKey&) = delete;  // enc_ points into coded_
+  SearchKey& operator=(const SearchKey&) = delete;
+  std::string_view key() const noexcept { return key_; }
+  // Called once a level.
+  void step() noexcept {
+    if (pipelined_) code_->encode_some(key_, enc_, 8);
+  }
+  // Whether leaf l holds the key.
+  template <class Layout>
+  bool found_in(const LeafTag* l) noexcept {
+    if (!pipelined_) return leaf_holds<Layout>(l, code_, key_);
+    __builtin_prefetch(l);
+    const std::size_t n = code_->encode_rest(key_, enc_);
+    unsigned flags = 0;
+    const std::string_view s = Layout::stored(l, flags);
+    return flags == 0 ? s == key_ : s == std::string_view(coded_, n);
+  }
+
+private:
+  std::string_view key_;
+  const key_code* code_;
+  bool pipelined_;
+  char coded_[264];  // <= 12 bits a byte: at most 241 bytes + 8
+  key_code::encoder enc_;
+};
+
+// An iterator's current leaf and its key: viewed in place, or decoded into a buffer. In a scan,
+// a coded key keeps the bytes whose codes it shares with the previous coded key (its neighbour
+// in key order, so usually a long prefix) and decodes only the rest.
+template <class Layout>
+class LeafCursor {
+public:
+  explicit LeafCursor(const key_code* code = nullptr) noexcept : code_(code) {}
+  const LeafTag* leaf() const noexcept { return leaf_; }
+  std::string_view key() const noexcept { return coded_ ? std::string_view(buf_) : raw_; }
+  bool coded() const noexcept { return coded_; }
+  void reset() noexcept { leaf_ = nullptr; }
+  void set(const LeafTag* l) {
+    unsigned flags = 0;
+    const std::string_view stored = Layout::stored(l, flags);
+    if (flags != 0) {
+      if (coded_ && leaf_ != nullptr) {
+        const auto [keep, bit] = code_->resume_point(buf_, common_prefix_length(raw_, stored));
+        buf_.resize(keep);
+        code_->decode(stored, buf_, bit);
+      } else {
+        buf_.clear();
+        code_->decode(stored, buf_);
+      }
+    }
+    leaf_ = l;
+    raw_ = stored;
+    coded_ = flags != 0;
+  }
+
+private:
+  const LeafTag* leaf_ = nullptr;
+  const key_code* code_;
+  std::string_view raw_;  // the leaf's stored bytes
+  bool coded_ = false;    // ... which are coded: the key is buf_
+  std::string buf_;
+};
+
 // Statistics of the tree's shape (tests, benchmarks).
 struct Stats {
   std::size_t node4 = 0, node16 = 0, node48 = 0, node256 = 0;
@@ -2472,9 +2630,9 @@ public:
   template <class... StoreArgs>
     requires std::is_constructible_v<Store, StoreArgs...>
   explicit Tree(art_options options, StoreArgs&&... args)
-      : store_(std::forward<StoreArgs>(args)...), options_(options), learn_at_(options.code_sample_keys) {}
+      : store_(std::forward<StoreArgs>(args)...), code_(options.code_sample_keys) {}
   Tree(const Tree& other)
-      : store_(other.store_), options_(other.options_), code_(other.code_), learn_at_(other.learn_at_) {
+      : store_(other.store_), code_(other.code_) {
     root_ = clone(other);
     size_ = other.size_;
   }
@@ -2482,9 +2640,7 @@ public:
       : root_(std::exchange(other.root_, Ref{})),
         size_(std::exchange(other.size_, 0)),
         store_(std::move(other.store_)),
-        options_(other.options_),
-        code_(std::move(other.code_)),
-        learn_at_(std::exchange(other.learn_at_, other.options_.code_sample_keys)) {}
+        code_(std::move(other.code_)) {}
   Tree& operator=(const Tree& other) {
     if (this != &other) {
       Tree copy(other);
@@ -2498,9 +2654,7 @@ public:
       root_ = std::exchange(other.root_, Ref{});
       size_ = std::exchange(other.size_, 0);
       store_ = std::move(other.store_);
-      options_ = other.options_;
       code_ = std::move(other.code_);
-      learn_at_ = std::exchange(other.learn_at_, other.options_.code_sample_keys);
     }
     return *this;
   }
@@ -2509,9 +2663,7 @@ public:
   void swap(Tree& other) noexcept {
     std::swap(root_, other.root_);
     std::swap(size_, other.size_);
-    std::swap(options_, other.options_);
     std::swap(code_, other.code_);
-    std::swap(learn_at_, other.learn_at_);
     Store tmp(std::move(store_));
     store_ = std::move(other.store_);
     other.store_ = std::move(tmp);
@@ -2535,11 +2687,11 @@ public:
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
   std::size_t memory_usage() const noexcept {
-    return store_.bytes_in_use() + sizeof(*this) + (code_ ? sizeof(KeyCode) : 0);
+    return store_.bytes_in_use() + sizeof(*this) + code_.memory_usage();
   }
-  const art_options& options() const noexcept { return options_; }
+  art_options options() const noexcept { return art_options{code_.sample_keys()}; }
   // Whether the tree has learnt its key code (keys it makes shorter are then stored coded).
-  bool keys_coded() const noexcept { return code_ != nullptr; }
+  bool keys_coded() const noexcept { return code_.get() != nullptr; }
   const Store& store() const noexcept { return store_; }
   const auto& allocator() const noexcept
     requires requires(const Store& s) { s.allocator(); }
@@ -2600,8 +2752,8 @@ public:
 
     const_iterator() = default;
     reference operator*() const noexcept {
-      assert(leaf_ != nullptr);
-      return {coded_ ? std::string_view(buf_) : raw_, Leaf::value(leaf_)};
+      assert(at_.leaf() != nullptr);
+      return {at_.key(), Leaf::value(at_.leaf())};
     }
     pointer operator->() const noexcept { return {**this}; }
     const_iterator& operator++() {
@@ -2614,7 +2766,7 @@ public:
       return old;
     }
     friend bool operator==(const const_iterator& a, const const_iterator& b) noexcept {
-      return a.leaf_ == b.leaf_;
+      return a.at_.leaf() == b.at_.leaf();
     }
 
   private:
@@ -2623,27 +2775,7 @@ public:
       const detail::art::NodeHeader* node;
       int pos;
     };
-    const_iterator(const Store* store, const detail::key_code* code) noexcept : store_(store), code_(code) {}
-
-    // Makes l the current leaf: its key viewed in place or decoded into buf_ (a scan decodes
-    // only the bytes a coded key does not share with the previous one).
-    void set_leaf(const detail::art::LeafTag* l) {
-      unsigned flags = 0;
-      const std::string_view stored = Leaf::stored(l, flags);
-      if (flags != 0) {
-        if (coded_ && leaf_ != nullptr) {
-          const auto [keep, bit] = code_->resume_point(buf_, detail::common_prefix_length(raw_, stored));
-          buf_.resize(keep);
-          code_->decode(stored, buf_, bit);
-        } else {
-          buf_.clear();
-          code_->decode(stored, buf_);
-        }
-      }
-      leaf_ = l;
-      raw_ = stored;
-      coded_ = flags != 0;
-    }
+    const_iterator(const Store* store, const detail::key_code* code) noexcept : store_(store), at_(code) {}
 
     // Visit the smallest leaf at or below r.
     void descend(Ref r) {
@@ -2652,7 +2784,18 @@ public:
         r = detail::art::next_child<Ref>(stack_.back().node, stack_.back().pos);
         assert(r);
       }
-      set_leaf(store_->leaf(r));
+      // The next entry is usually the next sibling leaf: start fetching it (each leaf of a scan is
+      // a cache miss; this one overlaps with the work below). Node4/16 only, where it is cheap.
+      if (!stack_.empty()) {
+        const Frame& f = stack_.back();
+        const detail::art::NodeHeader* h = f.node;
+        if (f.pos < h->count && (h->type == NodeType::N4 || h->type == NodeType::N16)) {
+          const Ref next = h->type == NodeType::N4 ? reinterpret_cast<const Node4*>(h)->child[f.pos]
+                                                   : reinterpret_cast<const Node16*>(h)->child[f.pos];
+          if (next.is_leaf()) __builtin_prefetch(store_->leaf(next));
+        }
+      }
+      at_.set(store_->leaf(r));
     }
     // Move to the next leaf after everything already visited.
     void advance() {
@@ -2664,16 +2807,12 @@ public:
         }
         stack_.pop_back();
       }
-      leaf_ = nullptr;
+      at_.reset();
     }
 
     const Store* store_ = nullptr;
     std::vector<Frame> stack_;
-    const detail::art::LeafTag* leaf_ = nullptr;
-    const detail::key_code* code_ = nullptr;
-    std::string_view raw_;  // the leaf's stored bytes
-    bool coded_ = false;    // ... which are coded: the key is buf_
-    std::string buf_;
+    detail::art::LeafCursor<Leaf> at_;
   };
 
 private:
@@ -2689,19 +2828,11 @@ private:
   NodeHeader* node(Ref r) const noexcept { return store_.node(r); }
   // The key of leaf l: its stored bytes, or decoded into buf.
   std::string_view key_of(const LeafTag* l, std::string& buf) const {
-    unsigned flags = 0;
-    const std::string_view s = Leaf::stored(l, flags);
-    if (flags == 0) return s;
-    buf.clear();
-    code_->decode(s, buf);
-    return buf;
+    return detail::art::leaf_key<Leaf>(l, code_.get(), buf);
   }
   std::string_view leaf_key(Ref r, std::string& buf) const { return key_of(store_.leaf(r), buf); }
-  // Whether leaf l holds key (a coded key is compared with key's coded form, made on the fly).
   bool leaf_is(const LeafTag* l, std::string_view key) const noexcept {
-    unsigned flags = 0;
-    const std::string_view s = Leaf::stored(l, flags);
-    return flags == 0 ? s == key : code_->equals(s, key);
+    return detail::art::leaf_holds<Leaf>(l, code_.get(), key);
   }
 
   // The leftmost leaf at or below r (all leaves below a node share its full path).
@@ -2770,35 +2901,19 @@ private:
 
   // A key is stored coded when the tree has a code and its coded form is shorter.
   Ref alloc_leaf(std::string_view key, V& value) {
-    if (code_ != nullptr && key.size() > 1) {
-      if (key.size() <= 160) {  // coded on the stack, once
-        char coded[264];        // <= 12 bits a byte: at most 241 bytes + 8
-        const std::size_t n = code_->encode(key, coded);
-        if (n < key.size())
-          return detail::art::make_leaf<V, Leaf>(store_, n, 1, value, "the limit",
-                                                 [&](char* to) { std::memcpy(to, coded, n); });
-      } else if (const std::size_t n = code_->coded_bytes(key); n < key.size()) {
-        return detail::art::make_leaf<V, Leaf>(store_, n, 1, value, "the limit",
-                                               [&](char* to) { code_->encode_exact(key, to); });
-      }
-    }
-    return detail::art::make_leaf<V, Leaf>(store_, key.size(), 0, value, "the limit",
-                                           [&](char* to) { std::memcpy(to, key.data(), key.size()); });
+    return detail::art::make_key_leaf<V, Leaf>(store_, key, value, code_.get(), "the limit");
   }
   Ref clone_leaf(const LeafTag* src) { return detail::art::clone_leaf<V, Store, Leaf>(store_, src); }
   void free_leaf(Ref r) noexcept { detail::art::free_leaf<V, Store, Leaf>(store_, r); }
 
-  // The key code: learnt once the tree holds learn_at_ keys (see art_options).
+  // The key code: learnt once the tree holds options().code_sample_keys keys.
   bool upsert_learn(std::string_view key, V& value, bool assign) {
     const bool added = upsert(key, value, assign);
-    if (added && learn_at_ != 0 && size_ >= learn_at_ && !code_) learn_code();
+    if (added && code_.due(size_)) learn_code();
     return added;
   }
   void learn_code() noexcept;
-  void forget_code() noexcept {
-    code_.reset();
-    learn_at_ = options_.code_sample_keys;
-  }
+  void forget_code() noexcept { code_.forget(); }
 
   // Frees a leaf that was allocated for an insert that then failed.
   struct LeafGuard {
@@ -2833,9 +2948,7 @@ private:
   Ref root_{};
   std::size_t size_ = 0;
   Store store_{};
-  art_options options_{default_code_sample_keys<Store>};
-  std::shared_ptr<const KeyCode> code_;  // immutable, shared by copies
-  std::size_t learn_at_ = default_code_sample_keys<Store>;  // 0: learnt, or never
+  detail::art::CodeSlot code_{default_code_sample_keys<Store>};
 };
 
 // ============================================================================================
@@ -2844,26 +2957,14 @@ private:
 
 template <class V, class Store>
 auto Tree<V, Store>::find_leaf(std::string_view key) noexcept -> LeafTag* {
-  // With a code, the search key is coded 8 bytes a level while the nodes are fetched, and a
-  // coded leaf is compared with it byte for byte.
-  const bool pipelined = code_ != nullptr && key.size() <= 160;
-  char coded[264];  // <= 12 bits a byte: at most 241 bytes + 8
-  KeyCode::encoder enc(coded);
-  auto is = [&](LeafTag* l) -> LeafTag* {
-    if (!pipelined) return leaf_is(l, key) ? l : nullptr;
-    __builtin_prefetch(l);
-    const std::size_t n = code_->encode_rest(key, enc);
-    unsigned flags = 0;
-    const std::string_view s = Leaf::stored(l, flags);
-    if (flags == 0) return s == key ? l : nullptr;
-    return s == std::string_view(coded, n) ? l : nullptr;
-  };
+  detail::art::SearchKey search(key, code_.get());
+  auto is = [&](LeafTag* l) -> LeafTag* { return search.found_in<Leaf>(l) ? l : nullptr; };
   Ref r = root_;
   std::size_t depth = 0;
   while (r) {
     if (r.is_leaf()) return is(store_.leaf(r));
     NodeHeader* h = node(r);
-    if (pipelined) code_->encode_some(key, enc, 8);
+    search.step();
     if (const std::size_t plen = h->prefix_len) {
       if (key.size() - depth < plen) return nullptr;
       const std::size_t stored = std::min<std::size_t>(plen, detail::art::kStoredPrefix);
@@ -3239,24 +3340,20 @@ bool Tree<V, Store>::erase_key(std::string_view key) {
 template <class V, class Store>
 void Tree<V, Store>::learn_code() noexcept {
   if constexpr (!std::is_copy_constructible_v<V>) {
-    learn_at_ = 0;  // values that cannot be copied stay where they are
+    code_.never();  // values that cannot be copied stay where they are
   } else {
     try {
       std::array<std::uint64_t, 256> freq{};
-      // At most 256 bytes of a key, so that a few huge keys do not make the code theirs.
-      for (auto e : *this)
-        for (unsigned char b : e.key.substr(0, 256)) ++freq[b];
-      Tree coded(art_options{0}, store_);  // an empty store with the same settings
-      coded.code_ = KeyCode::learn(freq);
+      for (auto e : *this) detail::art::count_key_bytes(freq, e.key);
+      Tree coded(options(), store_);  // an empty store with the same settings
+      coded.code_.set(KeyCode::learn(freq));
       for (auto e : *this) {
         V value(e.value);
         coded.upsert(e.key, value, false);
       }
-      coded.options_ = options_;
-      coded.learn_at_ = 0;
       swap(coded);  // `coded` now holds the old tree, freed here
     } catch (...) {
-      learn_at_ = size_ * 2;
+      code_.retry_at(size_ * 2);
     }
   }
 }
@@ -3270,7 +3367,7 @@ auto Tree<V, Store>::lower_bound(std::string_view key) const -> const_iterator {
   while (r) {
     if (r.is_leaf()) {
       if (leaf_key(r, buf).compare(key) >= 0)
-        it.set_leaf(store_.leaf(r));
+        it.at_.set(store_.leaf(r));
       else
         it.advance();
       return it;
@@ -3506,7 +3603,7 @@ void Tree<V, Store>::check_invariants() const {
       if (leaf_key(it.r, buf).size() < it.depth) fail("leaf key shorter than its depth");
       unsigned flags = 0;
       Leaf::stored(store_.leaf(it.r), flags);
-      if (flags != 0 && code_ == nullptr) fail("a coded key in a tree without a code");
+      if (flags != 0 && code_.get() == nullptr) fail("a coded key in a tree without a code");
       continue;
     }
     const NodeHeader* h = node(it.r);
@@ -7445,9 +7542,9 @@ public:
   template <class... StoreArgs>
     requires std::is_constructible_v<Store, StoreArgs...>
   explicit BasicHotArt(hot_options options, StoreArgs&&... args)
-      : store_(std::forward<StoreArgs>(args)...), options_(options), learn_at_(options.code_sample_keys) {}
+      : store_(std::forward<StoreArgs>(args)...), code_(options.code_sample_keys) {}
   BasicHotArt(const BasicHotArt& other)
-      : store_(other.store_), options_(other.options_), code_(other.code_), learn_at_(other.learn_at_) {
+      : store_(other.store_), code_(other.code_) {
     root_ = clone(other.store_, other.root_);
     size_ = other.size_;
   }
@@ -7455,9 +7552,7 @@ public:
       : root_(std::exchange(other.root_, Ref{})),
         size_(std::exchange(other.size_, 0)),
         store_(std::move(other.store_)),
-        options_(other.options_),
-        code_(std::move(other.code_)),
-        learn_at_(std::exchange(other.learn_at_, other.options_.code_sample_keys)) {}
+        code_(std::move(other.code_)) {}
   BasicHotArt& operator=(const BasicHotArt& other) {
     if (this != &other) {
       BasicHotArt copy(other);
@@ -7471,9 +7566,7 @@ public:
       root_ = std::exchange(other.root_, Ref{});
       size_ = std::exchange(other.size_, 0);
       store_ = std::move(other.store_);
-      options_ = other.options_;
       code_ = std::move(other.code_);
-      learn_at_ = std::exchange(other.learn_at_, other.options_.code_sample_keys);
     }
     return *this;
   }
@@ -7482,9 +7575,7 @@ public:
   void swap(BasicHotArt& other) noexcept {
     std::swap(root_, other.root_);
     std::swap(size_, other.size_);
-    std::swap(options_, other.options_);
     std::swap(code_, other.code_);
-    std::swap(learn_at_, other.learn_at_);
     Store tmp(std::move(store_));
     store_ = std::move(other.store_);
     other.store_ = std::move(tmp);
@@ -7509,11 +7600,11 @@ public:
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
   std::size_t memory_usage() const noexcept {
-    return store_.bytes_in_use() + sizeof(*this) + (code_ ? sizeof(KeyCode) : 0);
+    return store_.bytes_in_use() + sizeof(*this) + code_.memory_usage();
   }
-  const hot_options& options() const noexcept { return options_; }
+  hot_options options() const noexcept { return hot_options{code_.sample_keys()}; }
   // Whether the map has learnt its key code (keys it makes shorter are then stored coded).
-  bool keys_coded() const noexcept { return code_ != nullptr; }
+  bool keys_coded() const noexcept { return code_.get() != nullptr; }
   const allocator_type& allocator() const noexcept { return store_.allocator(); }
 
   // --- mutation -----------------------------------------------------------------------------
@@ -7559,8 +7650,8 @@ public:
 
     const_iterator() = default;
     reference operator*() const noexcept {
-      assert(leaf_ != nullptr);
-      return {coded_ ? std::string_view(buf_) : raw_, Leaf::value(leaf_)};
+      assert(at_.leaf() != nullptr);
+      return {at_.key(), Leaf::value(at_.leaf())};
     }
     pointer operator->() const noexcept { return {**this}; }
     const_iterator& operator++() {
@@ -7573,7 +7664,7 @@ public:
       return old;
     }
     friend bool operator==(const const_iterator& a, const const_iterator& b) noexcept {
-      return a.leaf_ == b.leaf_;
+      return a.at_.leaf() == b.at_.leaf();
     }
 
   private:
@@ -7582,29 +7673,8 @@ public:
       const NodeHeader* node;
       unsigned idx;
     };
-    const_iterator(const Store* store, const KeyCode* code) noexcept : store_(store), code_(code) {}
+    const_iterator(const Store* store, const KeyCode* code) noexcept : store_(store), at_(code) {}
 
-    // Makes l the current leaf: its key viewed in place or decoded into buf_. In a scan, a coded
-    // key keeps the bytes whose codes it shares with the previous coded key (its neighbour in
-    // key order, so usually a long prefix) and decodes only the rest.
-    void set_leaf(const LeafTag* l) {
-      unsigned flags = 0;
-      const std::string_view stored = Leaf::stored(l, flags);
-      if (flags != 0) {
-        if (coded_ && leaf_ != nullptr) {
-          const auto [keep, bit] =
-              code_->resume_point(buf_, detail::common_prefix_length(raw_, stored));
-          buf_.resize(keep);
-          code_->decode(stored, buf_, bit);
-        } else {
-          buf_.clear();
-          code_->decode(stored, buf_);
-        }
-      }
-      leaf_ = l;
-      raw_ = stored;
-      coded_ = flags != 0;
-    }
 
     // Visit the smallest leaf at or below r.
     void descend(Ref r) {
@@ -7622,7 +7692,7 @@ public:
           if (next.is_leaf()) __builtin_prefetch(store_->leaf(next));
         }
       }
-      set_leaf(store_->leaf(r));
+      at_.set(store_->leaf(r));
     }
     // Move to the first leaf after the subtree of the top frame's current entry.
     void advance() {
@@ -7635,16 +7705,12 @@ public:
         }
         stack_.pop_back();
       }
-      leaf_ = nullptr;
+      at_.reset();
     }
 
     std::vector<Frame> stack_;
-    const LeafTag* leaf_ = nullptr;
     const Store* store_ = nullptr;
-    const KeyCode* code_ = nullptr;
-    std::string_view raw_;  // the leaf's stored bytes
-    bool coded_ = false;    // ... which are coded: the key is buf_
-    std::string buf_;
+    detail::art::LeafCursor<Leaf> at_;
   };
 
 private:
@@ -7685,50 +7751,24 @@ private:
 
   // The key of leaf r: its stored bytes, or decoded into buf.
   std::string_view leaf_key(Ref r, std::string& buf) const {
-    unsigned flags = 0;
-    const std::string_view s = Leaf::stored(store_.leaf(r), flags);
-    if (flags == 0) return s;
-    buf.clear();
-    code_->decode(s, buf);
-    return buf;
+    return detail::art::leaf_key<Leaf>(store_.leaf(r), code_.get(), buf);
   }
-  // Whether leaf l holds key (a coded key is compared with key's coded form, made on the fly).
   bool leaf_is(const LeafTag* l, std::string_view key) const noexcept {
-    unsigned flags = 0;
-    const std::string_view s = Leaf::stored(l, flags);
-    return flags == 0 ? s == key : code_->equals(s, key);
+    return detail::art::leaf_holds<Leaf>(l, code_.get(), key);
   }
   unsigned height_of(Ref r) const noexcept { return r.is_leaf() ? 0u : store_.node(r)->height; }
 
   const LeafTag* find_leaf(std::string_view key) const noexcept {
-    if (code_ != nullptr && key.size() <= 160) {
-      // Code the search key a few bytes a level, while each node is on its way from memory,
-      // then compare bytes with the leaf.
-      char coded[264];  // <= 12 bits a byte: at most 241 bytes + 8
-      KeyCode::encoder e(coded);
-      Ref r = root_;
-      while (r.is_inner()) {
-        const NodeHeader* h = store_.node(r);
-        code_->encode_some(key, e, 8);
-        r = detail::hot::children<Ref>(h)[detail::hot::match(h, detail::hot::extract(h, key))];
-      }
-      if (!r) return nullptr;
-      const LeafTag* l = store_.leaf(r);
-      __builtin_prefetch(l);
-      const std::size_t n = code_->encode_rest(key, e);
-      unsigned flags = 0;
-      const std::string_view s = Leaf::stored(l, flags);
-      if (flags == 0) return s == key ? l : nullptr;
-      return s == std::string_view(coded, n) ? l : nullptr;
-    }
+    detail::art::SearchKey search(key, code_.get());
     Ref r = root_;
     while (r.is_inner()) {
       const NodeHeader* h = store_.node(r);
+      search.step();
       r = detail::hot::children<Ref>(h)[detail::hot::match(h, detail::hot::extract(h, key))];
     }
     if (!r) return nullptr;
     const LeafTag* l = store_.leaf(r);
-    return leaf_is(l, key) ? l : nullptr;
+    return search.found_in<Leaf>(l) ? l : nullptr;
   }
   LeafTag* find_leaf(std::string_view key) noexcept {
     return const_cast<LeafTag*>(std::as_const(*this).find_leaf(key));
@@ -7748,35 +7788,19 @@ private:
   // A key is stored coded when the map has a code and its coded form is shorter.
   Ref alloc_leaf(std::string_view key, V& value) { return alloc_leaf(key, value, code_.get()); }
   Ref alloc_leaf(std::string_view key, V& value, const KeyCode* code) {
-    if (code != nullptr && key.size() > 1) {
-      if (key.size() <= 160) {  // coded on the stack, once
-        char coded[264];        // <= 12 bits a byte: at most 241 bytes + 8
-        const std::size_t n = code->encode(key, coded);
-        if (n < key.size())
-          return detail::art::make_leaf<V, Leaf>(store_, n, 1, value, "HotArt's limit",
-                                                 [&](char* to) { std::memcpy(to, coded, n); });
-      } else if (const std::size_t n = code->coded_bytes(key); n < key.size()) {
-        return detail::art::make_leaf<V, Leaf>(store_, n, 1, value, "HotArt's limit",
-                                               [&](char* to) { code->encode_exact(key, to); });
-      }
-    }
-    return detail::art::make_leaf<V, Leaf>(store_, key.size(), 0, value, "HotArt's limit",
-                                           [&](char* to) { std::memcpy(to, key.data(), key.size()); });
+    return detail::art::make_key_leaf<V, Leaf>(store_, key, value, code, "HotArt's limit");
   }
   Ref clone_leaf(const LeafTag* src) { return detail::art::clone_leaf<V, Store, Leaf>(store_, src); }
   void free_leaf(Ref r) noexcept { detail::art::free_leaf<V, Store, Leaf>(store_, r); }
 
-  // The key code: learnt once the map holds learn_at_ keys (see hot_options).
+  // The key code: learnt once the map holds options().code_sample_keys keys.
   bool upsert_learn(std::string_view key, V& value, bool assign) {
     const bool added = upsert(key, value, assign);
-    if (added && learn_at_ != 0 && size_ >= learn_at_ && !code_) learn_code();
+    if (added && code_.due(size_)) learn_code();
     return added;
   }
   void learn_code() noexcept;
-  void forget_code() noexcept {
-    code_.reset();
-    learn_at_ = options_.code_sample_keys;
-  }
+  void forget_code() noexcept { code_.forget(); }
 
   // Nodes made for an insert that then failed: freed (not their children) unless committed.
   struct Fresh {
@@ -7820,9 +7844,7 @@ private:
   Ref root_{};
   std::size_t size_ = 0;
   Store store_{};
-  hot_options options_{};
-  std::shared_ptr<const KeyCode> code_;  // immutable, shared by copies
-  std::size_t learn_at_ = hot_options{}.code_sample_keys;  // 0: learnt, or never
+  detail::art::CodeSlot code_{hot_options{}.code_sample_keys};
 };
 
 // ============================================================================================
@@ -8015,7 +8037,7 @@ bool BasicHotArt<V, Store>::erase(std::string_view key) {
 template <class V, class Store>
 void BasicHotArt<V, Store>::learn_code() noexcept {
   if constexpr (!std::is_copy_constructible_v<V>) {
-    learn_at_ = 0;  // values that cannot be copied stay where they are
+    code_.never();  // values that cannot be copied stay where they are
   } else {
     std::vector<std::pair<Ref*, Ref>> fresh;  // slot, its new leaf
     try {
@@ -8028,8 +8050,7 @@ void BasicHotArt<V, Store>::learn_code() noexcept {
         if (slot->is_leaf()) {
           leaves.push_back(slot);
           unsigned flags = 0;
-          // At most 256 bytes of a key, so that a few huge keys do not make the code theirs.
-          for (unsigned char b : Leaf::stored(store_.leaf(*slot), flags).substr(0, 256)) ++freq[b];
+          detail::art::count_key_bytes(freq, Leaf::stored(store_.leaf(*slot), flags));
           continue;
         }
         NodeHeader* h = store_.node(*slot);
@@ -8050,11 +8071,10 @@ void BasicHotArt<V, Store>::learn_code() noexcept {
         const Ref old = std::exchange(*slot, leaf);
         free_leaf(old);
       }
-      code_ = std::move(code);
-      learn_at_ = 0;
+      code_.set(std::move(code));
     } catch (...) {
       for (auto& f : fresh) free_leaf(f.second);
-      learn_at_ = size_ * 2;
+      code_.retry_at(size_ * 2);
     }
   }
 }
@@ -8073,13 +8093,13 @@ auto BasicHotArt<V, Store>::lower_bound(std::string_view key) const -> const_ite
   std::string buf;
   const std::string_view found = leaf_key(r, buf);
   if (found == key) {
-    it.set_leaf(store_.leaf(r));
+    it.at_.set(store_.leaf(r));
     return it;
   }
   const std::uint64_t m = detail::hot::mismatch_bit(key, found);
   const bool right = detail::hot::key_bit(key, m) != 0;
   if (it.stack_.empty()) {  // a single leaf
-    if (!right) it.set_leaf(store_.leaf(r));
+    if (!right) it.at_.set(store_.leaf(r));
     return it;
   }
   // The key sits beside the subtree that the BiNode at m would split off: before it or after it.
@@ -8274,8 +8294,8 @@ void BasicHotArt<V, Store>::check_invariants() const {
   for (auto it = begin(); it != end(); ++it) {
     const std::string_view k = (*it).key;
     if (leaves > 0 && !(std::string_view(last) < k)) fail("keys out of order at leaf " + std::to_string(leaves));
-    if (find_leaf(k) != it.leaf_) fail("a leaf its own key does not reach");
-    if (code_ == nullptr && it.coded_) fail("a coded key in a map without a code");
+    if (find_leaf(k) != it.at_.leaf()) fail("a leaf its own key does not reach");
+    if (code_.get() == nullptr && it.at_.coded()) fail("a coded key in a map without a code");
     last.assign(k);
     ++leaves;
   }
