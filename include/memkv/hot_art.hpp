@@ -265,7 +265,10 @@ public:
   std::size_t memory_usage() const noexcept {
     return store_.bytes_in_use() + sizeof(*this) + code_.memory_usage();
   }
-  hot_options options() const noexcept { return hot_options{code_.sample_keys()}; }
+  hot_options options() const noexcept {
+    static_assert(sizeof(hot_options) == sizeof(std::size_t), "options with more members: keep them here");
+    return hot_options{code_.sample_keys()};
+  }
   // Whether the map has learnt its key code (keys it makes shorter are then stored coded).
   bool keys_coded() const noexcept { return code_.get() != nullptr; }
   const allocator_type& allocator() const noexcept { return store_.allocator(); }
