@@ -1325,6 +1325,47 @@ TEST_CASE("FastArt differential: the MallocAllocator policy", "[fast_art][differ
 // Coded keys (art_options::code_sample_keys; detail/key_code.hpp, shared with HotArt)
 // ---------------------------------------------------------------------------------------------
 
+TEMPLATE_TEST_CASE("FastArt and ArenaArt: moves and swaps carry the key code and the options", "[fast_art][arena_art][key_code]",
+                   memkv::FastArt<>, memkv::ArenaArt<>) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 600; ++i) keys.push_back("https://example.org/a/" + std::to_string(i * 31 % 600) + "/b");
+  TestType m(memkv::art_options{500});
+  for (std::size_t i = 0; i < keys.size(); ++i) m.insert(keys[i], i);
+  REQUIRE(m.keys_coded());
+  TestType moved(std::move(m));
+  CHECK(moved.keys_coded());
+  CHECK(moved.size() == keys.size());
+  CHECK(m.empty());
+  CHECK_FALSE(m.keys_coded());
+  CHECK(m.options().code_sample_keys == 500);
+  for (std::size_t i = 0; i < 500; ++i) m.insert(keys[i], i);
+  CHECK(m.keys_coded());  // learns again
+  m.check_invariants();
+  TestType raw(memkv::art_options{0});
+  raw.insert("only", 7);
+  swap(raw, moved);
+  CHECK_FALSE(moved.keys_coded());
+  CHECK(moved.options().code_sample_keys == 0);
+  CHECK(*moved.find("only") == 7);
+  CHECK(raw.keys_coded());
+  CHECK(raw.options().code_sample_keys == 500);
+  for (std::size_t i = 0; i < keys.size(); ++i) REQUIRE(*raw.find(keys[i]) == i);
+  for (std::size_t i = 0; i < keys.size(); ++i) moved.insert(keys[i], i);
+  CHECK_FALSE(moved.keys_coded());
+  TestType assigned;
+  assigned = std::move(raw);
+  CHECK(assigned.keys_coded());
+  CHECK(assigned.options().code_sample_keys == 500);
+  std::size_t n = 0;
+  for (auto e : assigned) {
+    REQUIRE(e.key == keys[e.value]);
+    ++n;
+  }
+  CHECK(n == keys.size());
+  assigned.check_invariants();
+  moved.check_invariants();
+}
+
 TEST_CASE("FastArt and ArenaArt: keys stored coded once the tree holds code_sample_keys keys", "[fast_art][arena_art][key_code]") {
   std::vector<std::string> urls;
   for (int i = 0; i < 60000; ++i)

@@ -1073,6 +1073,49 @@ TEMPLATE_TEST_CASE("HotArt: keys are stored coded once the map holds code_sample
   CHECK(m.memory_usage() == empty);
 }
 
+TEMPLATE_TEST_CASE("HotArt: moves and swaps carry the key code and the options", "[hot_art][key_code]", Hot, ArenaHot) {
+  std::vector<std::string> keys;
+  for (int i = 0; i < 600; ++i) keys.push_back("https://example.org/a/" + std::to_string(i * 31 % 600) + "/b");
+  std::map<std::string, std::uint64_t> ref;
+  TestType m(memkv::hot_options{500});
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    m.insert(keys[i], i);
+    ref.emplace(keys[i], i);
+  }
+  REQUIRE(m.keys_coded());
+  // Move construction: the code goes along; the moved-from map is empty, raw, keeps its options
+  // and learns again once it holds enough keys.
+  TestType moved(std::move(m));
+  CHECK(moved.keys_coded());
+  require_same(moved, ref);
+  CHECK(m.empty());
+  CHECK_FALSE(m.keys_coded());
+  CHECK(m.options().code_sample_keys == 500);
+  for (std::size_t i = 0; i < 500; ++i) m.insert(keys[i], i);
+  CHECK(m.keys_coded());
+  m.check_invariants();
+  // Move assignment over a coded map, and swap with a raw one that never codes.
+  TestType target(memkv::hot_options{0});
+  target.insert("x", 1);
+  target = std::move(moved);
+  CHECK(target.keys_coded());
+  CHECK(target.options().code_sample_keys == 500);
+  require_same(target, ref);
+  TestType raw(memkv::hot_options{0});
+  raw.insert("only", 7);
+  swap(raw, target);
+  CHECK_FALSE(target.keys_coded());
+  CHECK(target.options().code_sample_keys == 0);
+  CHECK(*target.find("only") == 7);
+  CHECK(raw.keys_coded());
+  CHECK(raw.options().code_sample_keys == 500);
+  require_same(raw, ref);
+  for (std::size_t i = 0; i < keys.size(); ++i) target.insert(keys[i], i);
+  CHECK_FALSE(target.keys_coded());
+  target.check_invariants();
+  raw.check_invariants();
+}
+
 TEST_CASE("HotArt: a key code that cannot be learnt for lack of memory is learnt later", "[hot_art][key_code][exceptions]") {
   using M = memkv::HotArt<std::string, ThrowingSlab>;
   NeverFailGuard guard;
