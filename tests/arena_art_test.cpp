@@ -80,6 +80,34 @@ TEST_CASE("ChunkArena: a freed block is reused by the next block of its size", "
   CHECK(a.bytes_in_use() == 0);
 }
 
+TEST_CASE("ChunkArena: zone 1 blocks come from chunks of their own, and zones reuse their own frees", "[arena_art][arena]") {
+  memkv::ChunkArena a;
+  std::set<std::uint32_t> chunks0, chunks1;
+  std::vector<std::pair<std::uint32_t, unsigned>> blocks;
+  for (int i = 0; i < 6000; ++i) {  // interleaved, as HotArt allocates them
+    const unsigned zone = i % 7 == 0 ? 1u : 0u;
+    const std::uint32_t addr = a.allocate(48, zone);
+    std::memset(a.at(addr), zone ? 0x11 : 0x22, 48);
+    (zone ? chunks1 : chunks0).insert(addr >> memkv::ChunkArena::kOffsetBits);
+    blocks.emplace_back(addr, zone);
+  }
+  for (std::uint32_t c : chunks1) CHECK(chunks0.count(c) == 0);
+  CHECK(chunks1.size() == 4);  // 4 + 8 + 16 + 32 KiB chunks hold the 858 zone-1 blocks of 48 bytes
+  for (auto [addr, zone] : blocks)
+    REQUIRE(std::to_integer<int>(a.at(addr)[47]) == (zone ? 0x11 : 0x22));
+  // A freed zone-1 block is reused by zone 1, not by zone 0.
+  const auto [x, zx] = blocks[7];
+  REQUIRE(zx == 1u);
+  a.deallocate(x, 48, 1);
+  const std::uint32_t y = a.allocate(48, 0);
+  CHECK(y != x);
+  CHECK(a.allocate(48, 1) == x);
+  a.deallocate(y, 48, 0);
+  for (auto [addr, zone] : blocks) a.deallocate(addr, 48, zone);
+  CHECK(a.live_blocks() == 0);
+  CHECK(a.bytes_in_use() == 0);
+}
+
 TEST_CASE("ChunkArena: large blocks get their own chunk and give it back", "[arena_art][arena]") {
   memkv::ChunkArena a;
   const std::uint32_t small = a.allocate(8);

@@ -78,8 +78,9 @@ public:
 
   Node* node(Ref r) const noexcept { return reinterpret_cast<Node*>(arena_.at(r.address())); }
   LeafTag* leaf(Ref r) const noexcept { return reinterpret_cast<LeafTag*>(arena_.at(r.address())); }
-  Ref new_node(std::size_t bytes, Node*& at) {
-    const std::uint32_t a = arena_.allocate(bytes);
+  // zone: a placement hint (ChunkArena's zones; HotArt's upper nodes go to zone 1).
+  Ref new_node(std::size_t bytes, Node*& at, unsigned zone = 0) {
+    const std::uint32_t a = arena_.allocate(bytes, zone);
     at = reinterpret_cast<Node*>(arena_.at(a));
     return Ref::inner(a);
   }
@@ -88,7 +89,9 @@ public:
     at = reinterpret_cast<LeafTag*>(arena_.at(a));
     return Ref::leaf(a);
   }
-  void delete_node(Ref r, std::size_t bytes) noexcept { arena_.deallocate(r.address(), bytes); }
+  void delete_node(Ref r, std::size_t bytes, unsigned zone = 0) noexcept {
+    arena_.deallocate(r.address(), bytes, zone);
+  }
   void delete_leaf(Ref r, std::size_t bytes) noexcept { arena_.deallocate(r.address(), bytes); }
   std::size_t bytes_in_use() const noexcept { return arena_.bytes_in_use(); }
   const ChunkArena& allocator() const noexcept { return arena_; }

@@ -115,7 +115,7 @@ public:
 
   Node* node(Ref r) const noexcept { return r.inner(); }
   LeafTag* leaf(Ref r) const noexcept { return r.leaf(); }
-  Ref new_node(std::size_t bytes, Node*& at) {
+  Ref new_node(std::size_t bytes, Node*& at, unsigned /*zone: a placement hint, unused here*/ = 0) {
     at = static_cast<Node*>(alloc_.allocate(bytes));
     return Ref::from_inner(at);
   }
@@ -123,7 +123,7 @@ public:
     at = static_cast<LeafTag*>(alloc_.allocate(bytes));
     return Ref::from_leaf(at);
   }
-  void delete_node(Ref r, std::size_t bytes) noexcept { alloc_.deallocate(r.inner(), bytes); }
+  void delete_node(Ref r, std::size_t bytes, unsigned = 0) noexcept { alloc_.deallocate(r.inner(), bytes); }
   void delete_leaf(Ref r, std::size_t bytes) noexcept { alloc_.deallocate(r.leaf(), bytes); }
   std::size_t bytes_in_use() const noexcept { return alloc_.bytes_in_use(); }
   const Alloc& allocator() const noexcept { return alloc_; }

@@ -12,9 +12,11 @@
 //                                           //   address 0 never names a block); nullptr = free
 //     std::vector<std::size_t> chunk_bytes_;// what malloc gave for each chunk (accounting)
 //     std::vector<std::uint32_t> spare_;    // indices of released chunks, for reuse
-//     std::uint32_t free_[257];             // per size (in units, up to 2 KiB): a free list
+//     struct Zone {                         // blocks of one placement zone (below)
+//       std::uint32_t free[257];            //   per size (in units, up to 2 KiB): a free list
 //                                           //   threaded through the freed blocks themselves
-//     cur_, bump_, bump_end_;               // the chunk being carved, in units
+//       cur, bump, bump_end;                //   the chunk being carved, in units
+//     } zones_[2];
 //   };
 //
 // Blocks of up to 2 KiB are carved from chunks that start at 4 KiB and double up to 1 MiB, and
@@ -25,13 +27,21 @@
 // 1 MiB chunks come from 2 MiB regions on transparent huge pages (memkv/core/huge_pages.hpp;
 // chunk_bytes_ 0 marks them), counted whole.
 //
+// Zones: a caller may place blocks in zone 1 instead of zone 0, and then they are carved from
+// chunks of their own. HotArt puts its upper nodes there (those above the bottom level: ~0.5%
+// of its blocks), so that a lookup's first levels sit on a few hundred pages that stay in the
+// TLB and the caches, instead of one 4 KiB page each among the leaves (a free list per zone:
+// a block freed into the wrong zone is merely reused there).
+//
 // Limits: 2^14 - 1 chunks of up to 1 MiB of small blocks (plus one chunk per large block):
 // about 16 GiB of blocks per arena. Past that, allocate throws memkv::error (never wraps around).
 // A billion URL keys (~45 B) need about 60 GB: that takes 64-bit references (+4 bytes per edge)
 // or several maps; the limit is stated, not silently exceeded.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <iterator>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -77,22 +87,24 @@ public:
 
   // A block of `bytes` bytes, 8-aligned. Throws std::bad_alloc, or memkv::error when the arena's
   // address space is exhausted.
-  std::uint32_t allocate(std::size_t bytes) {
+  static constexpr unsigned kZones = 2;
+  std::uint32_t allocate(std::size_t bytes, unsigned zone = 0) {
     if (bytes > kMaxSmall) return allocate_large(bytes);
+    Zone& z = zones_[zone];
     const std::uint32_t units = units_of(bytes);
-    if (const std::uint32_t a = free_[units]; a != kNone) {
-      std::memcpy(&free_[units], at(a), sizeof(std::uint32_t));
+    if (const std::uint32_t a = z.free[units]; a != kNone) {
+      std::memcpy(&z.free[units], at(a), sizeof(std::uint32_t));
       ++live_;
       return a;
     }
-    if (bump_end_ - bump_ < units) new_chunk();
-    const std::uint32_t a = (cur_ << kOffsetBits) | bump_;
-    bump_ += units;
+    if (z.bump_end - z.bump < units) new_chunk(z);
+    const std::uint32_t a = (z.cur << kOffsetBits) | z.bump;
+    z.bump += units;
     ++live_;
     return a;
   }
 
-  void deallocate(std::uint32_t address, std::size_t bytes) noexcept {
+  void deallocate(std::uint32_t address, std::size_t bytes, unsigned zone = 0) noexcept {
     if (bytes > kMaxSmall) {
       const std::uint32_t chunk = address >> kOffsetBits;
       std::free(chunks_[chunk]);
@@ -101,7 +113,7 @@ public:
       chunk_bytes_[chunk] = 0;
       spare_.push_back(chunk);  // capacity reserved when the chunk was made: cannot throw
     } else {
-      push_free(address, units_of(bytes));
+      push_free(zones_[zone], address, units_of(bytes));
     }
     if (--live_ == 0) release_all();
   }
@@ -117,13 +129,19 @@ public:
   std::size_t chunk_count() const noexcept { return chunks_.size() - spare_.size() - (chunks_.empty() ? 0 : 1); }
 
 private:
+  struct Zone {
+    std::uint32_t free[kClasses];
+    std::uint32_t cur = 0, bump = 0, bump_end = 0;
+    std::size_t next_chunk_bytes = kFirstChunkBytes;
+  };
+
   static std::uint32_t units_of(std::size_t bytes) noexcept {
     return bytes == 0 ? 1u : static_cast<std::uint32_t>((bytes + kUnitBytes - 1) / kUnitBytes);
   }
 
-  void push_free(std::uint32_t address, std::uint32_t units) noexcept {
-    std::memcpy(at(address), &free_[units], sizeof(std::uint32_t));
-    free_[units] = address;
+  void push_free(Zone& z, std::uint32_t address, std::uint32_t units) noexcept {
+    std::memcpy(at(address), &z.free[units], sizeof(std::uint32_t));
+    z.free[units] = address;
   }
 
   // A chunk index for a new chunk of `bytes`, its memory allocated; tables grown first, so a
@@ -169,25 +187,29 @@ private:
     return index << kOffsetBits;
   }
 
-  void new_chunk() {
-    const std::size_t bytes = next_chunk_bytes_;
+  void new_chunk(Zone& z) {
+    const std::size_t bytes = z.next_chunk_bytes;
     const std::uint32_t index =
         add_chunk(bytes, bytes == kChunkBytes && detail::want_huge_chunk(bytes_in_use()));
     // The old chunk's tail becomes free blocks rather than waste.
-    while (bump_ < bump_end_) {
+    while (z.bump < z.bump_end) {
       const std::uint32_t units =
-          std::min<std::uint32_t>(bump_end_ - bump_, static_cast<std::uint32_t>(kClasses - 1));
-      push_free((cur_ << kOffsetBits) | bump_, units);
-      bump_ += units;
+          std::min<std::uint32_t>(z.bump_end - z.bump, static_cast<std::uint32_t>(kClasses - 1));
+      push_free(z, (z.cur << kOffsetBits) | z.bump, units);
+      z.bump += units;
     }
-    cur_ = index;
-    bump_ = 0;
-    bump_end_ = static_cast<std::uint32_t>(bytes / kUnitBytes);
-    if (next_chunk_bytes_ < kChunkBytes) next_chunk_bytes_ *= 2;
+    z.cur = index;
+    z.bump = 0;
+    z.bump_end = static_cast<std::uint32_t>(bytes / kUnitBytes);
+    if (z.next_chunk_bytes < kChunkBytes) z.next_chunk_bytes *= 2;
   }
 
   void reset_free_lists() noexcept {
-    for (std::uint32_t& f : free_) f = kNone;
+    for (Zone& z : zones_) {
+      for (std::uint32_t& f : z.free) f = kNone;
+      z.cur = z.bump = z.bump_end = 0;
+      z.next_chunk_bytes = kFirstChunkBytes;
+    }
   }
 
   void release_all() noexcept {
@@ -198,8 +220,6 @@ private:
     std::vector<std::size_t>().swap(chunk_bytes_);
     std::vector<std::uint32_t>().swap(spare_);
     reset_free_lists();
-    cur_ = bump_ = bump_end_ = 0;
-    next_chunk_bytes_ = kFirstChunkBytes;
     bytes_ = 0;
     live_ = 0;
   }
@@ -209,11 +229,7 @@ private:
     chunk_bytes_ = std::move(o.chunk_bytes_);
     spare_ = std::move(o.spare_);
     huge_ = std::move(o.huge_);
-    std::memcpy(free_, o.free_, sizeof free_);
-    cur_ = o.cur_;
-    bump_ = o.bump_;
-    bump_end_ = o.bump_end_;
-    next_chunk_bytes_ = o.next_chunk_bytes_;
+    std::copy(std::begin(o.zones_), std::end(o.zones_), std::begin(zones_));
     bytes_ = o.bytes_;
     live_ = o.live_;
     o.chunks_.clear();
@@ -225,9 +241,7 @@ private:
   std::vector<std::byte*> chunks_;
   std::vector<std::size_t> chunk_bytes_;
   std::vector<std::uint32_t> spare_;
-  std::uint32_t free_[kClasses];
-  std::uint32_t cur_ = 0, bump_ = 0, bump_end_ = 0;
-  std::size_t next_chunk_bytes_ = kFirstChunkBytes;
+  Zone zones_[kZones];
   std::size_t bytes_ = 0;
   std::size_t live_ = 0;
   detail::HugeChunks huge_{kChunkBytes};  // 1 MiB chunks, once bytes_in_use() >= threshold
