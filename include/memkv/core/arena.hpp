@@ -28,7 +28,7 @@
 // chunk_bytes_ 0 marks them), counted whole.
 //
 // Zones: a caller may place blocks in zone 1 instead of zone 0, and then they are carved from
-// chunks of their own. HotArt puts its upper nodes there (those above the bottom level: ~0.5%
+// chunks of their own. ArenaHotArt puts its upper nodes there (those above the bottom level: ~0.5%
 // of its blocks), so that a lookup's first levels sit on a few hundred pages that stay in the
 // TLB and the caches, instead of one 4 KiB page each among the leaves (a free list per zone:
 // a block freed into the wrong zone is merely reused there).
@@ -40,6 +40,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cassert>
 #include <cstddef>
 #include <iterator>
 #include <cstdint>
@@ -85,10 +86,12 @@ public:
            static_cast<std::size_t>(address & kOffsetMask) * kUnitBytes;
   }
 
-  // A block of `bytes` bytes, 8-aligned. Throws std::bad_alloc, or memkv::error when the arena's
-  // address space is exhausted.
   static constexpr unsigned kZones = 2;
+
+  // A block of `bytes` bytes, 8-aligned, in zone 0 or 1 (see "Zones" above). Throws
+  // std::bad_alloc, or memkv::error when the arena's address space is exhausted.
   std::uint32_t allocate(std::size_t bytes, unsigned zone = 0) {
+    assert(zone < kZones);
     if (bytes > kMaxSmall) return allocate_large(bytes);
     Zone& z = zones_[zone];
     const std::uint32_t units = units_of(bytes);
@@ -113,6 +116,7 @@ public:
       chunk_bytes_[chunk] = 0;
       spare_.push_back(chunk);  // capacity reserved when the chunk was made: cannot throw
     } else {
+      assert(zone < kZones);
       push_free(zones_[zone], address, units_of(bytes));
     }
     if (--live_ == 0) release_all();
