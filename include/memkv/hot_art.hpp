@@ -431,6 +431,12 @@ private:
     return detail::art::leaf_holds<Leaf>(l, code_.get(), key);
   }
   unsigned height_of(Ref r) const noexcept { return r.is_leaf() ? 0u : store_.node(r)->height; }
+  // The height of a node holding d's entries: one more than its tallest child's.
+  unsigned node_height(const Decoded& d) const noexcept {
+    unsigned height = 0;
+    for (unsigned j = 0; j < d.n; ++j) height = std::max(height, height_of(d.child[j]));
+    return height + 1;
+  }
 
   const LeafTag* find_leaf(std::string_view key) const noexcept {
     detail::art::SearchKey search(key, code_.get());
@@ -452,10 +458,9 @@ private:
   Ref new_node(const Decoded& d) {
     const Shape s = detail::hot::exact_shape(d);
     NodeHeader* at = nullptr;
-    unsigned height = 0;  // (encode computes it again, from children now in cache)
-    for (unsigned j = 0; j < d.n; ++j) height = std::max(height, height_of(d.child[j]));
-    const Ref r = store_.new_node(detail::hot::shape_bytes<Ref>(s), at, zone_of(height + 1));
-    detail::hot::encode(d, s, at, [this](Ref c) { return height_of(c); });
+    const unsigned height = node_height(d);
+    const Ref r = store_.new_node(detail::hot::shape_bytes<Ref>(s), at, zone_of(height));
+    detail::hot::encode(d, s, at, height);
     return r;
   }
   void free_node(Ref r) noexcept {
@@ -703,9 +708,8 @@ bool BasicHotArt<V, Store>::erase(std::string_view key) {
         // No memory for a smaller node: rewrite this one in its old shape.
         const Shape s = detail::hot::shape_of(h);
         assert(detail::hot::shape_holds(s, d));
-        const unsigned height = h->height;
-        detail::hot::encode(d, s, h, [this](Ref c) { return height_of(c); });
-        h->height = static_cast<std::uint8_t>(std::max<unsigned>(h->height, height));
+        // (It keeps its height, which is at least its children's: also its zone, see zone_of.)
+        detail::hot::encode(d, s, h, std::max<unsigned>(h->height, node_height(d)));
       }
     }
   }

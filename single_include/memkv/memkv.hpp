@@ -2009,15 +2009,18 @@ public:
     return encode_rest(key, e);
   }
 
-  // encode() into exactly coded_bytes(key) bytes at out.
-  void encode_exact(std::string_view key, char* out) const {
+  // encode() into exactly coded_bytes(key) bytes at out (n: that count, when the caller has it).
+  void encode_exact(std::string_view key, char* out) const { encode_exact(key, out, coded_bytes(key)); }
+  void encode_exact(std::string_view key, char* out, std::size_t n) const {
     char local[264];
     if (key.size() <= 160) {  // <= 12 bits a byte: at most 241 bytes + 8
-      std::memcpy(out, local, encode(key, local));
+      encode(key, local);
+      std::memcpy(out, local, n);
       return;
     }
-    std::string heap(coded_bytes(key) + 8, '\0');
-    std::memcpy(out, heap.data(), encode(key, heap.data()));
+    std::string heap(n + 8, '\0');
+    encode(key, heap.data());
+    std::memcpy(out, heap.data(), n);
   }
 
   // Whether `coded` is the coded form of key (without writing it anywhere).
@@ -2502,19 +2505,17 @@ template <class V, class Layout, class Store>
 typename Store::Ref make_key_leaf(Store& store, std::string_view key, V& value, const key_code* code,
                                   const char* limit_name) {
   if (code != nullptr && key.size() > 1) {
+    // Short keys are coded once, on the stack; longer ones are measured first, then coded.
     char local[264];  // <= 12 bits a byte: a key of 160 bytes codes in at most 241 bytes + 8
-    std::string heap;
-    const std::size_t n = key.size() <= 160 ? code->encode(key, local) : code->coded_bytes(key);
-    if (n < key.size()) {
-      const char* coded = local;
-      if (key.size() > 160) {
-        heap.resize(n + 8);
-        code->encode(key, heap.data());
-        coded = heap.data();
-      }
-      return make_leaf<V, Layout>(store, n, 1, value, limit_name,
-                                  [&](char* to) { std::memcpy(to, coded, n); });
-    }
+    const bool small = key.size() <= 160;
+    const std::size_t n = small ? code->encode(key, local) : code->coded_bytes(key);
+    if (n < key.size())
+      return make_leaf<V, Layout>(store, n, 1, value, limit_name, [&](char* to) {
+        if (small)
+          std::memcpy(to, local, n);
+        else
+          code->encode_exact(key, to, n);
+      });
   }
   return make_leaf<V, Layout>(store, key.size(), 0, value, limit_name,
                               [&](char* to) { std::memcpy(to, key.data(), key.size()); });
@@ -7447,10 +7448,9 @@ inline Shape exact_shape(const Decoded<Ref>& d) noexcept {
 
 // Writes d into mem, a block of shape_bytes<Ref>(s) bytes; s must hold d (s.multi may be set
 // even when a single mask would do: erase rewrites a node in place in its old shape).
-// height_of(Ref) gives a child's height (0 for a leaf): the node's height is one more than the
-// tallest.
-template <class Ref, class HeightOf>
-inline NodeHeader* encode(const Decoded<Ref>& d, const Shape& s, void* mem, HeightOf&& height_of) noexcept {
+// height: the node's height, one more than its tallest child's (leaves count 0); saturates at 255.
+template <class Ref>
+inline NodeHeader* encode(const Decoded<Ref>& d, const Shape& s, void* mem, unsigned height) noexcept {
   assert(d.n >= 2 && d.n <= s.cap && s.cap <= kMaxFanout && d.k >= 1 && d.k <= 31);
   std::memset(mem, 0, shape_bytes<Ref>(s));
   auto* h = static_cast<NodeHeader*>(mem);
@@ -7490,12 +7490,8 @@ inline NodeHeader* encode(const Decoded<Ref>& d, const Shape& s, void* mem, Heig
     mh->units = static_cast<std::uint8_t>(u);
   }
   Ref* c = children<Ref>(h);
-  unsigned height = 0;
-  for (unsigned j = 0; j < d.n; ++j) {
-    c[j] = d.child[j];
-    height = std::max(height, static_cast<unsigned>(height_of(d.child[j])));
-  }
-  h->height = static_cast<std::uint8_t>(std::min(height + 1, 255u));
+  for (unsigned j = 0; j < d.n; ++j) c[j] = d.child[j];
+  h->height = static_cast<std::uint8_t>(std::min(height, 255u));
   void* pk = const_cast<void*>(partial_keys(h));
   for (unsigned j = 0; j < d.n; ++j) {
     const std::uint64_t v = d.pk[j] >> (64 - d.k);
@@ -7792,6 +7788,12 @@ private:
     return detail::art::leaf_holds<Leaf>(l, code_.get(), key);
   }
   unsigned height_of(Ref r) const noexcept { return r.is_leaf() ? 0u : store_.node(r)->height; }
+  // The height of a node holding d's entries: one more than its tallest child's.
+  unsigned node_height(const Decoded& d) const noexcept {
+    unsigned height = 0;
+    for (unsigned j = 0; j < d.n; ++j) height = std::max(height, height_of(d.child[j]));
+    return height + 1;
+  }
 
   const LeafTag* find_leaf(std::string_view key) const noexcept {
     detail::art::SearchKey search(key, code_.get());
@@ -7813,10 +7815,9 @@ private:
   Ref new_node(const Decoded& d) {
     const Shape s = detail::hot::exact_shape(d);
     NodeHeader* at = nullptr;
-    unsigned height = 0;  // (encode computes it again, from children now in cache)
-    for (unsigned j = 0; j < d.n; ++j) height = std::max(height, height_of(d.child[j]));
-    const Ref r = store_.new_node(detail::hot::shape_bytes<Ref>(s), at, zone_of(height + 1));
-    detail::hot::encode(d, s, at, [this](Ref c) { return height_of(c); });
+    const unsigned height = node_height(d);
+    const Ref r = store_.new_node(detail::hot::shape_bytes<Ref>(s), at, zone_of(height));
+    detail::hot::encode(d, s, at, height);
     return r;
   }
   void free_node(Ref r) noexcept {
@@ -8064,9 +8065,8 @@ bool BasicHotArt<V, Store>::erase(std::string_view key) {
         // No memory for a smaller node: rewrite this one in its old shape.
         const Shape s = detail::hot::shape_of(h);
         assert(detail::hot::shape_holds(s, d));
-        const unsigned height = h->height;
-        detail::hot::encode(d, s, h, [this](Ref c) { return height_of(c); });
-        h->height = static_cast<std::uint8_t>(std::max<unsigned>(h->height, height));
+        // (It keeps its height, which is at least its children's: also its zone, see zone_of.)
+        detail::hot::encode(d, s, h, std::max<unsigned>(h->height, node_height(d)));
       }
     }
   }

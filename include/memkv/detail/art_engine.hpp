@@ -406,19 +406,17 @@ template <class V, class Layout, class Store>
 typename Store::Ref make_key_leaf(Store& store, std::string_view key, V& value, const key_code* code,
                                   const char* limit_name) {
   if (code != nullptr && key.size() > 1) {
+    // Short keys are coded once, on the stack; longer ones are measured first, then coded.
     char local[264];  // <= 12 bits a byte: a key of 160 bytes codes in at most 241 bytes + 8
-    std::string heap;
-    const std::size_t n = key.size() <= 160 ? code->encode(key, local) : code->coded_bytes(key);
-    if (n < key.size()) {
-      const char* coded = local;
-      if (key.size() > 160) {
-        heap.resize(n + 8);
-        code->encode(key, heap.data());
-        coded = heap.data();
-      }
-      return make_leaf<V, Layout>(store, n, 1, value, limit_name,
-                                  [&](char* to) { std::memcpy(to, coded, n); });
-    }
+    const bool small = key.size() <= 160;
+    const std::size_t n = small ? code->encode(key, local) : code->coded_bytes(key);
+    if (n < key.size())
+      return make_leaf<V, Layout>(store, n, 1, value, limit_name, [&](char* to) {
+        if (small)
+          std::memcpy(to, local, n);
+        else
+          code->encode_exact(key, to, n);
+      });
   }
   return make_leaf<V, Layout>(store, key.size(), 0, value, limit_name,
                               [&](char* to) { std::memcpy(to, key.data(), key.size()); });

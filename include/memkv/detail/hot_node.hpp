@@ -537,10 +537,9 @@ inline Shape exact_shape(const Decoded<Ref>& d) noexcept {
 
 // Writes d into mem, a block of shape_bytes<Ref>(s) bytes; s must hold d (s.multi may be set
 // even when a single mask would do: erase rewrites a node in place in its old shape).
-// height_of(Ref) gives a child's height (0 for a leaf): the node's height is one more than the
-// tallest.
-template <class Ref, class HeightOf>
-inline NodeHeader* encode(const Decoded<Ref>& d, const Shape& s, void* mem, HeightOf&& height_of) noexcept {
+// height: the node's height, one more than its tallest child's (leaves count 0); saturates at 255.
+template <class Ref>
+inline NodeHeader* encode(const Decoded<Ref>& d, const Shape& s, void* mem, unsigned height) noexcept {
   assert(d.n >= 2 && d.n <= s.cap && s.cap <= kMaxFanout && d.k >= 1 && d.k <= 31);
   std::memset(mem, 0, shape_bytes<Ref>(s));
   auto* h = static_cast<NodeHeader*>(mem);
@@ -580,12 +579,8 @@ inline NodeHeader* encode(const Decoded<Ref>& d, const Shape& s, void* mem, Heig
     mh->units = static_cast<std::uint8_t>(u);
   }
   Ref* c = children<Ref>(h);
-  unsigned height = 0;
-  for (unsigned j = 0; j < d.n; ++j) {
-    c[j] = d.child[j];
-    height = std::max(height, static_cast<unsigned>(height_of(d.child[j])));
-  }
-  h->height = static_cast<std::uint8_t>(std::min(height + 1, 255u));
+  for (unsigned j = 0; j < d.n; ++j) c[j] = d.child[j];
+  h->height = static_cast<std::uint8_t>(std::min(height, 255u));
   void* pk = const_cast<void*>(partial_keys(h));
   for (unsigned j = 0; j < d.n; ++j) {
     const std::uint64_t v = d.pk[j] >> (64 - d.k);

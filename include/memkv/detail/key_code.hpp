@@ -135,15 +135,18 @@ public:
     return encode_rest(key, e);
   }
 
-  // encode() into exactly coded_bytes(key) bytes at out.
-  void encode_exact(std::string_view key, char* out) const {
+  // encode() into exactly coded_bytes(key) bytes at out (n: that count, when the caller has it).
+  void encode_exact(std::string_view key, char* out) const { encode_exact(key, out, coded_bytes(key)); }
+  void encode_exact(std::string_view key, char* out, std::size_t n) const {
     char local[264];
     if (key.size() <= 160) {  // <= 12 bits a byte: at most 241 bytes + 8
-      std::memcpy(out, local, encode(key, local));
+      encode(key, local);
+      std::memcpy(out, local, n);
       return;
     }
-    std::string heap(coded_bytes(key) + 8, '\0');
-    std::memcpy(out, heap.data(), encode(key, heap.data()));
+    std::string heap(n + 8, '\0');
+    encode(key, heap.data());
+    std::memcpy(out, heap.data(), n);
   }
 
   // Whether `coded` is the coded form of key (without writing it anywhere).
