@@ -413,6 +413,36 @@ TEST_CASE("core: Node16 search agrees with the scalar search for all 256 byte va
   }
 }
 
+TEST_CASE("core: bytes_below_at_bit reads 16 bytes at any bit and compares them unsigned", "[core][simd]") {
+  // Against a naive bit-by-bit reading, for every shift, every probe byte and bytes around
+  // 0x7f/0x80 (where a signed compare would go wrong).
+  memkv_test::Rng rng(17);
+  for (int t = 0; t < 60; ++t) {
+    std::byte buf[17 + 3];
+    for (auto& b : buf) b = static_cast<std::byte>(t < 20 ? 0x70 + rng.below(32) : rng.next());
+    for (unsigned off = 0; off < 3; ++off) {
+      const std::byte* p = buf + off;
+      for (unsigned shift = 0; shift < 8; ++shift) {
+        std::uint8_t source[16] = {};
+        for (unsigned i = 0; i < 16; ++i)
+          for (unsigned bit = 0; bit < 8; ++bit) {
+            const unsigned at = 8 * i + shift + bit;
+            if ((std::to_integer<unsigned>(p[at / 8]) >> (at % 8)) & 1u)
+              source[i] = static_cast<std::uint8_t>(source[i] | (1u << bit));
+          }
+        for (unsigned b = 0; b < 256; ++b) {
+          unsigned want = 0;
+          for (unsigned i = 0; i < 16; ++i)
+            if (source[i] < b) want |= 1u << i;
+          INFO("trial " << t << ", offset " << off << ", shift " << shift << ", byte " << b);
+          REQUIRE(memkv::detail::bytes_below_at_bit_scalar(p, shift, static_cast<std::uint8_t>(b)) == want);
+          REQUIRE(memkv::detail::bytes_below_at_bit(p, shift, static_cast<std::uint8_t>(b)) == want);
+        }
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The harness catches what it is meant to catch
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <set>
 #include <ranges>
 #include <string>
 #include <utility>
@@ -253,6 +254,48 @@ TEST_CASE("FrozenLayer: every byte value, prefixes and long keys", "[frozen_laye
   CHECK(cnt == 49);
   Ref l = memkv_test::nasty_map(11, 300, 5);
   check_all(build_from(l), l);
+}
+
+TEST_CASE("FrozenLayer: states of every width, searched for every byte", "[frozen_layer]") {
+  // A state's labels are compared 16 at a time from any bit offset: states with 2..256
+  // transitions (chunk edges 15/16/17, 31/32/33, ...), at many bit offsets (the prefixes before
+  // them differ in length and the sets below them in shape), some near the region's start (the
+  // label-by-label path), every probe byte, hits and misses, lower_bound on each.
+  memkv_test::Rng rng(29);
+  for (unsigned k : {2u, 3u, 8u, 9u, 15u, 16u, 17u, 31u, 32u, 33u, 47u, 48u, 49u, 100u, 200u, 255u, 256u}) {
+    for (int trial = 0; trial < 3; ++trial) {
+      Ref m;
+      std::set<unsigned> bytes;
+      if (trial == 0) {
+        for (unsigned b = 0; b < k; ++b) bytes.insert(255 - b);  // the top k, 0x80..0xff included
+      } else {
+        while (bytes.size() < k) bytes.insert(static_cast<unsigned>(rng.below(256)));
+      }
+      const std::string prefix(trial, 'p');
+      std::uint64_t v = 0;
+      for (unsigned b : bytes) {
+        std::string key = prefix + static_cast<char>(b);
+        m[key] = v++;
+        if (b % 3 == 0) m[key + std::string(1 + b % 5, static_cast<char>(b ^ 0x5a))] = v++;
+      }
+      // Keys before and after the wide state, so it sits at varying depths and offsets.
+      for (int i = 0; i < trial * 7; ++i) m["a" + std::to_string(rng.below(1000))] = v++;
+      m["zz" + prefix] = v++;
+      m = with_ranks(m);
+      const FrozenLayer fl = build_from(m);
+      check_all(fl, m);
+      for (unsigned b = 0; b < 256; ++b) {
+        const std::string probe = prefix + static_cast<char>(b);
+        const auto want = m.find(probe);
+        INFO("k " << k << ", trial " << trial << ", probe byte " << b);
+        REQUIRE(fl.get(probe) == (want == m.end() ? std::nullopt : std::optional<std::uint64_t>(want->second)));
+        const auto lb = m.lower_bound(probe);
+        const auto it = fl.lower_bound(probe);
+        REQUIRE((it == fl.end()) == (lb == m.end()));
+        if (lb != m.end()) REQUIRE(it->key == lb->first);
+      }
+    }
+  }
 }
 
 TEST_CASE("FrozenLayer: files, bytes, copies and moves", "[frozen_layer]") {

@@ -39,8 +39,16 @@
 //                    column; build 1.64 s (fst 12.24 s), lookup 0.37 (fst 0.26: 1.42x; vector
 //                    1.16x): the column costs one more cache miss per lookup
 // A lookup is bound by memory latency: ~19 cache lines a URL key (perf: the loads of a new
-// state's bits dominate; 100 keys looked up over and over, all in cache, still take ~0.9 us
-// against ~2.2 us for random keys).
+// state's bits dominate). A URL key of npm-urls passes ~19 states of 2+ transitions (21 on
+// average, weighted by visits), whose labels are compared 16 at a time with SSE2 (see
+// first_at_least; a binary search of bit fields before 2026-12-02). Scratch program, npm-urls,
+// -O3 -march=native, old and new alternating: 100 keys looked up over and over (all in cache)
+// 611-619 -> 481-490 ns a lookup (-O2 without -march: 611/633 -> 552/556); 20,000 random keys
+// over and over 1.88-1.94 -> 1.73-1.75 us; all keys in random order 1.87-1.99 us against
+// 1.78-2.04 (noise). memkv-micro's lookup_hit/frozen-layer (100,000 synthetic keys): no change.
+// A cache simulation of that walk: 42.6 distinct lines a lookup, 7.0 misses a lookup with a
+// 512 KiB LRU cache, 3.4 with 4 MiB, 0.9 with 16 MiB, and packing the states ideally by visit
+// count would leave 8.0 cold state visits at 512 KiB: the layout is not what costs.
 // Registry (the suffix-sharing memory) vs image and build time, rank values: 4 Ki cells 26.5 MB,
 // 16 Ki 25.9 MB, 64 Ki (the default) 25.3 MB, 1 Mi 24.0 MB. Up to `front_registry_cells` (64 Ki,
 // 2 MiB) it is one table that mostly stays in cache; above, every new state also goes into a
@@ -51,7 +59,8 @@
 // Tried and dropped (no gain measured): prefetching the next pass's first registry bucket when a
 // key is added; the buckets' tags in a dense array apart from their ways; inserting into the
 // second level in batches, each a batch after its prefetches; for lookups, counting the labels
-// below the key byte 7 at a time (SWAR) and decoding a state's header from one load; and a
+// below the key byte 7 at a time (SWAR), decoding a state's header from one load, and
+// prefetching all of a wide state's lines once its header is read; and a
 // cache-line-blocked relayout of the finished FST (every state re-placed top down, parents before
 // children as the format needs, each 64-byte block filled with the state's likeliest descendants
 // first, chains kept adjacent; a scratch pass over npm-urls' 16.0M states took 2.2-2.9 s): it cut
@@ -129,6 +138,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cassert>
 #include <compare>
 #include <cstddef>
@@ -152,6 +162,7 @@
 #include "memkv/core/error.hpp"
 #include "memkv/core/file_io.hpp"
 #include "memkv/core/key.hpp"
+#include "memkv/core/simd.hpp"
 #include "memkv/detail/fst_codec.hpp"
 
 namespace memkv {
@@ -397,19 +408,27 @@ public:
         read_bits(fst, s.tgts_top - std::uint64_t{s.w_tgt} * (i + 1), s.w_tgt);
     return resolve(t, s.start, s.tgts_top);
   }
-  // Index of the first transition whose label is >= c (ntrans if none).
+  // Index of the first transition whose label is >= c (ntrans if none). The labels, 8 bits each
+  // at any bit offset, are compared 16 at a time (detail::bytes_below_at_bit: SSE2, else a
+  // loop): label m + 15 - j is byte j of the 16 read from the bit labels_top - 8 (m + 16), so
+  // the labels below c are the mask's leading ones. A chunk that would start below the region
+  // (a state in its first 16 bytes) is searched label by label. On a damaged image (labels not
+  // increasing) the answer is some index <= ntrans, which the caller's label check then tests.
   std::uint32_t first_at_least(const state& s, std::uint8_t c) const {
     if (s.ntrans <= 1) return (s.ntrans == 1 && s.label0 >= c) ? 0 : s.ntrans;
-    std::uint32_t lo = 0, hi = s.ntrans;
-    if (s.ntrans <= 8) {
-      while (lo < hi && label(s, lo) < c) ++lo;
-      return lo;
+    const std::uint32_t k = s.ntrans;
+    std::uint32_t m = 0;
+    for (; m < k && s.labels_top >= 8 * std::uint64_t{m + 16}; m += 16) {
+      const std::uint64_t lo = s.labels_top - 8 * std::uint64_t{m + 16};
+      const unsigned r = std::min<std::uint32_t>(16, k - m);
+      const unsigned valid = (0xffffu << (16 - r)) & 0xffffu;
+      const unsigned below =
+          detail::bytes_below_at_bit(fst + (lo >> 3), static_cast<unsigned>(lo & 7), c) & valid;
+      if (below != valid) return m + static_cast<std::uint32_t>(std::countl_one(static_cast<std::uint16_t>(below)));
     }
-    while (lo < hi) {
-      const std::uint32_t mid = (lo + hi) / 2;
-      if (label(s, mid) < c) lo = mid + 1; else hi = mid;
-    }
-    return lo;
+    if (m >= k) return k;  // every label is below c
+    while (m < k && label(s, m) < c) ++m;
+    return m;
   }
 
   // The run of chain links from the state at addr >= 57, decoded from one 57-bit window below

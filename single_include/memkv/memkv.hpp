@@ -1451,7 +1451,8 @@ inline bool starts_with(std::string_view s, std::string_view p) noexcept {
 }  // namespace memkv::detail
 // ---- end memkv/core/key.hpp ----
 // ---- begin memkv/core/simd.hpp ----
-// memkv/core/simd.hpp - Node16 child search: one 16-byte compare instead of a loop.
+// memkv/core/simd.hpp - Node16 child search: one 16-byte compare instead of a loop; and the
+// same compare over 16 bytes that start at any bit (FrozenLayer's bit-packed label arrays).
 //
 // A Node16 keeps up to 16 child bytes sorted ascending. Two queries are needed:
 //   node16_find(keys, n, b)        index i < n with keys[i] == b, or -1
@@ -1459,9 +1460,12 @@ inline bool starts_with(std::string_view s, std::string_view p) noexcept {
 // With SSE2 (every x86-64) the 16 bytes are compared at once through xsimd's 128-bit batch; an
 // AVX2 build uses the same batch, VEX-encoded (a 256-bit batch would be half wasted on 16 keys).
 // Other targets use the scalar versions, which are always available for tests.
+//   bytes_below_at_bit(p, shift, b) mask of the 16 bytes read from bit `shift` (0..7) of p on
+//                                  whose value is < b (unsigned); bit i = byte i
 // Bytes >= 0x80 order as unsigned: the lower bound uses unsigned max (pmaxub), never a signed
 // compare, the bug class of libart issues #37/#47/#48/#55.
 
+#include <cstddef>
 #include <cstdint>
 
 #if defined(__SSE2__)
@@ -1487,6 +1491,17 @@ inline unsigned node16_lower_bound_scalar(const std::uint8_t* keys, unsigned n,
   return i;
 }
 
+// Byte i of the result's source = bits [8i + shift, 8i + shift + 8) of p (bit j = bit j % 8 of
+// p[j / 8]); 17 bytes must be readable from p.
+inline unsigned bytes_below_at_bit_scalar(const std::byte* p, unsigned shift, std::uint8_t b) noexcept {
+  unsigned mask = 0;
+  for (unsigned i = 0; i < 16; ++i) {
+    const unsigned two = std::to_integer<unsigned>(p[i]) | (std::to_integer<unsigned>(p[i + 1]) << 8);
+    if (((two >> shift) & 0xffu) < b) mask |= 1u << i;
+  }
+  return mask;
+}
+
 #if MEMKV_SIMD_SSE2
 namespace simd {
 using byte16 = xsimd::batch<std::uint8_t, xsimd::sse2>;
@@ -1508,7 +1523,25 @@ inline unsigned node16_lower_bound(const std::uint8_t* keys, unsigned n, std::ui
   const unsigned ge = simd::movemask(xsimd::max(k, simd::byte16(b)) == k) & ((1u << n) - 1u);
   return ge ? static_cast<unsigned>(__builtin_ctz(ge)) : n;
 }
+
+// Two overlapping loads, p and p + 1, seen as 16-bit lanes: lane j of the first holds bytes 2j and
+// 2j + 1, shifted right by `shift` its low byte is source byte 2j; lane j of the second holds
+// bytes 2j + 1 and 2j + 2, giving source byte 2j + 1. Then one compare for all 16 (xsimd's
+// unsigned less-than: both sides sign-flipped, then a signed compare).
+inline unsigned bytes_below_at_bit(const std::byte* p, unsigned shift, std::uint8_t b) noexcept {
+  using lanes = xsimd::batch<std::uint16_t, xsimd::sse2>;
+  const auto* q = reinterpret_cast<const std::uint16_t*>(p);
+  const auto* q1 = reinterpret_cast<const std::uint16_t*>(p + 1);
+  const int s = static_cast<int>(shift);
+  const lanes even = (lanes::load_unaligned(q) >> s) & lanes(0x00ff);
+  const lanes odd = (lanes::load_unaligned(q1) >> s) << 8;
+  const simd::byte16 x(static_cast<__m128i>(even | odd));
+  return simd::movemask(x < simd::byte16(b));
+}
 #else
+inline unsigned bytes_below_at_bit(const std::byte* p, unsigned shift, std::uint8_t b) noexcept {
+  return bytes_below_at_bit_scalar(p, shift, b);
+}
 inline int node16_find(const std::uint8_t* keys, unsigned n, std::uint8_t b) noexcept {
   return node16_find_scalar(keys, n, b);
 }
@@ -5260,8 +5293,16 @@ using FrontCodedSet = FrontCodedIndex<keys_only>;
 //                    column; build 1.64 s (fst 12.24 s), lookup 0.37 (fst 0.26: 1.42x; vector
 //                    1.16x): the column costs one more cache miss per lookup
 // A lookup is bound by memory latency: ~19 cache lines a URL key (perf: the loads of a new
-// state's bits dominate; 100 keys looked up over and over, all in cache, still take ~0.9 us
-// against ~2.2 us for random keys).
+// state's bits dominate). A URL key of npm-urls passes ~19 states of 2+ transitions (21 on
+// average, weighted by visits), whose labels are compared 16 at a time with SSE2 (see
+// first_at_least; a binary search of bit fields before 2026-12-02). Scratch program, npm-urls,
+// -O3 -march=native, old and new alternating: 100 keys looked up over and over (all in cache)
+// 611-619 -> 481-490 ns a lookup (-O2 without -march: 611/633 -> 552/556); 20,000 random keys
+// over and over 1.88-1.94 -> 1.73-1.75 us; all keys in random order 1.87-1.99 us against
+// 1.78-2.04 (noise). memkv-micro's lookup_hit/frozen-layer (100,000 synthetic keys): no change.
+// A cache simulation of that walk: 42.6 distinct lines a lookup, 7.0 misses a lookup with a
+// 512 KiB LRU cache, 3.4 with 4 MiB, 0.9 with 16 MiB, and packing the states ideally by visit
+// count would leave 8.0 cold state visits at 512 KiB: the layout is not what costs.
 // Registry (the suffix-sharing memory) vs image and build time, rank values: 4 Ki cells 26.5 MB,
 // 16 Ki 25.9 MB, 64 Ki (the default) 25.3 MB, 1 Mi 24.0 MB. Up to `front_registry_cells` (64 Ki,
 // 2 MiB) it is one table that mostly stays in cache; above, every new state also goes into a
@@ -5272,7 +5313,8 @@ using FrontCodedSet = FrontCodedIndex<keys_only>;
 // Tried and dropped (no gain measured): prefetching the next pass's first registry bucket when a
 // key is added; the buckets' tags in a dense array apart from their ways; inserting into the
 // second level in batches, each a batch after its prefetches; for lookups, counting the labels
-// below the key byte 7 at a time (SWAR) and decoding a state's header from one load; and a
+// below the key byte 7 at a time (SWAR), decoding a state's header from one load, and
+// prefetching all of a wide state's lines once its header is read; and a
 // cache-line-blocked relayout of the finished FST (every state re-placed top down, parents before
 // children as the format needs, each 64-byte block filled with the state's likeliest descendants
 // first, chains kept adjacent; a scratch pass over npm-urls' 16.0M states took 2.2-2.9 s): it cut
@@ -5349,6 +5391,7 @@ using FrontCodedSet = FrontCodedIndex<keys_only>;
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cassert>
 #include <compare>
 #include <cstddef>
@@ -5612,19 +5655,27 @@ public:
         read_bits(fst, s.tgts_top - std::uint64_t{s.w_tgt} * (i + 1), s.w_tgt);
     return resolve(t, s.start, s.tgts_top);
   }
-  // Index of the first transition whose label is >= c (ntrans if none).
+  // Index of the first transition whose label is >= c (ntrans if none). The labels, 8 bits each
+  // at any bit offset, are compared 16 at a time (detail::bytes_below_at_bit: SSE2, else a
+  // loop): label m + 15 - j is byte j of the 16 read from the bit labels_top - 8 (m + 16), so
+  // the labels below c are the mask's leading ones. A chunk that would start below the region
+  // (a state in its first 16 bytes) is searched label by label. On a damaged image (labels not
+  // increasing) the answer is some index <= ntrans, which the caller's label check then tests.
   std::uint32_t first_at_least(const state& s, std::uint8_t c) const {
     if (s.ntrans <= 1) return (s.ntrans == 1 && s.label0 >= c) ? 0 : s.ntrans;
-    std::uint32_t lo = 0, hi = s.ntrans;
-    if (s.ntrans <= 8) {
-      while (lo < hi && label(s, lo) < c) ++lo;
-      return lo;
+    const std::uint32_t k = s.ntrans;
+    std::uint32_t m = 0;
+    for (; m < k && s.labels_top >= 8 * std::uint64_t{m + 16}; m += 16) {
+      const std::uint64_t lo = s.labels_top - 8 * std::uint64_t{m + 16};
+      const unsigned r = std::min<std::uint32_t>(16, k - m);
+      const unsigned valid = (0xffffu << (16 - r)) & 0xffffu;
+      const unsigned below =
+          detail::bytes_below_at_bit(fst + (lo >> 3), static_cast<unsigned>(lo & 7), c) & valid;
+      if (below != valid) return m + static_cast<std::uint32_t>(std::countl_one(static_cast<std::uint16_t>(below)));
     }
-    while (lo < hi) {
-      const std::uint32_t mid = (lo + hi) / 2;
-      if (label(s, mid) < c) lo = mid + 1; else hi = mid;
-    }
-    return lo;
+    if (m >= k) return k;  // every label is below c
+    while (m < k && label(s, m) < c) ++m;
+    return m;
   }
 
   // The run of chain links from the state at addr >= 57, decoded from one 57-bit window below

@@ -1,4 +1,5 @@
-// memkv/core/simd.hpp - Node16 child search: one 16-byte compare instead of a loop.
+// memkv/core/simd.hpp - Node16 child search: one 16-byte compare instead of a loop; and the
+// same compare over 16 bytes that start at any bit (FrozenLayer's bit-packed label arrays).
 //
 // A Node16 keeps up to 16 child bytes sorted ascending. Two queries are needed:
 //   node16_find(keys, n, b)        index i < n with keys[i] == b, or -1
@@ -6,10 +7,13 @@
 // With SSE2 (every x86-64) the 16 bytes are compared at once through xsimd's 128-bit batch; an
 // AVX2 build uses the same batch, VEX-encoded (a 256-bit batch would be half wasted on 16 keys).
 // Other targets use the scalar versions, which are always available for tests.
+//   bytes_below_at_bit(p, shift, b) mask of the 16 bytes read from bit `shift` (0..7) of p on
+//                                  whose value is < b (unsigned); bit i = byte i
 // Bytes >= 0x80 order as unsigned: the lower bound uses unsigned max (pmaxub), never a signed
 // compare, the bug class of libart issues #37/#47/#48/#55.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #if defined(__SSE2__)
@@ -35,6 +39,17 @@ inline unsigned node16_lower_bound_scalar(const std::uint8_t* keys, unsigned n,
   return i;
 }
 
+// Byte i of the result's source = bits [8i + shift, 8i + shift + 8) of p (bit j = bit j % 8 of
+// p[j / 8]); 17 bytes must be readable from p.
+inline unsigned bytes_below_at_bit_scalar(const std::byte* p, unsigned shift, std::uint8_t b) noexcept {
+  unsigned mask = 0;
+  for (unsigned i = 0; i < 16; ++i) {
+    const unsigned two = std::to_integer<unsigned>(p[i]) | (std::to_integer<unsigned>(p[i + 1]) << 8);
+    if (((two >> shift) & 0xffu) < b) mask |= 1u << i;
+  }
+  return mask;
+}
+
 #if MEMKV_SIMD_SSE2
 namespace simd {
 using byte16 = xsimd::batch<std::uint8_t, xsimd::sse2>;
@@ -56,7 +71,25 @@ inline unsigned node16_lower_bound(const std::uint8_t* keys, unsigned n, std::ui
   const unsigned ge = simd::movemask(xsimd::max(k, simd::byte16(b)) == k) & ((1u << n) - 1u);
   return ge ? static_cast<unsigned>(__builtin_ctz(ge)) : n;
 }
+
+// Two overlapping loads, p and p + 1, seen as 16-bit lanes: lane j of the first holds bytes 2j and
+// 2j + 1, shifted right by `shift` its low byte is source byte 2j; lane j of the second holds
+// bytes 2j + 1 and 2j + 2, giving source byte 2j + 1. Then one compare for all 16 (xsimd's
+// unsigned less-than: both sides sign-flipped, then a signed compare).
+inline unsigned bytes_below_at_bit(const std::byte* p, unsigned shift, std::uint8_t b) noexcept {
+  using lanes = xsimd::batch<std::uint16_t, xsimd::sse2>;
+  const auto* q = reinterpret_cast<const std::uint16_t*>(p);
+  const auto* q1 = reinterpret_cast<const std::uint16_t*>(p + 1);
+  const int s = static_cast<int>(shift);
+  const lanes even = (lanes::load_unaligned(q) >> s) & lanes(0x00ff);
+  const lanes odd = (lanes::load_unaligned(q1) >> s) << 8;
+  const simd::byte16 x(static_cast<__m128i>(even | odd));
+  return simd::movemask(x < simd::byte16(b));
+}
 #else
+inline unsigned bytes_below_at_bit(const std::byte* p, unsigned shift, std::uint8_t b) noexcept {
+  return bytes_below_at_bit_scalar(p, shift, b);
+}
 inline int node16_find(const std::uint8_t* keys, unsigned n, std::uint8_t b) noexcept {
   return node16_find_scalar(keys, n, b);
 }
