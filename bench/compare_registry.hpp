@@ -109,6 +109,10 @@ struct FrontCodedSetRow : MemkvStaticAdapter<memkv::FrontCodedSet> {
 struct FrozenLayerRow : MemkvStaticAdapter<memkv::FrozenLayer> {
   static constexpr std::string_view name = "memkv::FrozenLayer";
   static constexpr std::string_view id = "frozen-layer";
+  // memkv-micro's lookup_hit_many: FrozenLayer::get_many (walks of 16 keys interleaved).
+  void lookup_many(std::span<const std::string_view> keys, std::span<std::optional<std::uint64_t>> out) const {
+    index->get_many(keys, out);
+  }
 };
 #endif
 

@@ -10,9 +10,12 @@
 // Benchmark names: <op>/<structure id>/<key set>, e.g. `--benchmark_filter='lookup_hit/fast-art/.*'`.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -110,6 +113,30 @@ struct MicroRegistry {
         }
         st.SetItemsProcessed(st.iterations());
       });
+      if constexpr (requires(const A& a, std::span<const std::string_view> k,
+                             std::span<std::optional<std::uint64_t>> o) { a.lookup_many(k, o); }) {
+        // The keys of lookup_hit, in the same order, 1024 to a call.
+        benchmark::RegisterBenchmark(bench_name("lookup_hit_many").c_str(), [ks](benchmark::State& st) {
+          auto a = build<A>(*ks);
+          std::vector<std::string_view> keys;
+          for (std::uint32_t i : ks->lookup_order) keys.push_back(ks->data.keys[i]);
+          constexpr std::size_t batch = 1024;
+          std::vector<std::optional<std::uint64_t>> out(batch);
+          std::size_t i = 0, found = 0, looked_up = 0;
+          for (auto _ : st) {
+            const std::size_t len = std::min(batch, keys.size() - i);
+            a->lookup_many(std::span<const std::string_view>(keys).subspan(i, len),
+                           std::span<std::optional<std::uint64_t>>(out).first(len));
+            for (std::size_t j = 0; j < len; ++j) found += out[j].has_value();
+            benchmark::DoNotOptimize(out.data());
+            looked_up += len;
+            i += len;
+            if (i == keys.size()) i = 0;
+          }
+          if (found != looked_up) st.SkipWithError("lookup_many missed a key it should find");
+          st.SetItemsProcessed(static_cast<std::int64_t>(looked_up));
+        });
+      }
       benchmark::RegisterBenchmark(bench_name("lookup_miss").c_str(), [ks](benchmark::State& st) {
         auto a = build<A>(*ks);
         const auto& miss = ks->miss.keys;

@@ -45,9 +45,54 @@ std::uint64_t mix(std::uint64_t x) {
   return x;
 }
 
-// Checks everything a FrozenLayer answers against m, including nth/rank.
+// get_many of queries against get of each, when get throws for none of them; else get_many
+// must throw format_error too (a damaged image).
+void check_get_many(const FrozenLayer& fl, const std::vector<std::string_view>& queries) {
+  std::vector<std::optional<std::uint64_t>> want;
+  bool throws = false;
+  for (auto q : queries) {
+    try {
+      want.push_back(fl.get(q));
+    } catch (const memkv::format_error&) {
+      throws = true;
+      want.push_back(std::nullopt);
+    }
+  }
+  std::vector<std::optional<std::uint64_t>> got(queries.size(), std::uint64_t{12345});
+  if (throws) {
+    REQUIRE_THROWS_AS(fl.get_many(queries, got), memkv::format_error);
+    return;
+  }
+  REQUIRE_NOTHROW(fl.get_many(queries, got));
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    INFO("query " << i << " of " << queries.size());
+    REQUIRE(got[i] == want[i]);
+  }
+}
+
+// Every key of m, absent neighbours of some (a byte more, a byte less, the empty key), repeats,
+// shuffled: more than a block of get_many when m is large.
+std::vector<std::string> queries_for(const Ref& m, std::uint64_t seed) {
+  std::vector<std::string> q;
+  std::mt19937_64 rng(seed);
+  for (const auto& kv : m) {
+    q.push_back(kv.first);
+    if (rng() % 4 == 0) q.push_back(kv.first + '\x01');
+    if (rng() % 4 == 0 && !kv.first.empty()) q.push_back(kv.first.substr(0, kv.first.size() - 1));
+    if (rng() % 16 == 0) q.push_back(kv.first);
+  }
+  q.emplace_back();
+  std::shuffle(q.begin(), q.end(), rng);
+  return q;
+}
+
+// Checks everything a FrozenLayer answers against m, including nth/rank and get_many.
 void check_all(const FrozenLayer& fl, const Ref& m) {
   REQUIRE_NOTHROW(fl.check_invariants());
+  {
+    const std::vector<std::string> q = queries_for(m, m.size());
+    check_get_many(fl, std::vector<std::string_view>(q.begin(), q.end()));
+  }
   REQUIRE_NOTHROW(memkv_test::check_static_against(fl, m));
   const std::size_t step = m.size() > 3000 ? m.size() / 1500 : 1;
   std::uint64_t i = 0;
@@ -256,6 +301,34 @@ TEST_CASE("FrozenLayer: every byte value, prefixes and long keys", "[frozen_laye
   check_all(build_from(l), l);
 }
 
+TEST_CASE("FrozenLayer: get_many", "[frozen_layer]") {
+  const FrozenLayer empty;
+  std::vector<std::string_view> none;
+  std::vector<std::optional<std::uint64_t>> no_answers;
+  REQUIRE_NOTHROW(empty.get_many(none, no_answers));
+  const std::vector<std::string_view> two = {"a", ""};
+  std::vector<std::optional<std::uint64_t>> answers(2, std::uint64_t{1});
+  empty.get_many(two, answers);
+  CHECK(answers == std::vector<std::optional<std::uint64_t>>{std::nullopt, std::nullopt});
+
+  // Both value modes, a key set of several blocks of 256, every lane refilled many times.
+  for (bool ranks : {true, false}) {
+    Ref m = memkv_test::nasty_map(3, 5000, 9);
+    if (ranks) m = with_ranks(m); else for (auto& kv : m) kv.second = mix(kv.second + 1);
+    const FrozenLayer fl = build_from(m);
+    const std::vector<std::string> q = queries_for(m, 77);
+    check_get_many(fl, std::vector<std::string_view>(q.begin(), q.end()));
+    // Spans of any length: 1, a few, one block and one more.
+    for (std::size_t len : {std::size_t{1}, std::size_t{17}, std::size_t{256}, std::size_t{257}}) {
+      const std::vector<std::string_view> part(q.begin(), q.begin() + static_cast<std::ptrdiff_t>(len));
+      check_get_many(fl, part);
+    }
+    std::vector<std::optional<std::uint64_t>> short_out(q.size() - 1);
+    const std::vector<std::string_view> all(q.begin(), q.end());
+    CHECK_THROWS_AS(fl.get_many(all, short_out), memkv::error);
+  }
+}
+
 TEST_CASE("FrozenLayer: states of every width, searched for every byte", "[frozen_layer]") {
   // A state's labels are compared 16 at a time from any bit offset: states with 2..256
   // transitions (chunk edges 15/16/17, 31/32/33, ...), at many bit offsets (the prefixes before
@@ -378,7 +451,9 @@ TEST_CASE("FrozenLayer: truncated, extended and bit-flipped images", "[frozen_la
     CHECK_THROWS_AS(FrozenLayer::from_bytes(bad), memkv::format_error);
   }
   // Without the checksum: a flip in the payload either throws format_error (at load or at use)
-  // or yields a map that still answers without crashing.
+  // or yields a map that still answers without crashing; get_many then answers as get does.
+  const std::vector<std::string> bad_query_keys = queries_for(m, 5);
+  const std::vector<std::string_view> bad_queries(bad_query_keys.begin(), bad_query_keys.end());
   for (int i = 0; i < 3000; ++i) {
     std::vector<std::byte> bad = img;
     const std::size_t at = 48 + rng() % (bad.size() - 48);
@@ -388,6 +463,7 @@ TEST_CASE("FrozenLayer: truncated, extended and bit-flipped images", "[frozen_la
       std::size_t n = 0;
       for (auto e : f) n += e.key.size() > 0;
       for (const auto& kv : m) (void)f.get(kv.first);
+      check_get_many(f, bad_queries);
       (void)f.lower_bound("\x7f");
       (void)n;
     } catch (const memkv::format_error&) {

@@ -162,6 +162,7 @@
 #include "memkv/core/entry.hpp"
 #include "memkv/core/error.hpp"
 #include "memkv/core/file_io.hpp"
+#include "memkv/core/prefetch.hpp"
 #include "memkv/core/varint.hpp"
 
 namespace memkv {
@@ -530,7 +531,7 @@ inline search_result search(const core& c, std::string_view q) noexcept {
   std::uint64_t k = 1;
   while (k <= nb) {
     // the 4 grandchildren of k: one line (prefetch never faults; no pointer is formed)
-    __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(nodes) +
+    detail::prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(nodes) +
                                                      64 * k));
     const search_node& nd = nodes[k];
     const std::uint64_t qw = window_at(q, nd.skip()) & ~std::uint64_t{0xffff};
@@ -543,7 +544,7 @@ inline search_result search(const core& c, std::string_view q) noexcept {
       if (r == 0) return {std::uint64_t{nd.bucket} * c.bucket_size, true};
       right = r < 0;
     }
-    if (right) __builtin_prefetch(c.body + nd.offset);  // maybe our bucket: its head line
+    if (right) detail::prefetch(c.body + nd.offset);  // maybe our bucket: its head line
     k = 2 * k + (right ? 1 : 0);
   }
   k >>= std::countr_zero(k) + 1;
@@ -551,12 +552,12 @@ inline search_result search(const core& c, std::string_view q) noexcept {
   const std::uint64_t lo = nodes[k].bucket;
   if (c.offset_width == 4) {  // the bucket's other lines are read next: ask for them at once
     const auto p = reinterpret_cast<std::uintptr_t>(c.body + nodes[k].offset);
-    for (int i = 1; i < 6; ++i) __builtin_prefetch(reinterpret_cast<const void*>(p + 64 * i));
+    for (int i = 1; i < 6; ++i) detail::prefetch(reinterpret_cast<const void*>(p + 64 * i));
   }
   if constexpr (want_value) {
     const auto v = reinterpret_cast<std::uintptr_t>(c.values) + lo * c.bucket_size * c.value_size;
     const std::size_t span = std::min<std::size_t>(std::size_t{c.bucket_size} * c.value_size, 512);
-    for (std::size_t i = 0; i < span; i += 64) __builtin_prefetch(reinterpret_cast<const void*>(v + i));
+    for (std::size_t i = 0; i < span; i += 64) detail::prefetch(reinterpret_cast<const void*>(v + i));
   }
   bucket_view b = open_bucket(c, lo);
   const std::string_view head{reinterpret_cast<const char*>(b.head), b.head_len};

@@ -167,6 +167,7 @@
 #include "core/entry.hpp"
 #include "core/error.hpp"
 #include "core/key.hpp"
+#include "core/prefetch.hpp"
 #include "detail/hot_node.hpp"
 #include "detail/key_code.hpp"
 #include "arena_art.hpp"  // detail::art::BasicArenaStore: ArenaHotArt's memory
@@ -363,7 +364,7 @@ public:
         const Frame& f = stack_.back();
         for (unsigned j = f.idx + 1u; j < f.node->count && j <= f.idx + 2u; ++j) {
           const Ref next = detail::hot::children<Ref>(f.node)[j];
-          if (next.is_leaf()) __builtin_prefetch(store_->leaf(next));
+          if (next.is_leaf()) detail::prefetch(store_->leaf(next));
         }
       }
       at_.set(store_->leaf(r));

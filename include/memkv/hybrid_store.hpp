@@ -155,6 +155,7 @@
 #include "core/error.hpp"
 #include "core/file_io.hpp"
 #include "core/key.hpp"
+#include "core/prefetch.hpp"
 #include "fast_art.hpp"
 #include "front_coded_index.hpp"
 #include "frozen_layer.hpp"
@@ -220,7 +221,7 @@ public:
     for (unsigned i = 0; i < kProbes; ++i, bits >>= 9)
       b.w[(bits >> 6) & 7] |= std::uint64_t{1} << (bits & 63);
   }
-  void prefetch(std::uint64_t h) const noexcept { __builtin_prefetch(&blocks_[index(h)], 1); }
+  void prefetch(std::uint64_t h) const noexcept { detail::prefetch_for_write(&blocks_[index(h)]); }
   bool may_contain(std::uint64_t h) const noexcept {
     const block& b = blocks_[index(h)];
     std::uint64_t bits = probes(h);
@@ -675,7 +676,7 @@ private:
     const V* values = values_.data();
     const std::size_t n = values_.size();
     return Traits::rank(*base_, key, [values, n](std::uint64_t r) noexcept {
-      if (r < n) __builtin_prefetch(values + r);
+      if (r < n) detail::prefetch(values + r);
     });
   }
   // base_rank for the mutation paths: the filter rules out most keys outside the base without

@@ -16,7 +16,7 @@
 // the 48-byte header's own checksum and the payload checksum are recomputed first so that
 // mutations are not all rejected there. What is checked: loading throws memkv::format_error or
 // yields a map whose iteration gives strictly increasing keys with ranks 0, 1, 2, ..., whose
-// size matches, and whose get/rank/lower_bound/nth agree with that iteration (any of them may
+// size matches, and whose get/get_many/rank/lower_bound/nth agree with that iteration (any of them may
 // throw format_error instead). Modes 192..255: the rest is a list of keys (split at byte 0x0a),
 // built with a tiny registry and compared with std::map. Sanitizers catch out-of-bounds reads
 // and undefined behaviour; -timeout catches hangs.
@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +50,35 @@ void fix_checksums(std::vector<std::byte>& img) {
   store_le<std::uint64_t>(img.data() + 32,
                           checksum64(std::span<const std::byte>(img).subspan(image_header_size)));
   store_le<std::uint64_t>(img.data() + 40, checksum64(std::span<const std::byte>(img).first(40)));
+}
+
+// get_many over the keys seen and a neighbour of each: the answers of get(), or format_error
+// from both.
+void check_get_many(const memkv::FrozenLayer& f, const std::vector<std::pair<std::string, std::uint64_t>>& seen) {
+  std::vector<std::string> keys;
+  for (const auto& kv : seen) {
+    keys.push_back(kv.first);
+    keys.push_back(kv.first + '\x02');
+  }
+  keys.push_back("https://github.com/");
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  std::vector<std::optional<std::uint64_t>> want(views.size()), got(views.size());
+  bool throws = false;
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    try {
+      want[i] = f.get(views[i]);
+    } catch (const memkv::format_error&) {
+      throws = true;
+    }
+  }
+  try {
+    f.get_many(views, got);
+  } catch (const memkv::format_error&) {
+    if (!throws) fail("get_many throws where get does not");
+    return;
+  }
+  if (throws) fail("get_many answers where get throws");
+  if (got != want) fail("get_many disagrees with get");
 }
 
 void check_loaded(const memkv::FrozenLayer& f) {
@@ -77,6 +107,7 @@ void check_loaded(const memkv::FrozenLayer& f) {
     }
     if (!f.contains(k)) fail("contains disagrees");
   }
+  check_get_many(f, seen);
 }
 
 void run_image(const std::byte* p, std::size_t n) {
@@ -129,6 +160,7 @@ void run_keys(const std::byte* p, std::size_t n) {
     ++it;
     ++r;
   }
+  check_get_many(f, std::vector<std::pair<std::string, std::uint64_t>>(m.begin(), m.end()));
   memkv::FrozenLayer g = memkv::FrozenLayer::from_bytes(f.bytes());
   if (g.size() != m.size()) fail("reloaded size differs");
 }

@@ -27,6 +27,7 @@
 #include "../core/entry.hpp"
 #include "../core/error.hpp"
 #include "../core/key.hpp"
+#include "../core/prefetch.hpp"
 #include "../core/simd.hpp"
 #include "key_code.hpp"
 
@@ -439,7 +440,7 @@ public:
   template <class Layout>
   bool found_in(const LeafTag* l) noexcept {
     if (!pipelined_) return leaf_holds<Layout>(l, code_, key_);
-    __builtin_prefetch(l);
+    detail::prefetch(l);
     const std::size_t n = code_->encode_rest(key_, enc_);
     unsigned flags = 0;
     const std::string_view s = Layout::stored(l, flags);
@@ -715,7 +716,7 @@ public:
         if (f.pos < h->count && (h->type == NodeType::N4 || h->type == NodeType::N16)) {
           const Ref next = h->type == NodeType::N4 ? reinterpret_cast<const Node4*>(h)->child[f.pos]
                                                    : reinterpret_cast<const Node16*>(h)->child[f.pos];
-          if (next.is_leaf()) __builtin_prefetch(store_->leaf(next));
+          if (next.is_leaf()) detail::prefetch(store_->leaf(next));
         }
       }
       at_.set(store_->leaf(r));
