@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <iterator>
+#include <optional>
 #include <string>
 
 int main() {
@@ -47,6 +49,20 @@ int main() {
     ++under_5;
   }
   std::printf("%zu keys under https://packages.example.org/5/\n", under_5);
+
+  // Many lookups at once: get_many answers from the delta where it holds the key (or its
+  // tombstone) and walks the rest through the base 16 at a time, overlapping their cache misses.
+  const std::string_view batch[] = {"https://packages.example.org/5/release-5",
+                                    "https://packages.example.org/6/release-6",
+                                    "https://packages.example.org/new/release-1",
+                                    "https://packages.example.org/7/release-7"};
+  std::optional<std::uint64_t> answers[std::size(batch)];
+  store.get_many(batch, answers);
+  for (std::size_t i = 0; i < std::size(batch); ++i) {
+    std::printf("get_many: %.*s -> %s\n", static_cast<int>(batch[i].size()), batch[i].data(),
+                answers[i] ? std::to_string(*answers[i]).c_str() : "absent");
+    if (answers[i] != store.get(batch[i])) return 1;
+  }
 
   // Durability: save() merges and writes atomically; open() maps the file.
   const auto path = std::filesystem::temp_directory_path() / "memkv_hybrid_example.hyb";

@@ -5,7 +5,8 @@
 //                                              random operations and compares every answer.
 //   memkv_test::check_static_against(s, ref)   checks an immutable structure (FrozenLayer,
 //                                              FrontCodedIndex, ...) against the std::map it was
-//                                              built from: lookups, neighbours, scans.
+//                                              built from: lookups (and get_many/rank_many when
+//                                              it has them), neighbours, scans.
 //   memkv_test::nasty_keys(seed, n)            n distinct nasty keys (empty, '\0', '\xff', all
 //                                              single bytes, prefix chains, URLs, binary, ...)
 //   memkv_test::nasty_map<V>(seed, n)          the same keys in a std::map, values attached.
@@ -13,7 +14,8 @@
 // The mutable-map run covers insert, insert_or_assign (overwrite), erase (present and absent),
 // find/get/contains (hits, misses, neighbours), assignment through find(), lower_bound, prefix and
 // range scans (bounded, entry by entry), full iteration, copy/move/swap, compact() when the map
-// has it, clear, check_invariants(), and memory_usage() back at the empty map's value whenever
+// has it, get_many (batches of present, absent and repeated keys) when the map has it, clear,
+// check_invariants(), and memory_usage() back at the empty map's value whenever
 // the map empties. DiffOptions::allocation_failures lets an allocator that fails at random check
 // the strong guarantee. Keys come from KeyGen; a few keys over 64 KiB join every run.
 //
@@ -36,6 +38,7 @@
 #include <iterator>
 #include <map>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -43,6 +46,8 @@
 #include <unordered_set>
 #include <utility>
 #include <vector>
+
+#include <memkv/core/error.hpp>
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define MEMKV_TEST_SANITIZED 1
@@ -528,7 +533,9 @@ void check_static_against(const S& s, const Ref& ref, const StaticCheckOptions& 
     if (s.empty() != ref.empty()) fail("empty() disagrees with size()");
   }
 
+  std::vector<std::string> batch;  // every key looked up, for get_many below
   auto check_lookup = [&](std::string_view k, const char* what) {
+    batch.emplace_back(k);
     const auto rit = ref.find(typename Ref::key_type(k));
     const auto got = s.get(k);
     const bool has = s.contains(k);
@@ -597,6 +604,36 @@ void check_static_against(const S& s, const Ref& ref, const StaticCheckOptions& 
     check_lower_bound(k, 2);
   }
 
+  // 3b. get_many / rank_many (structures that have them) of every key looked up so far, in a
+  // random order, against the reference and rank().
+  if constexpr (requires(const S& cs, std::span<const std::string_view> ks,
+                         std::span<std::optional<typename S::mapped_type>> out) {
+                  cs.get_many(ks, out);
+                }) {
+    for (std::size_t i = batch.size(); i > 1; --i) std::swap(batch[i - 1], batch[gen.rng().below(i)]);
+    const std::vector<std::string_view> views(batch.begin(), batch.end());
+    std::vector<std::optional<typename S::mapped_type>> got(views.size());
+    s.get_many(views, got);
+    for (std::size_t i = 0; i < views.size(); ++i) {
+      const auto rit = ref.find(typename Ref::key_type(views[i]));
+      if (rit == ref.end()) {
+        if (got[i].has_value()) fail("get_many found the absent key " + show(views[i]));
+      } else if (!got[i].has_value() || !(*got[i] == rit->second)) {
+        fail("get_many disagrees with the map at " + show(views[i]));
+      }
+    }
+    if constexpr (requires(const S& cs, std::span<const std::string_view> ks,
+                           std::span<std::optional<std::uint64_t>> out) { cs.rank_many(ks, out); }) {
+      std::vector<std::optional<std::uint64_t>> ranks(views.size());
+      s.rank_many(views, ranks);
+      for (std::size_t i = 0; i < views.size(); ++i) {
+        const auto want = s.rank(views[i]);
+        if (want.has_value() != ranks[i].has_value() || (want && *want != *ranks[i]))
+          fail("rank_many disagrees with rank at " + show(views[i]));
+      }
+    }
+  }
+
   // 4. Prefix and range scans.
   check_prefix("", 0);
   check_prefix(std::string_view("\xff\xff", 2), 0);
@@ -652,7 +689,7 @@ struct DiffOptions {
 struct DiffStats {
   std::size_t ops = 0, inserted = 0, assigned = 0, erased = 0, erase_misses = 0, hits = 0,
               misses = 0, scans = 0, max_size = 0, times_empty = 0, invariant_checks = 0,
-              compactions = 0, bad_allocs = 0;
+              compactions = 0, bad_allocs = 0, batches = 0;
 };
 
 inline std::string describe(const DiffStats& s) {
@@ -663,7 +700,8 @@ inline std::string describe(const DiffStats& s) {
          " scans, max size " + std::to_string(s.max_size) + ", empty " +
          std::to_string(s.times_empty) + " times, " + std::to_string(s.invariant_checks) +
          " invariant checks, " + std::to_string(s.compactions) + " compactions, " +
-         std::to_string(s.bad_allocs) + " failed allocations";
+         std::to_string(s.bad_allocs) + " failed allocations, " + std::to_string(s.batches) +
+         " get_many batches";
 }
 
 template <class M>
@@ -778,6 +816,46 @@ private:
       const std::optional<V> g = cm.get(k);
       if (!g.has_value() || !(*g == rit->second)) fail("get() disagrees with find()");
       if (m_.find(k) != p) fail("the const and mutable find() return different pointers");
+    }
+  }
+
+  static constexpr bool has_get_many =
+      requires(const M& cm, std::span<const std::string_view> ks, std::span<std::optional<V>> out) {
+        cm.get_many(ks, out);
+      };
+  // get_many (maps that have it) of a batch of present, absent and repeated keys, sometimes
+  // longer than HybridStore's base batches (256), against the reference; a short `out` throws.
+  void check_lookup_many() {
+    if constexpr (has_get_many) {
+      const std::size_t n = rng_.one_in(4) ? 257 + rng_.below(300) : rng_.below(40);
+      std::vector<std::string> keys;
+      keys.reserve(n);
+      for (std::size_t i = 0; i < n; ++i)
+        keys.push_back(i != 0 && rng_.one_in(8) ? keys[rng_.below(i)] : any_key());
+      const std::vector<std::string_view> views(keys.begin(), keys.end());
+      std::vector<std::optional<V>> got(n);
+      const M& cm = m_;
+      ++stats_.batches;
+      note("get_many", n != 0 ? views[0] : std::string_view());
+      cm.get_many(views, got);
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto rit = ref_.find(views[i]);
+        if (rit == ref_.end()) {
+          if (got[i].has_value()) fail("get_many found an absent key: " + show(views[i]));
+        } else if (!got[i].has_value() || !(*got[i] == rit->second)) {
+          fail("get_many gives " + (got[i] ? show_value(*got[i]) : std::string("nothing")) +
+               " for " + show(views[i]) + ", expected " + show_value(rit->second));
+        }
+      }
+      if (n != 0) {
+        bool threw = false;
+        try {
+          cm.get_many(views, std::span<std::optional<V>>(got.data(), n - 1));
+        } catch (const memkv::error&) {
+          threw = true;
+        }
+        if (!threw) fail("get_many with a short answer span did not throw memkv::error");
+      }
     }
   }
 
@@ -1054,6 +1132,8 @@ private:
       const std::string k = any_key();
       note("lookup", k);
       check_lookup(k);
+      if constexpr (has_get_many)
+        if (rng_.one_in(40)) check_lookup_many();
     } else if (r < 77) {
       assign_through_find(rng_.one_in(4) ? any_key() : present_key());
     } else if (r < 87) {

@@ -45,11 +45,11 @@ std::uint64_t mix(std::uint64_t x) {
   return x;
 }
 
-// get_many of queries against get of each, when get throws for none of them; else get_many
-// must throw format_error too (a damaged image).
+// get_many of queries against get of each, and rank_many against rank, when get/rank throw for
+// none of them; else the batch must throw format_error too (a damaged image).
 void check_get_many(const FrozenLayer& fl, const std::vector<std::string_view>& queries) {
-  std::vector<std::optional<std::uint64_t>> want;
-  bool throws = false;
+  std::vector<std::optional<std::uint64_t>> want, want_rank;
+  bool throws = false, rank_throws = false;
   for (auto q : queries) {
     try {
       want.push_back(fl.get(q));
@@ -57,8 +57,36 @@ void check_get_many(const FrozenLayer& fl, const std::vector<std::string_view>& 
       throws = true;
       want.push_back(std::nullopt);
     }
+    try {
+      want_rank.push_back(fl.rank(q));
+    } catch (const memkv::format_error&) {
+      rank_throws = true;
+      want_rank.push_back(std::nullopt);
+    }
   }
   std::vector<std::optional<std::uint64_t>> got(queries.size(), std::uint64_t{12345});
+  if (rank_throws) {
+    REQUIRE_THROWS_AS(fl.rank_many(queries, got), memkv::format_error);
+  } else {
+    std::vector<std::uint64_t> found;
+    REQUIRE_NOTHROW(fl.rank_many(queries, got, [&found](std::uint64_t r) noexcept {
+      try {
+        found.push_back(r);
+      } catch (...) {
+      }
+    }));
+    std::vector<std::uint64_t> want_found;
+    for (std::size_t i = 0; i < queries.size(); ++i) {
+      INFO("query " << i << " of " << queries.size());
+      REQUIRE(got[i] == want_rank[i]);
+      if (want_rank[i]) want_found.push_back(*want_rank[i]);
+    }
+    // on_found saw exactly the ranks found (in the order the walks ended)
+    std::sort(found.begin(), found.end());
+    std::sort(want_found.begin(), want_found.end());
+    REQUIRE(found == want_found);
+  }
+  std::fill(got.begin(), got.end(), std::uint64_t{12345});
   if (throws) {
     REQUIRE_THROWS_AS(fl.get_many(queries, got), memkv::format_error);
     return;
@@ -301,7 +329,7 @@ TEST_CASE("FrozenLayer: every byte value, prefixes and long keys", "[frozen_laye
   check_all(build_from(l), l);
 }
 
-TEST_CASE("FrozenLayer: get_many", "[frozen_layer]") {
+TEST_CASE("FrozenLayer: get_many and rank_many", "[frozen_layer]") {
   const FrozenLayer empty;
   std::vector<std::string_view> none;
   std::vector<std::optional<std::uint64_t>> no_answers;
@@ -309,6 +337,9 @@ TEST_CASE("FrozenLayer: get_many", "[frozen_layer]") {
   const std::vector<std::string_view> two = {"a", ""};
   std::vector<std::optional<std::uint64_t>> answers(2, std::uint64_t{1});
   empty.get_many(two, answers);
+  CHECK(answers == std::vector<std::optional<std::uint64_t>>{std::nullopt, std::nullopt});
+  answers.assign(2, std::uint64_t{1});
+  empty.rank_many(two, answers);
   CHECK(answers == std::vector<std::optional<std::uint64_t>>{std::nullopt, std::nullopt});
 
   // Both value modes, a key set of several blocks of 256, every lane refilled many times.
@@ -326,6 +357,7 @@ TEST_CASE("FrozenLayer: get_many", "[frozen_layer]") {
     std::vector<std::optional<std::uint64_t>> short_out(q.size() - 1);
     const std::vector<std::string_view> all(q.begin(), q.end());
     CHECK_THROWS_AS(fl.get_many(all, short_out), memkv::error);
+    CHECK_THROWS_AS(fl.rank_many(all, short_out), memkv::error);
   }
 }
 

@@ -82,6 +82,7 @@ void differential(const char* name, memkv_test::DiffOptions o, std::size_t seeds
     memkv_test::DiffStats stats;
     REQUIRE_NOTHROW(stats = memkv_test::run_differential<M>(run));
     CHECK(stats.inserted > 0);
+    CHECK(stats.batches > 0);  // get_many was checked too
   }
 }
 
@@ -148,6 +149,66 @@ TEMPLATE_TEST_CASE("HybridStore: erasing a base key leaves a tombstone; insertin
   s.merge();
   CHECK(s.get("x") == 7u);
   CHECK(s.size() == 2);
+}
+
+TEMPLATE_TEST_CASE("HybridStore: get_many answers as get does, from the delta, its tombstones and the base", "[hybrid]",
+                   memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
+  using Store = TestType;
+  using opt = std::optional<std::uint64_t>;
+  Store s;
+  std::vector<std::string_view> none;
+  std::vector<opt> no_answers;
+  REQUIRE_NOTHROW(s.get_many(none, no_answers));
+  const std::vector<std::string_view> two = {"a", ""};
+  std::vector<opt> answers(2, 5u);
+  s.get_many(two, answers);  // no base, no delta
+  CHECK(answers == std::vector<opt>{std::nullopt, std::nullopt});
+  s.insert("", 100);
+  s.get_many(two, answers);  // a delta only
+  CHECK(answers == std::vector<opt>{std::nullopt, 100u});
+
+  // 1,000 keys in the base; then overwritten in place, erased (tombstones), revived and new ones.
+  std::vector<std::string> keys;
+  for (int i = 0; i < 1000; ++i) keys.push_back("https://example.org/" + std::to_string(i * 7919));
+  for (std::size_t i = 0; i < keys.size(); ++i) s.insert(keys[i], i);
+  s.merge();
+  for (std::size_t i = 0; i < keys.size(); i += 3) s.insert_or_assign(keys[i], i + 5000);
+  for (std::size_t i = 1; i < keys.size(); i += 5) s.erase(keys[i]);
+  for (std::size_t i = 1; i < keys.size(); i += 25) s.insert(keys[i], i + 9000);
+  for (int i = 0; i < 300; ++i) s.insert("https://example.org/new/" + std::to_string(i), 77);
+  REQUIRE(s.stats().delta_tombstones > 0);
+  REQUIRE(s.stats().base_keys == 1001);
+  std::vector<std::string> q = keys;
+  for (int i = 0; i < 300; i += 2) q.push_back("https://example.org/new/" + std::to_string(i));
+  for (const auto& k : keys) q.push_back(k + '\0');  // absent neighbours
+  q.push_back("");
+  q.push_back(keys[3]);  // a repeat
+  std::mt19937_64 rng(7);
+  std::shuffle(q.begin(), q.end(), rng);
+  const std::vector<std::string_view> views(q.begin(), q.end());
+  std::vector<opt> got(views.size(), 12345u);
+  s.get_many(views, got);
+  std::size_t hits = 0;
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    INFO("key " << i);
+    CHECK(got[i] == s.get(views[i]));
+    hits += got[i].has_value();
+  }
+  CHECK(hits == 1000 - 200 + 40 + 150 + 1 + 1);  // erased, revived, new, "" and the repeat
+  std::vector<opt> short_out(views.size() - 1);
+  CHECK_THROWS_AS(s.get_many(views, short_out), memkv::error);
+
+  // std::string values, copied out
+  with_value<std::string, Store> t;
+  t.insert("k1", "one");
+  t.insert("k2", "two");
+  t.merge();
+  t.insert_or_assign("k2", "deux");
+  t.insert("k3", "three");
+  const std::vector<std::string_view> tq = {"k3", "k2", "k1", "k0"};
+  std::vector<std::optional<std::string>> tg(tq.size());
+  t.get_many(tq, tg);
+  CHECK(tg == std::vector<std::optional<std::string>>{"three", "deux", "one", std::nullopt});
 }
 
 TEMPLATE_TEST_CASE("HybridStore: erasing a delta-only key removes it from the delta", "[hybrid]", memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {

@@ -13,6 +13,7 @@
 //   FrontCodedIndex<V>::build(range, bucket_size, coding)  // range of pairs (.first, .second);
 //                                         // keys_only also takes a range of keys
 //   get(k) -> optional<V>   contains(k)   rank(k) -> optional<size_t>   nth(i) -> {string, V}
+//   get_many(keys, out)   rank_many(keys, out[, on_found])   // batches, searches interleaved
 //   at_rank(i) -> iterator  size() empty() memory_usage() bucket_size() coding()
 //   begin() end() lower_bound(k) prefix(p) range(lo, hi)   // range_type = std::ranges::subrange
 //   bytes() save(path) open(path) from_bytes(span|vector&&) view_bytes(span) check_invariants()
@@ -62,6 +63,13 @@
 //     decoding it when its lcp exceeds the bytes matched so far, stops when the lcp is smaller,
 //     and otherwise decodes the remainder only up to its first byte differing from the query.
 //     O(log(n/b) + b + L).
+//   get_many/rank_many: the same per key, up to 16 searches at a time, one step of each in turn
+//     (a tree level, or the bucket scan once its lines were asked for), so that their cache
+//     misses overlap. The bucket scan (remainder decoding) is compute and gains nothing, so the
+//     gain is smaller than FrozenLayer's. Scratch program, npm-urls, every key in random order,
+//     get() against get_many() in spans of 1,024, best of 5, two runs: 1,685,458 keys (34.4 MB
+//     image) 667/668 -> 533/516 ns a key; 100,000 of them (2.3 MB, in cache) 483/507 -> 432/444.
+//     memkv-micro lookup_hit vs lookup_hit_many, front-coded/urls: 1.94 -> 2.05 M keys/s.
 //   iteration: O(1) amortized per key plus its remainder; the iterator owns the current key.
 //   nth(i)/at_rank(i): O(b + L). build: O(total key bytes), two encodings compared (automatic).
 //   load: O(image): header + payload checksums (XXH64, ~10 GB/s; off with verify_checksum =
@@ -520,38 +528,41 @@ struct search_result {
   bool found;
 };
 
-// Binary search over the bucket heads, then a scan inside one bucket (see the doc comment).
-// want_value: also prefetch the bucket's values (get() reads one of them next).
-template <bool want_value = false>
-inline search_result search(const core& c, std::string_view q) noexcept {
-  if (c.n == 0) return {0, false};
-  // descend the Eytzinger tree; the bucket is the last node where the query went right
+// One level of the descent of the Eytzinger tree (see the doc comment): node k compared with q,
+// k moves to the child the query goes to. Returns true when q equals node k's head (hit is set).
+inline bool descend_one(const core& c, std::string_view q, std::uint64_t& k, search_result& hit) noexcept {
   const search_node* nodes = c.nodes;
-  const std::uint64_t nb = c.buckets;
-  std::uint64_t k = 1;
-  while (k <= nb) {
-    // the 4 grandchildren of k: one line (prefetch never faults; no pointer is formed)
-    detail::prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(nodes) +
-                                                     64 * k));
-    const search_node& nd = nodes[k];
-    const std::uint64_t qw = window_at(q, nd.skip()) & ~std::uint64_t{0xffff};
-    bool right;
-    if (qw != nd.window()) {
-      right = qw > nd.window();
-    } else {
-      const bucket_view hb = open_bucket(c, nd.bucket);
-      const int r = compare_bytes({reinterpret_cast<const char*>(hb.head), hb.head_len}, q);
-      if (r == 0) return {std::uint64_t{nd.bucket} * c.bucket_size, true};
-      right = r < 0;
+  // the 4 grandchildren of k: one line (prefetch never faults; no pointer is formed)
+  detail::prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(nodes) + 64 * k));
+  const search_node& nd = nodes[k];
+  const std::uint64_t qw = window_at(q, nd.skip()) & ~std::uint64_t{0xffff};
+  bool right;
+  if (qw != nd.window()) {
+    right = qw > nd.window();
+  } else {
+    const bucket_view hb = open_bucket(c, nd.bucket);
+    const int r = compare_bytes({reinterpret_cast<const char*>(hb.head), hb.head_len}, q);
+    if (r == 0) {
+      hit = {std::uint64_t{nd.bucket} * c.bucket_size, true};
+      return true;
     }
-    if (right) detail::prefetch(c.body + nd.offset);  // maybe our bucket: its head line
-    k = 2 * k + (right ? 1 : 0);
+    right = r < 0;
   }
-  k >>= std::countr_zero(k) + 1;
-  if (k == 0) return {0, false};  // below the first head
-  const std::uint64_t lo = nodes[k].bucket;
+  if (right) detail::prefetch(c.body + nd.offset);  // maybe our bucket: its head line
+  k = 2 * k + (right ? 1 : 0);
+  return false;
+}
+
+// After the descent (k > buckets): the node of the query's bucket, the last where it went right,
+// or 0 when the query is below the first head.
+inline std::uint64_t bucket_node(std::uint64_t k) noexcept { return k >> (std::countr_zero(k) + 1); }
+
+// Asks for the lines of node k's bucket that its scan reads (and, want_value, its values).
+template <bool want_value>
+inline void prefetch_bucket(const core& c, std::uint64_t k) noexcept {
+  const std::uint64_t lo = c.nodes[k].bucket;
   if (c.offset_width == 4) {  // the bucket's other lines are read next: ask for them at once
-    const auto p = reinterpret_cast<std::uintptr_t>(c.body + nodes[k].offset);
+    const auto p = reinterpret_cast<std::uintptr_t>(c.body + c.nodes[k].offset);
     for (int i = 1; i < 6; ++i) detail::prefetch(reinterpret_cast<const void*>(p + 64 * i));
   }
   if constexpr (want_value) {
@@ -559,6 +570,11 @@ inline search_result search(const core& c, std::string_view q) noexcept {
     const std::size_t span = std::min<std::size_t>(std::size_t{c.bucket_size} * c.value_size, 512);
     for (std::size_t i = 0; i < span; i += 64) detail::prefetch(reinterpret_cast<const void*>(v + i));
   }
+}
+
+// The scan of node k's bucket (k != 0) for q, which lies between its head and the next one.
+inline search_result scan_bucket(const core& c, std::uint64_t k, std::string_view q) noexcept {
+  const std::uint64_t lo = c.nodes[k].bucket;
   bucket_view b = open_bucket(c, lo);
   const std::string_view head{reinterpret_cast<const char*>(b.head), b.head_len};
   if (head == q) return {lo * c.bucket_size, true};
@@ -581,6 +597,78 @@ inline search_result search(const core& c, std::string_view q) noexcept {
     m += common;
   }
   return {lo * c.bucket_size + count, false};
+}
+
+// Binary search over the bucket heads, then a scan inside one bucket (see the doc comment).
+// want_value: also prefetch the bucket's values (get() reads one of them next).
+template <bool want_value = false>
+inline search_result search(const core& c, std::string_view q) noexcept {
+  if (c.n == 0) return {0, false};
+  std::uint64_t k = 1;
+  search_result hit{0, false};
+  while (k <= c.buckets)
+    if (descend_one(c, q, k, hit)) return hit;
+  k = bucket_node(k);
+  if (k == 0) return {0, false};
+  prefetch_bucket<want_value>(c, k);
+  return scan_bucket(c, k, q);
+}
+
+// search() of every query, up to 16 at a time, a step of each in turn (one tree level, or the
+// bucket scan once the bucket's lines were asked for), so that their cache misses overlap.
+// done(i, result) is called as query i's search ends.
+template <bool want_value, class Done>
+inline void search_many(const core& c, std::span<const std::string_view> qs, Done&& done) {
+  if (c.n == 0) {
+    for (std::size_t i = 0; i < qs.size(); ++i) done(i, search_result{0, false});
+    return;
+  }
+  constexpr unsigned lanes = 16;
+  struct lane {
+    std::uint64_t k;
+    std::size_t who;
+    bool scan;  // the descent is over: k is the bucket's node
+  } w[lanes];
+  std::size_t next = 0;
+  unsigned active = 0;
+  auto begin = [&](unsigned l) {
+    detail::prefetch(qs[next].data());
+    w[l] = {1, next++, false};
+  };
+  while (active < lanes && next < qs.size()) begin(active++);
+  while (active > 0) {
+    for (unsigned l = 0; l < active;) {
+      lane& x = w[l];
+      const std::string_view q = qs[x.who];
+      search_result res{0, false};
+      bool finished = false;
+      if (x.scan) {
+        res = scan_bucket(c, x.k, q);
+        finished = true;
+      } else if (descend_one(c, q, x.k, res)) {
+        finished = true;
+      } else if (x.k > c.buckets) {
+        x.k = bucket_node(x.k);
+        if (x.k == 0) {
+          finished = true;  // below the first head: res = {0, false}
+        } else {
+          prefetch_bucket<want_value>(c, x.k);
+          x.scan = true;
+        }
+      }
+      if (!finished) {
+        ++l;
+        continue;
+      }
+      done(x.who, res);
+      if (next < qs.size()) {
+        begin(l);
+        ++l;
+      } else {  // the last lane takes this one's place (and its step, now)
+        w[l] = w[--active];
+      }
+    }
+  }
 }
 
 inline std::string_view head_of(const core& c, std::uint64_t k) noexcept {
@@ -929,6 +1017,35 @@ public:
     if (!r.found) return std::nullopt;
     return static_cast<std::size_t>(r.rank);
   }
+  // get() of every key of `keys`, its answer written to the same index of `out`: up to 16
+  // searches at a time, a step of each in turn (a level of the head tree, or the bucket scan),
+  // so that their cache misses overlap. Any order and repeats are fine; an empty span is.
+  // Throws memkv::error when out.size() != keys.size().
+  void get_many(std::span<const std::string_view> keys, std::span<std::optional<mapped_type>> out) const {
+    check_many("get_many", keys.size(), out.size());
+    detail::fci::search_many<!is_keys_only>(*c_, keys, [this, out](std::size_t i, detail::fci::search_result r) {
+      if (r.found) out[i] = value_at(r.rank);
+      else out[i] = std::nullopt;
+    });
+  }
+  // rank() of every key of `keys` into `out`, searched as get_many searches them; on_found(rank)
+  // (noexcept) as each search that finds its key ends. Same errors as get_many.
+  template <class OnFound>
+  void rank_many(std::span<const std::string_view> keys, std::span<std::optional<std::uint64_t>> out,
+                 OnFound&& on_found) const {
+    check_many("rank_many", keys.size(), out.size());
+    detail::fci::search_many<false>(*c_, keys, [out, &on_found](std::size_t i, detail::fci::search_result r) {
+      if (r.found) {
+        out[i] = r.rank;
+        on_found(r.rank);
+      } else {
+        out[i] = std::nullopt;
+      }
+    });
+  }
+  void rank_many(std::span<const std::string_view> keys, std::span<std::optional<std::uint64_t>> out) const {
+    rank_many(keys, out, [](std::uint64_t) noexcept {});
+  }
   // The i-th entry in key order (the key copied out); throws memkv::error when i >= size().
   std::pair<std::string, mapped_type> nth(std::size_t i) const {
     if (i >= size())
@@ -985,6 +1102,11 @@ public:
   }
 
 private:
+  static void check_many(const char* what, std::size_t keys, std::size_t answers) {
+    if (keys != answers)
+      memkv::detail::throw_error(std::string("FrontCodedIndex::") + what + ": " + std::to_string(keys) +
+                                 " keys but " + std::to_string(answers) + " answer slots");
+  }
   explicit FrontCodedIndex(std::unique_ptr<core> c) noexcept : owner_(std::move(c)), c_(owner_.get()) {}
 
   // The core of the empty index: built once, never freed (so no static destruction order).

@@ -74,13 +74,14 @@
 // values = rank 1.46-1.83 us -> 0.84-0.92 us a key; hash64 1.75-1.81 -> 1.19-1.20 us.
 // memkv-micro lookup_hit vs lookup_hit_many, frozen-layer/urls (100,000 synthetic keys, mostly
 // in cache): 1.48 -> 1.93 M keys/s.
+// rank_many(keys, out[, on_found]) is the same walk giving ranks (HybridStore's batches use it).
 // Prefetches go through detail::prefetch (memkv/core/prefetch.hpp): with a plain
 // __builtin_prefetch GCC 12 had silently deleted the value prefetch of get() (and would have
 // deleted get_many's), see that header.
 //
 // ## Complexity and guarantees
 // get/contains/rank: O(|key|) state decodes (a multi-transition state: O(transitions) labels).
-// get_many: the same per key, with O(1) extra memory (16 walks on the stack).
+// get_many/rank_many: the same per key, with O(1) extra memory (16 walks on the stack).
 // lower_bound/prefix/range/nth: O(|key| + transitions on the path). ++it: amortised O(1) states.
 // Builder: O(total key bytes) with a bounded registry; its memory is the registry (32 B per cell
 // + 8 B of ring, `registry_cells` cells at most, 64 Ki by default: 2.5 MiB; 1 Mi: 42 MiB with its
@@ -998,9 +999,63 @@ public:
   // (out is then partly written).
   void get_many(std::span<const std::string_view> keys,
                 std::span<std::optional<std::uint64_t>> out) const {
+    check_many("get_many", keys, out);
+    const detail::fst::reader& r = *r_;
+    walk_many(keys, out, [&r](std::uint64_t rank) noexcept { r.prefetch_value(rank); },
+              [&r, out](std::size_t b0, std::size_t b1) {
+                if (r.hdr.value_mode != 0)
+                  for (std::size_t i = b0; i < b1; ++i)
+                    if (out[i]) out[i] = r.value_at(*out[i]);
+              });
+  }
+  // rank() of every key of `keys` into `out`, walked as get_many walks them; on_found(rank)
+  // (noexcept) is called as each walk that finds its key ends, while other walks go on: a caller
+  // that keeps data indexed by rank (HybridStore's values) prefetches it there. Same errors as
+  // get_many.
+  void rank_many(std::span<const std::string_view> keys,
+                 std::span<std::optional<std::uint64_t>> out) const {
+    rank_many(keys, out, [](std::uint64_t) noexcept {});
+  }
+  template <class OnFound>
+  void rank_many(std::span<const std::string_view> keys,
+                 std::span<std::optional<std::uint64_t>> out, OnFound&& on_found) const {
+    check_many("rank_many", keys, out);
+    walk_many(keys, out, on_found, [](std::size_t, std::size_t) noexcept {});
+  }
+  bool contains(std::string_view key) const noexcept {
+    try {
+      return r_->rank_of(key).has_value();
+    } catch (...) {
+      return false;
+    }
+  }
+  // Index of key in key order, if present.
+  std::optional<std::uint64_t> rank(std::string_view key) const { return r_->rank_of(key); }
+  // The same, calling on_rank(r) (noexcept) with the rank so far after each run of one-transition
+  // states on the key's path: the final rank is usually the last such r, so a caller that keeps
+  // data indexed by rank (HybridStore's values) can prefetch it while the rest of the key is
+  // matched. Measured on npm-urls (rank + a read of a separate 8-byte value array, alternating
+  // passes in one process, medians of 8): 2368-2545 ns a lookup without the prefetch,
+  // 2188-2340 ns with it; the value read alone costs ~400 ns without, ~200 with. get() does the
+  // same for the packed value column (since 2026-12-02 for real: GCC had deleted that prefetch,
+  // see memkv/core/prefetch.hpp).
+  template <class OnRank>
+  std::optional<std::uint64_t> rank(std::string_view key, OnRank&& on_rank) const {
+    return r_->rank_of(key, on_rank);
+  }
+
+private:
+  static void check_many(const char* what, std::span<const std::string_view> keys,
+                         std::span<std::optional<std::uint64_t>> out) {
     if (out.size() != keys.size())
-      detail::throw_error("FrozenLayer::get_many: " + std::to_string(keys.size()) + " keys but " +
-                          std::to_string(out.size()) + " answer slots");
+      detail::throw_error(std::string("FrozenLayer::") + what + ": " + std::to_string(keys.size()) +
+                          " keys but " + std::to_string(out.size()) + " answer slots");
+  }
+  // The interleaved walks of get_many/rank_many: out[i] = the rank of keys[i] or nullopt;
+  // on_found(rank) as a walk finds its key, on_block(b0, b1) once keys [b0, b1) are all answered.
+  template <class OnFound, class OnBlock>
+  void walk_many(std::span<const std::string_view> keys, std::span<std::optional<std::uint64_t>> out,
+                 OnFound&& on_found, OnBlock&& on_block) const {
     const detail::fst::reader& r = *r_;
     if (r.n == 0) {
       std::fill(out.begin(), out.end(), std::nullopt);
@@ -1032,7 +1087,7 @@ public:
           }
           if (res == walk_result::found) {
             out[who[l]] = w[l].rank;
-            r.prefetch_value(w[l].rank);
+            on_found(w[l].rank);
           } else {
             out[who[l]] = std::nullopt;
           }
@@ -1046,32 +1101,11 @@ public:
           }
         }
       }
-      if (r.hdr.value_mode != 0)
-        for (std::size_t i = b0; i < b1; ++i)
-          if (out[i]) out[i] = r.value_at(*out[i]);
+      on_block(b0, b1);
     }
   }
-  bool contains(std::string_view key) const noexcept {
-    try {
-      return r_->rank_of(key).has_value();
-    } catch (...) {
-      return false;
-    }
-  }
-  // Index of key in key order, if present.
-  std::optional<std::uint64_t> rank(std::string_view key) const { return r_->rank_of(key); }
-  // The same, calling on_rank(r) (noexcept) with the rank so far after each run of one-transition
-  // states on the key's path: the final rank is usually the last such r, so a caller that keeps
-  // data indexed by rank (HybridStore's values) can prefetch it while the rest of the key is
-  // matched. Measured on npm-urls (rank + a read of a separate 8-byte value array, alternating
-  // passes in one process, medians of 8): 2368-2545 ns a lookup without the prefetch,
-  // 2188-2340 ns with it; the value read alone costs ~400 ns without, ~200 with. get() does the
-  // same for the packed value column (since 2026-12-02 for real: GCC had deleted that prefetch,
-  // see memkv/core/prefetch.hpp).
-  template <class OnRank>
-  std::optional<std::uint64_t> rank(std::string_view key, OnRank&& on_rank) const {
-    return r_->rank_of(key, on_rank);
-  }
+
+public:
 
   std::size_t size() const noexcept { return static_cast<std::size_t>(r_->n); }
   bool empty() const noexcept { return r_->n == 0; }

@@ -26,6 +26,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,6 +84,29 @@ void exercise(std::span<const std::byte> data) {
       std::size_t n = 0;
       for (auto it = idx.lower_bound(shorter); it != idx.end() && n < 4; ++it, ++n)
         FUZZ_CHECK(it->key >= shorter);
+    }
+  }
+  // get_many and rank_many of those keys, a neighbour of each and the input's own bytes, against
+  // get and rank
+  {
+    std::vector<std::string> qs;
+    for (std::size_t i = 0; i < limit; ++i) {
+      qs.push_back(keys[i]);
+      qs.push_back(keys[i] + '\x01');
+    }
+    qs.emplace_back(reinterpret_cast<const char*>(data.data()), std::min<std::size_t>(data.size(), 48));
+    const std::vector<std::string_view> views(qs.begin(), qs.end());
+    std::vector<std::optional<typename Index::mapped_type>> got(views.size());
+    std::vector<std::optional<std::uint64_t>> ranks(views.size());
+    idx.get_many(views, got);
+    idx.rank_many(views, ranks);
+    for (std::size_t i = 0; i < views.size(); ++i) {
+      const auto want = idx.get(views[i]);
+      FUZZ_CHECK(got[i].has_value() == want.has_value());
+      if (want) FUZZ_CHECK(std::memcmp(&*got[i], &*want, sizeof(*want)) == 0);
+      const auto want_rank = idx.rank(views[i]);
+      FUZZ_CHECK(ranks[i].has_value() == want_rank.has_value());
+      if (want_rank) FUZZ_CHECK(*ranks[i] == *want_rank);
     }
   }
   // queries made of the input itself

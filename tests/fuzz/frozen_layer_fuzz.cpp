@@ -79,6 +79,23 @@ void check_get_many(const memkv::FrozenLayer& f, const std::vector<std::pair<std
   }
   if (throws) fail("get_many answers where get throws");
   if (got != want) fail("get_many disagrees with get");
+  // rank_many against rank
+  bool rank_throws = false;
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    try {
+      want[i] = f.rank(views[i]);
+    } catch (const memkv::format_error&) {
+      rank_throws = true;
+    }
+  }
+  try {
+    f.rank_many(views, got);
+  } catch (const memkv::format_error&) {
+    if (!rank_throws) fail("rank_many throws where rank does not");
+    return;
+  }
+  if (rank_throws) fail("rank_many answers where rank throws");
+  if (got != want) fail("rank_many disagrees with rank");
 }
 
 void check_loaded(const memkv::FrozenLayer& f) {

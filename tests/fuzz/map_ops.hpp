@@ -11,7 +11,8 @@
 //     11   range(key, key) scan   12  assign through find()   13  copy (then keep, copy-assign,
 //                                                                 move-assign or swap it in)
 //     14   merge() (HybridStore), else a move round trip       15  clear() (op byte >= 0xf0
-//                                                                 only; otherwise a full check)
+//                                                                 only; otherwise a full check,
+//                                                                 get_many of every key too)
 //   A key operand starts with one byte b:
 //     b < 0x40 and keys were used before: an earlier key (b % pool size), and when b & 0x20 it
 //                                         is extended by the next input byte (or, when b & 0x10,
@@ -38,6 +39,7 @@
 #include <exception>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -168,6 +170,28 @@ private:
     if (!g || !(*g == it->second)) fail("get() disagrees with find() for " + memkv_test::show(k));
   }
 
+  // get_many (maps that have it) of every key and a neighbour of each, against the reference.
+  void check_get_many() {
+    if constexpr (requires(const M& cm, std::span<const std::string_view> ks,
+                           std::span<std::optional<V>> out) { cm.get_many(ks, out); }) {
+      std::vector<std::string> keys;
+      for (const auto& kv : ref_) {
+        keys.push_back(kv.first);
+        keys.push_back(kv.first + '\x01');
+      }
+      const std::vector<std::string_view> views(keys.begin(), keys.end());
+      std::vector<std::optional<V>> got(views.size());
+      const M& cm = m_;
+      cm.get_many(views, got);
+      for (std::size_t i = 0; i < views.size(); ++i) {
+        const auto it = ref_.find(views[i]);
+        const bool ok = it == ref_.end() ? !got[i].has_value()
+                                         : got[i].has_value() && *got[i] == it->second;
+        if (!ok) fail("get_many disagrees on " + memkv_test::show(views[i]));
+      }
+    }
+  }
+
   void check_emptied() {
     if (!ref_.empty()) return;
     if (!m_.empty() || m_.begin() != m_.end()) fail("the emptied map is not empty");
@@ -295,6 +319,7 @@ private:
         } else {
           memkv_test::detail::compare_all(m_, ref_, "full check");
           invariants(m_);
+          check_get_many();
         }
     }
   }
