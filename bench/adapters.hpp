@@ -18,6 +18,9 @@
 //                                                       // datasets with '\0' in a key skip it
 //   template <class F> void for_each(F f) const;        // f(key, value) over all entries (micro)
 //   std::size_t prefix_count(std::string_view p) const; // entries with prefix p, visited (micro)
+//   void lookup_many(span<const string_view> keys,      // answers of a batch (micro's
+//                    span<optional<uint64_t>> out) const; //   lookup_hit_many); the generic
+//                                                       // adapters call get_many when it exists
 //   std::size_t destroy_counting_bytes();               // frees everything, returns bytes freed
 //                                                       // (memory figure when memory_usage() can't)
 //   void check_invariants() const;                      // run by --self-check
@@ -197,6 +200,12 @@ struct MemkvMapAdapter {
     return true;
   }
   std::size_t memory_usage() const { return map.memory_usage(); }
+  // memkv-micro's lookup_hit_many, for maps with get_many (lookups interleaved).
+  void lookup_many(std::span<const std::string_view> keys, std::span<std::optional<std::uint64_t>> out) const
+    requires requires(const Map& m) { m.get_many(keys, out); }
+  {
+    map.get_many(keys, out);
+  }
   template <class F>
   void for_each(F f) const {
     for (auto entry : map) f(entry.key, static_cast<std::uint64_t>(entry.value));
@@ -230,6 +239,12 @@ struct MemkvStaticAdapter {
   }
   std::size_t memory_usage() const { return index->memory_usage(); }
   std::size_t image_size() const { return index->bytes().size(); }
+  // memkv-micro's lookup_hit_many, for structures with get_many (lookups interleaved).
+  void lookup_many(std::span<const std::string_view> keys, std::span<std::optional<std::uint64_t>> out) const
+    requires requires(const Index& x) { x.get_many(keys, out); }
+  {
+    index->get_many(keys, out);
+  }
   template <class F>
   void for_each(F f) const {
     for (auto entry : *index) f(entry.key, static_cast<std::uint64_t>(entry.value));

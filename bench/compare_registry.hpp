@@ -78,20 +78,12 @@ struct HybridStoreRow : MemkvMapAdapter<memkv::HybridStore<>> {
   static constexpr std::string_view name = "memkv::HybridStore";
   static constexpr std::string_view id = "hybrid";
   void finish_inserts() { map.merge(); }
-  // memkv-micro's lookup_hit_many: HybridStore::get_many (base walks interleaved).
-  void lookup_many(std::span<const std::string_view> keys, std::span<std::optional<std::uint64_t>> out) const {
-    map.get_many(keys, out);
-  }
 };
 // The same store over a FrontCodedSet base instead of a FrozenLayer (FrontCodedHybridStore).
 struct FrontCodedHybridRow : MemkvMapAdapter<memkv::FrontCodedHybridStore<>> {
   static constexpr std::string_view name = "memkv::FrontCodedHybridStore";
   static constexpr std::string_view id = "hybrid-fc";
   void finish_inserts() { map.merge(); }
-  // memkv-micro's lookup_hit_many: HybridStore::get_many (base walks interleaved).
-  void lookup_many(std::span<const std::string_view> keys, std::span<std::optional<std::uint64_t>> out) const {
-    map.get_many(keys, out);
-  }
 };
 #endif
 
@@ -100,10 +92,6 @@ struct FrontCodedHybridRow : MemkvMapAdapter<memkv::FrontCodedHybridStore<>> {
 struct FrontCodedRow : MemkvStaticAdapter<memkv::FrontCodedIndex<>> {
   static constexpr std::string_view name = "memkv::FrontCodedIndex";
   static constexpr std::string_view id = "front-coded";
-  // memkv-micro's lookup_hit_many: FrontCodedIndex::get_many (16 searches interleaved).
-  void lookup_many(std::span<const std::string_view> keys, std::span<std::optional<std::uint64_t>> out) const {
-    index->get_many(keys, out);
-  }
 };
 // Keys only (FrontCodedSet): no value array, every key maps to its rank. One row (values = ids).
 struct FrontCodedSetRow : MemkvStaticAdapter<memkv::FrontCodedSet> {
@@ -113,9 +101,6 @@ struct FrontCodedSetRow : MemkvStaticAdapter<memkv::FrontCodedSet> {
   void build(std::span<const std::string_view> sorted_keys, std::span<const std::uint64_t>) {
     index.emplace(memkv::FrontCodedSet::build(sorted_keys));
   }
-  void lookup_many(std::span<const std::string_view> keys, std::span<std::optional<std::uint64_t>> out) const {
-    index->get_many(keys, out);
-  }
 };
 #endif
 
@@ -124,10 +109,6 @@ struct FrontCodedSetRow : MemkvStaticAdapter<memkv::FrontCodedSet> {
 struct FrozenLayerRow : MemkvStaticAdapter<memkv::FrozenLayer> {
   static constexpr std::string_view name = "memkv::FrozenLayer";
   static constexpr std::string_view id = "frozen-layer";
-  // memkv-micro's lookup_hit_many: FrozenLayer::get_many (walks of 16 keys interleaved).
-  void lookup_many(std::span<const std::string_view> keys, std::span<std::optional<std::uint64_t>> out) const {
-    index->get_many(keys, out);
-  }
 };
 #endif
 

@@ -37,6 +37,8 @@
 // (roughly 300 million 45-byte URLs coded, 230 million raw); an insert beyond that throws memkv::error and changes
 // nothing. Keys up to 2^32 - 1 bytes; alignof(V) <= 8.
 //
+// Batches: get_many(keys, out) as FastArt's (memkv/fast_art.hpp, "Complexity").
+//
 // Guarantees: as FastArt (strong guarantee for insert; iterators invalidated by every
 // modification; find() pointers stable until the key is erased, the map cleared, assigned or
 // compacted: chunks never move).

@@ -18,6 +18,7 @@
 #include <new>
 #include <optional>
 #include <ranges>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -604,6 +605,20 @@ public:
     return std::nullopt;
   }
   bool contains(std::string_view key) const noexcept { return find(key) != nullptr; }
+  // get() of every key of `keys`, its answer written to the same index of `out`: up to 16
+  // descents at a time, one node of each in turn, each prefetching the node (or leaf) it needs
+  // next, so that the cache misses of different keys overlap. Any order and repeats are fine;
+  // an empty span is. Throws memkv::error when out.size() != keys.size(); what copying a V
+  // throws (out is then partly written).
+  void get_many(std::span<const std::string_view> keys, std::span<std::optional<V>> out) const {
+    if (out.size() != keys.size())
+      detail::throw_error("get_many: " + std::to_string(keys.size()) + " keys but " +
+                          std::to_string(out.size()) + " answer slots");
+    const_cast<Tree*>(this)->find_leaves(keys, [out](std::size_t i, const LeafTag* l) {
+      if (l) out[i] = Leaf::value(l);
+      else out[i] = std::nullopt;
+    });
+  }
 
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
@@ -863,6 +878,8 @@ private:
   void collapse_if_single(Ref* slot) noexcept;
 
   LeafTag* find_leaf(std::string_view key) noexcept;
+  template <class Done>
+  void find_leaves(std::span<const std::string_view> keys, Done&& done) noexcept(noexcept(done(0, nullptr)));
   bool erase_key(std::string_view key);
   bool upsert(std::string_view key, V& value, bool assign);
 
@@ -906,6 +923,89 @@ auto Tree<V, Store>::find_leaf(std::string_view key) noexcept -> LeafTag* {
     ++depth;
   }
   return nullptr;
+}
+
+// find_leaf of every key, interleaved (see get_many): done(i, leaf or nullptr) as key i's
+// descent ends.
+template <class V, class Store>
+template <class Done>
+void Tree<V, Store>::find_leaves(std::span<const std::string_view> keys, Done&& done) noexcept(noexcept(done(0, nullptr))) {
+  constexpr unsigned lanes = 16;
+  struct lane {
+    Ref r;
+    std::size_t depth;
+    std::size_t who;
+  } w[lanes];
+  std::size_t next = 0;
+  unsigned active = 0;
+  auto begin = [&](unsigned l) {
+    const std::string_view k = keys[next];
+    detail::prefetch(k.data());  // the query's bytes
+    if (k.size() > 1) detail::prefetch(k.data() + k.size() - 1);
+    w[l] = {root_, 0, next++};
+  };
+  auto ask = [this](Ref r) noexcept {  // the next node's first lines, or the leaf
+    if (!r) return;
+    if (r.is_leaf()) {
+      detail::prefetch(store_.leaf(r));
+      return;
+    }
+    const auto* p = reinterpret_cast<const char*>(node(r));
+    detail::prefetch(p);
+    detail::prefetch(p + 64);
+  };
+  while (active < lanes && next < keys.size()) begin(active++);
+  while (active > 0) {
+    for (unsigned l = 0; l < active;) {
+      lane& x = w[l];
+      const std::string_view key = keys[x.who];
+      const LeafTag* found = nullptr;
+      bool finished = true;
+      if (!x.r) {
+        // absent
+      } else if (x.r.is_leaf()) {
+        const LeafTag* leaf = store_.leaf(x.r);
+        if (detail::art::leaf_holds<Leaf>(leaf, code_.get(), key)) found = leaf;
+      } else {
+        NodeHeader* h = node(x.r);
+        bool go = true;
+        if (const std::size_t plen = h->prefix_len) {
+          if (key.size() - x.depth < plen) {
+            go = false;
+          } else {
+            const std::size_t stored = std::min<std::size_t>(plen, detail::art::kStoredPrefix);
+            if (std::memcmp(h->prefix, key.data() + x.depth, stored) != 0) go = false;
+            x.depth += plen;  // bytes past the stored ones are verified against the leaf
+          }
+        }
+        if (go) {
+          if (x.depth == key.size()) {
+            x.r = detail::art::end_leaf<Ref>(h);
+          } else if (Ref* c = detail::art::find_child<Ref>(h, static_cast<std::uint8_t>(key[x.depth]))) {
+            x.r = *c;
+            ++x.depth;
+          } else {
+            x.r = Ref{};
+          }
+          if (x.r) {
+            ask(x.r);
+            finished = false;
+          }
+        }
+      }
+      if (!finished) {
+        ++l;
+        continue;
+      }
+      done(x.who, found);
+      if (next < keys.size()) {
+        begin(l);
+        ++l;
+      } else {  // the last lane takes this one's place (and its step, now)
+        w[l] = w[--active];
+      }
+    }
+  }
 }
 
 template <class V, class Store>
