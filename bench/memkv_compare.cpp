@@ -15,6 +15,8 @@
 //   lookup = every key once in another shuffled order (seed 2002), value checked
 //   (inserts and lookups read their keys from copies laid out in that order: see Context)
 //   miss   = as many absent keys (a byte appended/changed/prepended, verified absent)
+//   get_many = structures with a batch API (adapter lookup_many): the lookup keys again, same order,
+//            in spans of 1,024, answers checked; its own table, next to the single-call figure
 // Mutable maps whose adapter can assign and erase get a second, "mixed life" row (id ":life"):
 //   load   = the first 80% of the insert order
 //   mix    = one shuffled sequence (seed 3003) of n/5 inserts (the other 20% of the keys), n/5
@@ -147,6 +149,8 @@ struct RowResult {
   double build_wall_s = 0, lookup_wall_s = 0, miss_wall_s = 0;
   double found = 0, correct = 0, false_hits = 0;
   double life_ops = 0, live_n = 0, live_raw = 0;  // mixed life rows: operations, live keys at the end
+  // get_many (structures that have it): the same lookups in spans of 1,024; < 0: not measured
+  double batch_s = -1, batch_wall_s = -1, batch_wrong = 0;
 };
 
 void set_text(char* dst, std::size_t cap, std::string_view s) {
@@ -209,6 +213,26 @@ void measure_lookups(const A& a, const Context& c, Expected expected, bool check
   }
   sw.stop(r.lookup_s, r.lookup_wall_s);
   progress(" lookup %.2fs", r.lookup_wall_s);
+  if constexpr (requires(std::span<const std::string_view> k, std::span<std::optional<std::uint64_t>> o) {
+                  a.lookup_many(k, o);
+                }) {
+    // The same keys in the same order, through get_many in spans of 1,024 (a batch API's use);
+    // every answer is checked as above, and a wrong one fails the row.
+    constexpr std::size_t span = 1024;
+    std::vector<std::optional<std::uint64_t>> out(span);
+    const std::span<const std::string_view> all(keys);
+    std::uint64_t wrong = 0;
+    sw = Stopwatch();
+    for (std::size_t j0 = 0; j0 < n; j0 += span) {
+      const std::size_t len = std::min(span, n - j0);
+      a.lookup_many(all.subspan(j0, len), std::span<std::optional<std::uint64_t>>(out).first(len));
+      for (std::size_t j = 0; j < len; ++j)
+        wrong += !out[j] || (check_values && *out[j] != expected(c.lookup_order[j0 + j]));
+    }
+    sw.stop(r.batch_s, r.batch_wall_s);
+    r.batch_wrong = static_cast<double>(wrong);
+    progress(" get_many %.2fs", r.batch_wall_s);
+  }
   std::uint64_t false_hits = 0;
   sw = Stopwatch();
   for (std::string_view k : c.miss->keys) {
@@ -550,13 +574,15 @@ RowResult combine(const std::vector<RowResult>& runs) {
   };
   for (auto field : {&RowResult::mem_usage, &RowResult::alloc, &RowResult::rss, &RowResult::image,
                      &RowResult::build_s, &RowResult::lookup_s, &RowResult::miss_s, &RowResult::build_wall_s,
-                     &RowResult::lookup_wall_s, &RowResult::miss_wall_s})
+                     &RowResult::lookup_wall_s, &RowResult::miss_wall_s, &RowResult::batch_s,
+                     &RowResult::batch_wall_s})
     r.*field = med(field);
   for (const auto& x : runs) {
     r.ok = r.ok && x.ok;
     r.found = std::min(r.found, x.found);
     r.correct = std::min(r.correct, x.correct);
     r.false_hits = std::max(r.false_hits, x.false_hits);
+    r.batch_wrong = std::max(r.batch_wrong, x.batch_wrong);
     if (!x.ok && x.note[0]) std::memcpy(r.note, x.note, sizeof r.note);
   }
   return r;
@@ -564,6 +590,7 @@ RowResult combine(const std::vector<RowResult>& runs) {
 
 struct Derived {  // figures computed from a combined row
   double mops_build = 0, mops_lookup = 0, mops_miss = 0, build_s = 0;
+  double mops_batch = -1;  // get_many; < 0: not measured
   double ovh_alloc = 0, ovh_mu = NAN, ovh_rss = 0;
   double correct_pct = 0;
   bool correct_ok = false;
@@ -579,6 +606,8 @@ Derived derive(const RowResult& r) {
   d.mops_build = build > 0 ? (life ? r.life_ops : r.n) / build / 1e6 : 0;
   d.mops_lookup = lookup > 0 ? r.n / lookup / 1e6 : 0;
   d.mops_miss = miss > 0 ? r.n / miss / 1e6 : 0;
+  const double batch = g_wall_time ? r.batch_wall_s : r.batch_s;
+  if (r.batch_s >= 0) d.mops_batch = batch > 0 ? r.n / batch / 1e6 : 0;
   d.build_s = build;
   // per key: the dataset's keys, or for a mixed life the keys live at its end
   const double keys = life ? (r.live_n > 0 ? r.live_n : 1) : n, raw = life ? r.live_raw : r.raw;
@@ -586,7 +615,7 @@ Derived derive(const RowResult& r) {
   d.ovh_rss = (r.rss - raw) / keys;
   if (r.mem_usage >= 0) d.ovh_mu = (r.mem_usage - raw) / keys;
   d.correct_pct = 100.0 * r.correct / n;
-  d.correct_ok = r.ok && r.correct == r.n && r.false_hits == 0;
+  d.correct_ok = r.ok && r.correct == r.n && r.false_hits == 0 && r.batch_wrong == 0;
   return d;
 }
 
@@ -601,6 +630,7 @@ std::string correctness_cell(const RowResult& r, const Derived& d) {
   if (d.correct_ok) return "100%";
   std::string s = format("**%.3f%% WRONG**", d.correct_pct);
   if (r.false_hits > 0) s += format(" **%.0f false hits**", r.false_hits);
+  if (r.batch_wrong > 0) s += format(" **get_many: %.0f wrong**", r.batch_wrong);
   return s;
 }
 
@@ -765,6 +795,22 @@ void print_markdown(const Report& rep, std::FILE* out) {
     }
     std::fprintf(out, "\n");
   }
+  bool any_batch = false;
+  for (const auto& r : rep.rows) any_batch |= r.ok && r.batch_s >= 0;
+  if (any_batch) {
+    std::fprintf(out, "### Batched lookups (get_many: the lookup keys again, same order, in spans of 1,024; "
+                      "the tables above measure single calls, as CONTRACT.md defines lookups)\n\n");
+    std::fprintf(out, "| structure | get Mops/s | get_many Mops/s | get_many / get | get_many vs map get | wrong |\n");
+    std::fprintf(out, "|---|---:|---:|---:|---:|---:|\n");
+    for (const auto& r : rep.rows) {
+      if (!r.ok || r.batch_s < 0) continue;
+      const Derived x = derive(r);
+      std::fprintf(out, "| %s | %.2f | %.2f | %s | %s | %.0f |\n", r.name, x.mops_lookup, x.mops_batch,
+                   ratio(x.mops_batch, x.mops_lookup).c_str(), ratio(x.mops_batch, dmap.mops_lookup).c_str(),
+                   r.batch_wrong);
+    }
+    std::fprintf(out, "\n");
+  }
   if (!rep.notes.empty()) {
     std::fprintf(out, "Notes:\n");
     for (const auto& n : rep.notes) std::fprintf(out, "- %s\n", n.c_str());
@@ -811,6 +857,7 @@ void write_json(const Report& rep, const std::string& path) {
       << ", \"miss_cpu_seconds\": " << json_number(r.miss_s)
       << ", \"miss_wall_seconds\": " << json_number(r.miss_wall_s)
       << ", \"insert_mops\": " << json_number(x.mops_build) << ", \"lookup_mops\": " << json_number(x.mops_lookup)
+      << ", \"get_many_mops\": " << (x.mops_batch >= 0 ? json_number(x.mops_batch) : std::string("null"))
       << ", \"miss_mops\": " << json_number(x.mops_miss) << ", \"found\": " << json_number(r.found)
       << ", \"correct\": " << json_number(r.correct) << ", \"false_hits\": " << json_number(r.false_hits)
       << ", \"correct_percent\": " << json_number(x.correct_pct)

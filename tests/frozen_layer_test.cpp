@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <random>
@@ -422,6 +423,26 @@ TEST_CASE("FrozenLayer: files, bytes, copies and moves", "[frozen_layer]") {
   FrozenLayer v = FrozenLayer::view_bytes(fl.bytes());
   check_all(v, m);
   CHECK(fl.memory_usage() >= fl.image_size());
+  CHECK(v.memory_usage() < fl.image_size());  // a borrowed image is the caller's
+  {
+    // An owned copy of 2 MiB or more is allocated in whole 2 MiB units (huge pages): counted so.
+    FrozenLayerBuilder big;
+    std::uint64_t h = 1;
+    std::size_t i = 0;
+    while (true) {
+      char key[32];
+      std::snprintf(key, sizeof key, "k%09zu", i++);
+      h = h * 6364136223846793005ULL + 1442695040888963407ULL;
+      big.insert(key, h);
+      if (i == 300000) break;
+    }
+    const FrozenLayer b = big.finish();
+    const std::size_t unit = std::size_t{2} << 20;
+    REQUIRE(b.image_size() >= unit);
+    CHECK(b.memory_usage() >= (b.image_size() + unit - 1) / unit * unit);
+    const FrozenLayer copy = FrozenLayer::from_bytes(b.bytes());
+    CHECK(copy.memory_usage() == b.memory_usage());
+  }
   // straight to a file
   const auto q = temp_path("direct.fst");
   {

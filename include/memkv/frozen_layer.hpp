@@ -261,12 +261,14 @@ struct huge_copy {
   };
   std::unique_ptr<std::byte, free_bytes> data;
   std::size_t size = 0;
+  std::size_t allocated = 0;  // size rounded up to the alignment: what memory_usage() counts
 
   static huge_copy of(std::span<const std::byte> bytes) {
     constexpr std::size_t huge = std::size_t{2} << 20;
     huge_copy h;
     const std::size_t align = bytes.size() >= huge ? huge : 64;
-    void* p = std::aligned_alloc(align, (std::max<std::size_t>(bytes.size(), 1) + align - 1) / align * align);
+    const std::size_t allocated = (std::max<std::size_t>(bytes.size(), 1) + align - 1) / align * align;
+    void* p = std::aligned_alloc(align, allocated);
     if (!p) throw std::bad_alloc();
 #if MEMKV_HAS_POSIX_IO && defined(MADV_HUGEPAGE)
     if (bytes.size() >= huge) ::madvise(p, bytes.size(), MADV_HUGEPAGE);
@@ -274,6 +276,7 @@ struct huge_copy {
     h.data.reset(static_cast<std::byte*>(p));
     if (!bytes.empty()) std::memcpy(p, bytes.data(), bytes.size());
     h.size = bytes.size();
+    h.allocated = allocated;
     return h;
   }
 };
@@ -1109,11 +1112,16 @@ public:
 
   std::size_t size() const noexcept { return static_cast<std::size_t>(r_->n); }
   bool empty() const noexcept { return r_->n == 0; }
-  // Heap bytes of this object plus the image (owned or mapped; a borrowed image is not counted).
+  // Heap bytes of this object plus the image: an owned copy as allocated (since 2026-12-03: a
+  // copy of 2 MiB or more takes whole 2 MiB units, up to 2 MiB beyond the image, which the
+  // allocator's figure had shown and this one had not), a mapped one by its size, a borrowed
+  // one not at all.
   std::size_t memory_usage() const noexcept {
-    std::size_t img = r_->source.kind() == io::byte_source::kind_type::borrowed && !r_->owned.data
-                          ? 0
-                          : r_->source.size();
+    // an owned copy counts as allocated (a copy of 2 MiB or more is rounded up to a multiple of
+    // 2 MiB, for huge pages); a mapped image counts its size; a borrowed one nothing
+    std::size_t img = r_->owned.data ? r_->owned.allocated
+                      : r_->source.kind() == io::byte_source::kind_type::borrowed ? 0
+                                                                                   : r_->source.size();
     return sizeof(*this) + sizeof(detail::fst::reader) + img;
   }
   std::size_t image_size() const noexcept { return r_->source.size(); }
