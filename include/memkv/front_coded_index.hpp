@@ -623,52 +623,35 @@ inline void search_many(const core& c, std::span<const std::string_view> qs, Don
     for (std::size_t i = 0; i < qs.size(); ++i) done(i, search_result{0, false});
     return;
   }
-  constexpr unsigned lanes = 16;
   struct lane {
     std::uint64_t k;
     std::size_t who;
     bool scan;  // the descent is over: k is the bucket's node
-  } w[lanes];
-  std::size_t next = 0;
-  unsigned active = 0;
-  auto begin = [&](unsigned l) {
-    detail::prefetch(qs[next].data());
-    w[l] = {1, next++, false};
   };
-  while (active < lanes && next < qs.size()) begin(active++);
-  while (active > 0) {
-    for (unsigned l = 0; l < active;) {
-      lane& x = w[l];
-      const std::string_view q = qs[x.who];
-      search_result res{0, false};
-      bool finished = false;
-      if (x.scan) {
-        res = scan_bucket(c, x.k, q);
-        finished = true;
-      } else if (descend_one(c, q, x.k, res)) {
-        finished = true;
-      } else if (x.k > c.buckets) {
-        x.k = bucket_node(x.k);
-        if (x.k == 0) {
-          finished = true;  // below the first head: res = {0, false}
-        } else {
-          prefetch_bucket<want_value>(c, x.k);
-          x.scan = true;
+  interleave<16, lane>(
+      qs.size(),
+      [&](lane& x, std::size_t i) {
+        detail::prefetch(qs[i].data());
+        x = {1, i, false};
+      },
+      [&](lane& x) {
+        const std::string_view q = qs[x.who];
+        search_result res{0, false};
+        if (x.scan) {
+          res = scan_bucket(c, x.k, q);
+        } else if (!descend_one(c, q, x.k, res)) {
+          if (x.k <= c.buckets) return false;
+          x.k = bucket_node(x.k);
+          if (x.k != 0) {
+            prefetch_bucket<want_value>(c, x.k);
+            x.scan = true;
+            return false;
+          }
+          // below the first head: res = {0, false}
         }
-      }
-      if (!finished) {
-        ++l;
-        continue;
-      }
-      done(x.who, res);
-      if (next < qs.size()) {
-        begin(l);
-        ++l;
-      } else {  // the last lane takes this one's place (and its step, now)
-        w[l] = w[--active];
-      }
-    }
-  }
+        done(x.who, res);
+        return true;
+      });
 }
 
 inline std::string_view head_of(const core& c, std::uint64_t k) noexcept {

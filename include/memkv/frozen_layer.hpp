@@ -1065,45 +1065,35 @@ private:
       return;
     }
     using walk_result = detail::fst::reader::walk_result;
-    constexpr unsigned lanes = 16;
     constexpr std::size_t block = 256;
     auto no_prefetch = [](std::uint64_t) noexcept {};
-    detail::fst::reader::walk w[lanes];
-    std::size_t who[lanes];
+    struct lane {
+      detail::fst::reader::walk w;
+      std::size_t who;
+    };
     for (std::size_t b0 = 0; b0 < keys.size(); b0 += block) {
       const std::size_t b1 = std::min(keys.size(), b0 + block);
-      std::size_t next = b0;
-      unsigned active = 0;
-      auto begin_walk = [&](unsigned l) {
-        detail::prefetch(keys[next].data());
-        w[l] = r.start_walk(keys[next]);
-        who[l] = next++;
-      };
-      while (active < lanes && next < b1) begin_walk(active++);
-      while (active > 0) {
-        for (unsigned l = 0; l < active;) {
-          const walk_result res = r.step(w[l], no_prefetch);
-          if (res == walk_result::more) {
-            r.prefetch_state(w[l].addr);
-            ++l;
-            continue;
-          }
-          if (res == walk_result::found) {
-            out[who[l]] = w[l].rank;
-            on_found(w[l].rank);
-          } else {
-            out[who[l]] = std::nullopt;
-          }
-          if (next < b1) {
-            begin_walk(l);
-            ++l;
-          } else {  // the last lane takes this one's place (and its step, now)
-            --active;
-            w[l] = w[active];
-            who[l] = who[active];
-          }
-        }
-      }
+      detail::interleave<16, lane>(
+          b1 - b0,
+          [&](lane& x, std::size_t i) {
+            x.who = b0 + i;
+            detail::prefetch(keys[x.who].data());
+            x.w = r.start_walk(keys[x.who]);
+          },
+          [&](lane& x) {
+            const walk_result res = r.step(x.w, no_prefetch);
+            if (res == walk_result::more) {
+              r.prefetch_state(x.w.addr);
+              return false;
+            }
+            if (res == walk_result::found) {
+              out[x.who] = x.w.rank;
+              on_found(x.w.rank);
+            } else {
+              out[x.who] = std::nullopt;
+            }
+            return true;
+          });
       on_block(b0, b1);
     }
   }

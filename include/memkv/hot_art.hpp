@@ -482,51 +482,40 @@ private:
   // descent ends.
   template <class Done>
   void find_leaves(std::span<const std::string_view> keys, Done&& done) const {
-    constexpr unsigned lanes = 16;
     struct lane {
       Ref r;
       std::size_t who;
-    } w[lanes];
-    std::size_t next = 0;
-    unsigned active = 0;
-    auto begin = [&](unsigned l) {
-      const std::string_view k = keys[next];
-      detail::prefetch(k.data());  // the query's bytes: the nodes read them anywhere
-      if (k.size() > 1) detail::prefetch(k.data() + k.size() - 1);
-      w[l] = {root_, next++};
     };
-    while (active < lanes && next < keys.size()) begin(active++);
-    while (active > 0) {
-      for (unsigned l = 0; l < active;) {
-        lane& x = w[l];
-        const std::string_view key = keys[x.who];
-        if (x.r.is_inner()) {
-          const NodeHeader* h = store_.node(x.r);
-          x.r = detail::hot::children<Ref>(h)[detail::hot::match(h, detail::hot::extract(h, key))];
+    detail::interleave<16, lane>(
+        keys.size(),
+        [&](lane& x, std::size_t i) {
+          const std::string_view k = keys[i];
+          detail::prefetch(k.data());  // the query's bytes: the nodes read them anywhere
+          if (k.size() > 1) detail::prefetch(k.data() + k.size() - 1);
+          x = {root_, i};
+        },
+        [&](lane& x) {
+          const std::string_view key = keys[x.who];
           if (x.r.is_inner()) {
-            const auto* p = reinterpret_cast<const char*>(store_.node(x.r));
-            detail::prefetch(p);
-            detail::prefetch(p + 64);
-          } else if (x.r) {
-            detail::prefetch(store_.leaf(x.r));
+            const NodeHeader* h = store_.node(x.r);
+            x.r = detail::hot::children<Ref>(h)[detail::hot::match(h, detail::hot::extract(h, key))];
+            if (x.r.is_inner()) {
+              const auto* p = reinterpret_cast<const char*>(store_.node(x.r));
+              detail::prefetch(p);
+              detail::prefetch(p + 64);
+            } else if (x.r) {
+              detail::prefetch(store_.leaf(x.r));
+            }
+            return false;
           }
-          ++l;
-          continue;
-        }
-        const LeafTag* found = nullptr;
-        if (x.r) {
-          const LeafTag* leaf = store_.leaf(x.r);
-          if (leaf_is(leaf, key)) found = leaf;
-        }
-        done(x.who, found);
-        if (next < keys.size()) {
-          begin(l);
-          ++l;
-        } else {  // the last lane takes this one's place (and its step, now)
-          w[l] = w[--active];
-        }
-      }
-    }
+          const LeafTag* found = nullptr;
+          if (x.r) {
+            const LeafTag* leaf = store_.leaf(x.r);
+            if (leaf_is(leaf, key)) found = leaf;
+          }
+          done(x.who, found);
+          return true;
+        });
   }
 
   // --- allocation ---------------------------------------------------------------------------

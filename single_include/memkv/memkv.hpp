@@ -1698,6 +1698,16 @@ static_assert(sizeof(TaggedPtr<void, void>) == sizeof(void*), "a tagged pointer 
 // others survived because they were inlined early. detail::prefetch adds an empty
 // volatile asm statement that takes the address: a side effect the analysis must keep, which
 // emits no instruction. Clang keeps prefetches anyway and compiles the same code.
+//
+// interleave<Lanes, Lane>(n, start, step): the scheduler of every get_many. It keeps up to Lanes
+// walks going (walk i is begun by start(lane, i)) and steps them in turn (step(lane) returns
+// true once that walk has finished and given its answer); a finished walk's lane begins the
+// next one, whose first step waits for the next round (its prefetch has time to land), or,
+// when none is left, takes over the last lane, which is stepped there and then. Each step is
+// meant to end by prefetching what that walk reads next: while the other lanes take their
+// turns, the line arrives, so the misses of up to Lanes lookups overlap.
+
+#include <cstddef>
 
 namespace memkv::detail {
 
@@ -1710,6 +1720,26 @@ namespace memkv::detail {
 [[gnu::always_inline]] inline void prefetch_for_write(const void* p) noexcept {
   __builtin_prefetch(p, 1);
   asm volatile("" : : "r"(p));
+}
+
+template <unsigned Lanes, class Lane, class Start, class Step>
+inline void interleave(std::size_t n, Start&& start, Step&& step) {
+  Lane w[Lanes];
+  std::size_t next = 0;
+  unsigned active = 0;
+  while (active < Lanes && next < n) start(w[active++], next++);
+  while (active > 0) {
+    for (unsigned l = 0; l < active;) {
+      if (!step(w[l])) {
+        ++l;
+      } else if (next < n) {
+        start(w[l], next++);
+        ++l;
+      } else {
+        w[l] = w[--active];
+      }
+    }
+  }
 }
 
 }  // namespace memkv::detail
@@ -3093,22 +3123,12 @@ auto Tree<V, Store>::find_leaf(std::string_view key) noexcept -> LeafTag* {
 template <class V, class Store>
 template <class Done>
 void Tree<V, Store>::find_leaves(std::span<const std::string_view> keys, Done&& done) noexcept(noexcept(done(0, nullptr))) {
-  constexpr unsigned lanes = 16;
   struct lane {
     Ref r;
     std::size_t depth;
     std::size_t who;
-  } w[lanes];
-  std::size_t next = 0;
-  unsigned active = 0;
-  auto begin = [&](unsigned l) {
-    const std::string_view k = keys[next];
-    detail::prefetch(k.data());  // the query's bytes
-    if (k.size() > 1) detail::prefetch(k.data() + k.size() - 1);
-    w[l] = {root_, 0, next++};
   };
   auto ask = [this](Ref r) noexcept {  // the next node's first lines, or the leaf
-    if (!r) return;
     if (r.is_leaf()) {
       detail::prefetch(store_.leaf(r));
       return;
@@ -3117,58 +3137,52 @@ void Tree<V, Store>::find_leaves(std::span<const std::string_view> keys, Done&& 
     detail::prefetch(p);
     detail::prefetch(p + 64);
   };
-  while (active < lanes && next < keys.size()) begin(active++);
-  while (active > 0) {
-    for (unsigned l = 0; l < active;) {
-      lane& x = w[l];
-      const std::string_view key = keys[x.who];
-      const LeafTag* found = nullptr;
-      bool finished = true;
-      if (!x.r) {
-        // absent
-      } else if (x.r.is_leaf()) {
-        const LeafTag* leaf = store_.leaf(x.r);
-        if (detail::art::leaf_holds<Leaf>(leaf, code_.get(), key)) found = leaf;
-      } else {
-        NodeHeader* h = node(x.r);
-        bool go = true;
-        if (const std::size_t plen = h->prefix_len) {
-          if (key.size() - x.depth < plen) {
-            go = false;
-          } else {
-            const std::size_t stored = std::min<std::size_t>(plen, detail::art::kStoredPrefix);
-            if (std::memcmp(h->prefix, key.data() + x.depth, stored) != 0) go = false;
-            x.depth += plen;  // bytes past the stored ones are verified against the leaf
+  detail::interleave<16, lane>(
+      keys.size(),
+      [&](lane& x, std::size_t i) {
+        const std::string_view k = keys[i];
+        detail::prefetch(k.data());  // the query's bytes
+        if (k.size() > 1) detail::prefetch(k.data() + k.size() - 1);
+        x = {root_, 0, i};
+      },
+      [&](lane& x) {
+        const std::string_view key = keys[x.who];
+        const LeafTag* found = nullptr;
+        if (!x.r) {
+          // absent
+        } else if (x.r.is_leaf()) {
+          const LeafTag* leaf = store_.leaf(x.r);
+          if (detail::art::leaf_holds<Leaf>(leaf, code_.get(), key)) found = leaf;
+        } else {
+          NodeHeader* h = node(x.r);
+          bool go = true;
+          if (const std::size_t plen = h->prefix_len) {
+            if (key.size() - x.depth < plen) {
+              go = false;
+            } else {
+              const std::size_t stored = std::min<std::size_t>(plen, detail::art::kStoredPrefix);
+              if (std::memcmp(h->prefix, key.data() + x.depth, stored) != 0) go = false;
+              x.depth += plen;  // bytes past the stored ones are verified against the leaf
+            }
+          }
+          if (go) {
+            if (x.depth == key.size()) {
+              x.r = detail::art::end_leaf<Ref>(h);
+            } else if (Ref* c = detail::art::find_child<Ref>(h, static_cast<std::uint8_t>(key[x.depth]))) {
+              x.r = *c;
+              ++x.depth;
+            } else {
+              x.r = Ref{};
+            }
+            if (x.r) {
+              ask(x.r);
+              return false;
+            }
           }
         }
-        if (go) {
-          if (x.depth == key.size()) {
-            x.r = detail::art::end_leaf<Ref>(h);
-          } else if (Ref* c = detail::art::find_child<Ref>(h, static_cast<std::uint8_t>(key[x.depth]))) {
-            x.r = *c;
-            ++x.depth;
-          } else {
-            x.r = Ref{};
-          }
-          if (x.r) {
-            ask(x.r);
-            finished = false;
-          }
-        }
-      }
-      if (!finished) {
-        ++l;
-        continue;
-      }
-      done(x.who, found);
-      if (next < keys.size()) {
-        begin(l);
-        ++l;
-      } else {  // the last lane takes this one's place (and its step, now)
-        w[l] = w[--active];
-      }
-    }
-  }
+        done(x.who, found);
+        return true;
+      });
 }
 
 template <class V, class Store>
@@ -4680,52 +4694,35 @@ inline void search_many(const core& c, std::span<const std::string_view> qs, Don
     for (std::size_t i = 0; i < qs.size(); ++i) done(i, search_result{0, false});
     return;
   }
-  constexpr unsigned lanes = 16;
   struct lane {
     std::uint64_t k;
     std::size_t who;
     bool scan;  // the descent is over: k is the bucket's node
-  } w[lanes];
-  std::size_t next = 0;
-  unsigned active = 0;
-  auto begin = [&](unsigned l) {
-    detail::prefetch(qs[next].data());
-    w[l] = {1, next++, false};
   };
-  while (active < lanes && next < qs.size()) begin(active++);
-  while (active > 0) {
-    for (unsigned l = 0; l < active;) {
-      lane& x = w[l];
-      const std::string_view q = qs[x.who];
-      search_result res{0, false};
-      bool finished = false;
-      if (x.scan) {
-        res = scan_bucket(c, x.k, q);
-        finished = true;
-      } else if (descend_one(c, q, x.k, res)) {
-        finished = true;
-      } else if (x.k > c.buckets) {
-        x.k = bucket_node(x.k);
-        if (x.k == 0) {
-          finished = true;  // below the first head: res = {0, false}
-        } else {
-          prefetch_bucket<want_value>(c, x.k);
-          x.scan = true;
+  interleave<16, lane>(
+      qs.size(),
+      [&](lane& x, std::size_t i) {
+        detail::prefetch(qs[i].data());
+        x = {1, i, false};
+      },
+      [&](lane& x) {
+        const std::string_view q = qs[x.who];
+        search_result res{0, false};
+        if (x.scan) {
+          res = scan_bucket(c, x.k, q);
+        } else if (!descend_one(c, q, x.k, res)) {
+          if (x.k <= c.buckets) return false;
+          x.k = bucket_node(x.k);
+          if (x.k != 0) {
+            prefetch_bucket<want_value>(c, x.k);
+            x.scan = true;
+            return false;
+          }
+          // below the first head: res = {0, false}
         }
-      }
-      if (!finished) {
-        ++l;
-        continue;
-      }
-      done(x.who, res);
-      if (next < qs.size()) {
-        begin(l);
-        ++l;
-      } else {  // the last lane takes this one's place (and its step, now)
-        w[l] = w[--active];
-      }
-    }
-  }
+        done(x.who, res);
+        return true;
+      });
 }
 
 inline std::string_view head_of(const core& c, std::uint64_t k) noexcept {
@@ -6572,45 +6569,35 @@ private:
       return;
     }
     using walk_result = detail::fst::reader::walk_result;
-    constexpr unsigned lanes = 16;
     constexpr std::size_t block = 256;
     auto no_prefetch = [](std::uint64_t) noexcept {};
-    detail::fst::reader::walk w[lanes];
-    std::size_t who[lanes];
+    struct lane {
+      detail::fst::reader::walk w;
+      std::size_t who;
+    };
     for (std::size_t b0 = 0; b0 < keys.size(); b0 += block) {
       const std::size_t b1 = std::min(keys.size(), b0 + block);
-      std::size_t next = b0;
-      unsigned active = 0;
-      auto begin_walk = [&](unsigned l) {
-        detail::prefetch(keys[next].data());
-        w[l] = r.start_walk(keys[next]);
-        who[l] = next++;
-      };
-      while (active < lanes && next < b1) begin_walk(active++);
-      while (active > 0) {
-        for (unsigned l = 0; l < active;) {
-          const walk_result res = r.step(w[l], no_prefetch);
-          if (res == walk_result::more) {
-            r.prefetch_state(w[l].addr);
-            ++l;
-            continue;
-          }
-          if (res == walk_result::found) {
-            out[who[l]] = w[l].rank;
-            on_found(w[l].rank);
-          } else {
-            out[who[l]] = std::nullopt;
-          }
-          if (next < b1) {
-            begin_walk(l);
-            ++l;
-          } else {  // the last lane takes this one's place (and its step, now)
-            --active;
-            w[l] = w[active];
-            who[l] = who[active];
-          }
-        }
-      }
+      detail::interleave<16, lane>(
+          b1 - b0,
+          [&](lane& x, std::size_t i) {
+            x.who = b0 + i;
+            detail::prefetch(keys[x.who].data());
+            x.w = r.start_walk(keys[x.who]);
+          },
+          [&](lane& x) {
+            const walk_result res = r.step(x.w, no_prefetch);
+            if (res == walk_result::more) {
+              r.prefetch_state(x.w.addr);
+              return false;
+            }
+            if (res == walk_result::found) {
+              out[x.who] = x.w.rank;
+              on_found(x.w.rank);
+            } else {
+              out[x.who] = std::nullopt;
+            }
+            return true;
+          });
       on_block(b0, b1);
     }
   }
@@ -8299,51 +8286,40 @@ private:
   // descent ends.
   template <class Done>
   void find_leaves(std::span<const std::string_view> keys, Done&& done) const {
-    constexpr unsigned lanes = 16;
     struct lane {
       Ref r;
       std::size_t who;
-    } w[lanes];
-    std::size_t next = 0;
-    unsigned active = 0;
-    auto begin = [&](unsigned l) {
-      const std::string_view k = keys[next];
-      detail::prefetch(k.data());  // the query's bytes: the nodes read them anywhere
-      if (k.size() > 1) detail::prefetch(k.data() + k.size() - 1);
-      w[l] = {root_, next++};
     };
-    while (active < lanes && next < keys.size()) begin(active++);
-    while (active > 0) {
-      for (unsigned l = 0; l < active;) {
-        lane& x = w[l];
-        const std::string_view key = keys[x.who];
-        if (x.r.is_inner()) {
-          const NodeHeader* h = store_.node(x.r);
-          x.r = detail::hot::children<Ref>(h)[detail::hot::match(h, detail::hot::extract(h, key))];
+    detail::interleave<16, lane>(
+        keys.size(),
+        [&](lane& x, std::size_t i) {
+          const std::string_view k = keys[i];
+          detail::prefetch(k.data());  // the query's bytes: the nodes read them anywhere
+          if (k.size() > 1) detail::prefetch(k.data() + k.size() - 1);
+          x = {root_, i};
+        },
+        [&](lane& x) {
+          const std::string_view key = keys[x.who];
           if (x.r.is_inner()) {
-            const auto* p = reinterpret_cast<const char*>(store_.node(x.r));
-            detail::prefetch(p);
-            detail::prefetch(p + 64);
-          } else if (x.r) {
-            detail::prefetch(store_.leaf(x.r));
+            const NodeHeader* h = store_.node(x.r);
+            x.r = detail::hot::children<Ref>(h)[detail::hot::match(h, detail::hot::extract(h, key))];
+            if (x.r.is_inner()) {
+              const auto* p = reinterpret_cast<const char*>(store_.node(x.r));
+              detail::prefetch(p);
+              detail::prefetch(p + 64);
+            } else if (x.r) {
+              detail::prefetch(store_.leaf(x.r));
+            }
+            return false;
           }
-          ++l;
-          continue;
-        }
-        const LeafTag* found = nullptr;
-        if (x.r) {
-          const LeafTag* leaf = store_.leaf(x.r);
-          if (leaf_is(leaf, key)) found = leaf;
-        }
-        done(x.who, found);
-        if (next < keys.size()) {
-          begin(l);
-          ++l;
-        } else {  // the last lane takes this one's place (and its step, now)
-          w[l] = w[--active];
-        }
-      }
-    }
+          const LeafTag* found = nullptr;
+          if (x.r) {
+            const LeafTag* leaf = store_.leaf(x.r);
+            if (leaf_is(leaf, key)) found = leaf;
+          }
+          done(x.who, found);
+          return true;
+        });
   }
 
   // --- allocation ---------------------------------------------------------------------------

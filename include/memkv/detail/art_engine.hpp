@@ -930,22 +930,12 @@ auto Tree<V, Store>::find_leaf(std::string_view key) noexcept -> LeafTag* {
 template <class V, class Store>
 template <class Done>
 void Tree<V, Store>::find_leaves(std::span<const std::string_view> keys, Done&& done) noexcept(noexcept(done(0, nullptr))) {
-  constexpr unsigned lanes = 16;
   struct lane {
     Ref r;
     std::size_t depth;
     std::size_t who;
-  } w[lanes];
-  std::size_t next = 0;
-  unsigned active = 0;
-  auto begin = [&](unsigned l) {
-    const std::string_view k = keys[next];
-    detail::prefetch(k.data());  // the query's bytes
-    if (k.size() > 1) detail::prefetch(k.data() + k.size() - 1);
-    w[l] = {root_, 0, next++};
   };
   auto ask = [this](Ref r) noexcept {  // the next node's first lines, or the leaf
-    if (!r) return;
     if (r.is_leaf()) {
       detail::prefetch(store_.leaf(r));
       return;
@@ -954,58 +944,52 @@ void Tree<V, Store>::find_leaves(std::span<const std::string_view> keys, Done&& 
     detail::prefetch(p);
     detail::prefetch(p + 64);
   };
-  while (active < lanes && next < keys.size()) begin(active++);
-  while (active > 0) {
-    for (unsigned l = 0; l < active;) {
-      lane& x = w[l];
-      const std::string_view key = keys[x.who];
-      const LeafTag* found = nullptr;
-      bool finished = true;
-      if (!x.r) {
-        // absent
-      } else if (x.r.is_leaf()) {
-        const LeafTag* leaf = store_.leaf(x.r);
-        if (detail::art::leaf_holds<Leaf>(leaf, code_.get(), key)) found = leaf;
-      } else {
-        NodeHeader* h = node(x.r);
-        bool go = true;
-        if (const std::size_t plen = h->prefix_len) {
-          if (key.size() - x.depth < plen) {
-            go = false;
-          } else {
-            const std::size_t stored = std::min<std::size_t>(plen, detail::art::kStoredPrefix);
-            if (std::memcmp(h->prefix, key.data() + x.depth, stored) != 0) go = false;
-            x.depth += plen;  // bytes past the stored ones are verified against the leaf
+  detail::interleave<16, lane>(
+      keys.size(),
+      [&](lane& x, std::size_t i) {
+        const std::string_view k = keys[i];
+        detail::prefetch(k.data());  // the query's bytes
+        if (k.size() > 1) detail::prefetch(k.data() + k.size() - 1);
+        x = {root_, 0, i};
+      },
+      [&](lane& x) {
+        const std::string_view key = keys[x.who];
+        const LeafTag* found = nullptr;
+        if (!x.r) {
+          // absent
+        } else if (x.r.is_leaf()) {
+          const LeafTag* leaf = store_.leaf(x.r);
+          if (detail::art::leaf_holds<Leaf>(leaf, code_.get(), key)) found = leaf;
+        } else {
+          NodeHeader* h = node(x.r);
+          bool go = true;
+          if (const std::size_t plen = h->prefix_len) {
+            if (key.size() - x.depth < plen) {
+              go = false;
+            } else {
+              const std::size_t stored = std::min<std::size_t>(plen, detail::art::kStoredPrefix);
+              if (std::memcmp(h->prefix, key.data() + x.depth, stored) != 0) go = false;
+              x.depth += plen;  // bytes past the stored ones are verified against the leaf
+            }
+          }
+          if (go) {
+            if (x.depth == key.size()) {
+              x.r = detail::art::end_leaf<Ref>(h);
+            } else if (Ref* c = detail::art::find_child<Ref>(h, static_cast<std::uint8_t>(key[x.depth]))) {
+              x.r = *c;
+              ++x.depth;
+            } else {
+              x.r = Ref{};
+            }
+            if (x.r) {
+              ask(x.r);
+              return false;
+            }
           }
         }
-        if (go) {
-          if (x.depth == key.size()) {
-            x.r = detail::art::end_leaf<Ref>(h);
-          } else if (Ref* c = detail::art::find_child<Ref>(h, static_cast<std::uint8_t>(key[x.depth]))) {
-            x.r = *c;
-            ++x.depth;
-          } else {
-            x.r = Ref{};
-          }
-          if (x.r) {
-            ask(x.r);
-            finished = false;
-          }
-        }
-      }
-      if (!finished) {
-        ++l;
-        continue;
-      }
-      done(x.who, found);
-      if (next < keys.size()) {
-        begin(l);
-        ++l;
-      } else {  // the last lane takes this one's place (and its step, now)
-        w[l] = w[--active];
-      }
-    }
-  }
+        done(x.who, found);
+        return true;
+      });
 }
 
 template <class V, class Store>
