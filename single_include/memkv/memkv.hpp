@@ -8978,11 +8978,12 @@ using ArenaHotArt = BasicHotArt<V, detail::art::BasicArenaStore<detail::hot::Nod
 // find/get/contains/insert/erase: O(k) in the delta plus a base lookup (FST: O(k); front-coded:
 // O(log(n/32) + 32 + k)), which inserts and erases of keys outside the base mostly skip (filter).
 // get_many(keys, out): get() of each key; the keys the delta does not answer go to the base in
-// batches of 256 whose walks interleave (FrozenLayer::rank_many), so their cache misses overlap.
-// Scratch program, npm-urls (1,685,458 shuffled inserts, merge(), then every key in another
-// shuffled order, get() against one get_many() over them, 3 passes, 2026-12-03): HybridStore
-// 1332-1477 -> 834-861 ns a key; FrontCodedHybridStore (its base looked up key by key) 638-693
-// -> 631-632.
+// batches of 256 whose walks (or FrontCodedSet searches) interleave (rank_many), so their cache
+// misses overlap. Scratch program, npm-urls (1,685,458 shuffled inserts, merge(), then every key
+// in another shuffled order, get() against one get_many() over them, 3 passes, 2026-12-03):
+// HybridStore 1332-1477 -> 834-861 ns a key; FrontCodedHybridStore 693-809 -> 531-537 (its
+// bucket scans are compute: less to overlap). memkv-compare's batched table, same day:
+// bench/results/npm-urls-batched-2026-12-03.md.
 // Iteration merges two ordered iterators: O(1) amortized per entry plus key comparisons. size()
 // is exact, O(1).
 //
@@ -9315,9 +9316,9 @@ public:
   // get() of every key of `keys`, its answer written to the same index of `out`. A key the delta
   // holds (or hides: a tombstone) is answered from it there and then; the others go to the base
   // in batches of up to 256 whose walks are interleaved (FrozenLayer::rank_many: their cache
-  // misses overlap), each batch's values read once its walks are done, each prefetched as its
-  // walk ends. With the FrontCodedSet base the batch is looked up key by key. Any order and
-  // repeats are fine; an empty span is. Throws memkv::error when out.size() != keys.size();
+  // misses overlap; FrontCodedSet::rank_many with the front-coded base), each batch's values
+  // read once its walks are done, each prefetched as its walk ends. Any order and repeats are
+  // fine; an empty span is. Throws memkv::error when out.size() != keys.size();
   // what copying a V throws (out is then partly written).
   void get_many(std::span<const std::string_view> keys, std::span<std::optional<V>> out) const {
     if (out.size() != keys.size())
