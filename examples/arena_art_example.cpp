@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <string_view>
+#include <vector>
 
 int main() {
   memkv::ArenaArt<std::uint64_t> arena;
@@ -37,6 +39,22 @@ int main() {
     if (n++ < 2) std::printf("  %.*s\n", static_cast<int>(e.key.size()), e.key.data());
   }
   std::printf("%zu keys under https://registry.example.com/42/\n", n);
+
+  // Many keys at once, values changed in place: find_many walks up to 16 keys down the tree side
+  // by side (their cache misses overlap) and hands over find()'s pointer for each, in the order
+  // the walks end.
+  const std::string second = "https://registry.example.com/1/pkg-" + std::to_string(2654435761u % 1000003);
+  const std::vector<std::string_view> batch = {"https://registry.example.com/0/pkg-0", second,
+                                               "https://registry.example.com/nowhere"};
+  const std::uint64_t before_bump = arena.get(batch[0]).value_or(0);
+  std::size_t absent = 0;
+  arena.find_many(batch, [&](std::size_t, std::uint64_t* value) {
+    if (value) *value += 1000000;
+    else ++absent;
+  });
+  std::printf("find_many: %zu of %zu keys absent, %s -> %llu\n", absent, batch.size(),
+              std::string(batch[0]).c_str(), static_cast<unsigned long long>(*arena.get(batch[0])));
+  if (absent != 1 || *arena.get(batch[0]) != before_bump + 1000000) return 1;
 
   // After heavy erasure, compact() rewrites the arena densely.
   std::size_t seen = 0, kept = 0;

@@ -31,6 +31,7 @@ void differential(const char* name, memkv_test::DiffOptions o, std::size_t seeds
     memkv_test::DiffStats stats;
     REQUIRE_NOTHROW(stats = memkv_test::run_differential<M>(run));
     CHECK(stats.inserted > 0);
+    if (run.ops >= 10000) CHECK(stats.find_batches > 0);  // find_many was checked too
     if (run.ops >= 100000) CHECK(stats.times_empty > 0);
   }
 }

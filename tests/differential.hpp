@@ -14,7 +14,8 @@
 // The mutable-map run covers insert, insert_or_assign (overwrite), erase (present and absent),
 // find/get/contains (hits, misses, neighbours), assignment through find(), lower_bound, prefix and
 // range scans (bounded, entry by entry), full iteration, copy/move/swap, compact() when the map
-// has it, get_many (batches of present, absent and repeated keys) when the map has it, clear,
+// has it, get_many (batches of present, absent and repeated keys) and find_many (each key
+// reported once, with find()'s pointer) when the map has them, clear,
 // check_invariants(), and memory_usage() back at the empty map's value whenever
 // the map empties. DiffOptions::allocation_failures lets an allocator that fails at random check
 // the strong guarantee. Keys come from KeyGen; a few keys over 64 KiB join every run.
@@ -689,7 +690,7 @@ struct DiffOptions {
 struct DiffStats {
   std::size_t ops = 0, inserted = 0, assigned = 0, erased = 0, erase_misses = 0, hits = 0,
               misses = 0, scans = 0, max_size = 0, times_empty = 0, invariant_checks = 0,
-              compactions = 0, bad_allocs = 0, batches = 0;
+              compactions = 0, bad_allocs = 0, batches = 0, find_batches = 0;
 };
 
 inline std::string describe(const DiffStats& s) {
@@ -701,7 +702,7 @@ inline std::string describe(const DiffStats& s) {
          std::to_string(s.times_empty) + " times, " + std::to_string(s.invariant_checks) +
          " invariant checks, " + std::to_string(s.compactions) + " compactions, " +
          std::to_string(s.bad_allocs) + " failed allocations, " + std::to_string(s.batches) +
-         " get_many batches";
+         " get_many batches, " + std::to_string(s.find_batches) + " find_many batches";
 }
 
 template <class M>
@@ -819,6 +820,11 @@ private:
     }
   }
 
+  static constexpr bool has_find_many =
+      requires(M& m, const M& cm, std::span<const std::string_view> ks) {
+        cm.find_many(ks, [](std::size_t, const V*) {});
+        m.find_many(ks, [](std::size_t, V*) {});
+      };
   static constexpr bool has_get_many =
       requires(const M& cm, std::span<const std::string_view> ks, std::span<std::optional<V>> out) {
         cm.get_many(ks, out);
@@ -855,6 +861,27 @@ private:
           threw = true;
         }
         if (!threw) fail("get_many with a short answer span did not throw memkv::error");
+      }
+      if constexpr (has_find_many) {
+        // find_many: each index once, with find()'s pointer, const and mutable alike.
+        ++stats_.find_batches;
+        std::vector<int> seen(n, 0);
+        std::vector<const V*> ptr(n, nullptr);
+        cm.find_many(views, [&](std::size_t i, const V* p) {
+          if (i >= n) fail("find_many reports index " + std::to_string(i) + " of " + std::to_string(n));
+          ++seen[i];
+          ptr[i] = p;
+        });
+        std::size_t k = 0;
+        m_.find_many(views, [&](std::size_t i, V* p) {
+          if (i >= n || p != ptr[i]) fail("find_many (mutable) disagrees with find_many (const)");
+          ++k;
+        });
+        if (k != n) fail("find_many (mutable) reported " + std::to_string(k) + " of " + std::to_string(n) + " keys");
+        for (std::size_t i = 0; i < n; ++i) {
+          if (seen[i] != 1) fail("find_many reported key " + show(views[i]) + " " + std::to_string(seen[i]) + " times");
+          if (ptr[i] != cm.find(views[i])) fail("find_many's pointer is not find()'s for " + show(views[i]));
+        }
       }
     }
   }

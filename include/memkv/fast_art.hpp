@@ -57,7 +57,8 @@
 // inserts, every key in another shuffled order, get() against get_many() in spans of 1,024, 3
 // passes, 2026-12-03): FastArt 988-1054 -> 366-422 ns a key, ArenaArt 1067-1110 -> 575-596.
 // memkv-micro (100,000 keys, mostly in cache) lookup_hit vs lookup_hit_many: fast-art 4.10 ->
-// 5.61 M/s, arena-art 3.06 -> 3.06.
+// 5.61 M/s, arena-art 3.06 -> 3.06. find_many(keys, on_found): the same walk without copying
+// values, on_found(i, find(keys[i])) once per key in the order the descents end.
 //
 // Guarantees:
 //   - insert and insert_or_assign: strong guarantee; every allocation happens before the tree is

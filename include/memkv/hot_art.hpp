@@ -94,7 +94,9 @@
 // 651-704 ns a key, ArenaHotArt 870-913 -> 619-655. Tried: prefetching a node's every line once
 // its header is in (node_bytes), not just two: no gain (669-730); 4 to 32 lanes: 4 slower
 // (676-808), 8 to 32 alike. memkv-micro (100,000 keys, mostly in cache) lookup_hit vs
-// lookup_hit_many: hot-art 3.25 -> 3.83 M/s, arena-hot-art 3.80 -> 3.70.
+// lookup_hit_many: hot-art 3.25 -> 3.83 M/s, arena-hot-art 3.80 -> 3.70. find_many(keys,
+// on_found): the same walk without copying values, on_found(i, find(keys[i])) once per key in
+// the order the descents end.
 //
 // Guarantees:
 //   - insert and insert_or_assign: strong guarantee; if an allocation throws the map is unchanged.
@@ -290,6 +292,23 @@ public:
     find_leaves(keys, [out](std::size_t i, const LeafTag* l) {
       if (l) out[i] = Leaf::value(l);
       else out[i] = std::nullopt;
+    });
+  }
+  // find() of every key of `keys`, interleaved as get_many's, without copying values:
+  // on_found(i, p) once for each index i of keys, with p = find(keys[i]) (nullptr when absent),
+  // in the order the descents end, which is not the keys' order. The pointers are find()'s: valid
+  // until that key is erased or the map is cleared, destroyed or assigned. on_found must not
+  // change the map; what it throws passes through (the remaining keys are then not visited).
+  template <class OnFound>
+  void find_many(std::span<const std::string_view> keys, OnFound&& on_found) {
+    find_leaves(keys, [&on_found](std::size_t i, const LeafTag* l) {
+      on_found(i, l ? &Leaf::value(const_cast<LeafTag*>(l)) : static_cast<V*>(nullptr));
+    });
+  }
+  template <class OnFound>
+  void find_many(std::span<const std::string_view> keys, OnFound&& on_found) const {
+    find_leaves(keys, [&on_found](std::size_t i, const LeafTag* l) {
+      on_found(i, l ? &Leaf::value(l) : static_cast<const V*>(nullptr));
     });
   }
 

@@ -2812,6 +2812,23 @@ public:
       else out[i] = std::nullopt;
     });
   }
+  // find() of every key of `keys`, interleaved as get_many's, without copying values:
+  // on_found(i, p) once for each index i of keys, with p = find(keys[i]) (nullptr when absent),
+  // in the order the descents end, which is not the keys' order. The pointers are find()'s: valid
+  // until that key is erased or the map is cleared, destroyed or assigned. on_found must not
+  // change the map; what it throws passes through (the remaining keys are then not visited).
+  template <class OnFound>
+  void find_many(std::span<const std::string_view> keys, OnFound&& on_found) {
+    find_leaves(keys, [&on_found](std::size_t i, const LeafTag* l) {
+      on_found(i, l ? &Leaf::value(const_cast<LeafTag*>(l)) : static_cast<V*>(nullptr));
+    });
+  }
+  template <class OnFound>
+  void find_many(std::span<const std::string_view> keys, OnFound&& on_found) const {
+    const_cast<Tree*>(this)->find_leaves(keys, [&on_found](std::size_t i, const LeafTag* l) {
+      on_found(i, l ? &Leaf::value(l) : static_cast<const V*>(nullptr));
+    });
+  }
 
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
@@ -3986,7 +4003,8 @@ using ArenaArt = detail::art::Tree<V, detail::art::ArenaStore>;
 // inserts, every key in another shuffled order, get() against get_many() in spans of 1,024, 3
 // passes, 2026-12-03): FastArt 988-1054 -> 366-422 ns a key, ArenaArt 1067-1110 -> 575-596.
 // memkv-micro (100,000 keys, mostly in cache) lookup_hit vs lookup_hit_many: fast-art 4.10 ->
-// 5.61 M/s, arena-art 3.06 -> 3.06.
+// 5.61 M/s, arena-art 3.06 -> 3.06. find_many(keys, on_found): the same walk without copying
+// values, on_found(i, find(keys[i])) once per key in the order the descents end.
 //
 // Guarantees:
 //   - insert and insert_or_assign: strong guarantee; every allocation happens before the tree is
@@ -7291,7 +7309,9 @@ FrozenLayer FrozenLayer::build(R&& range) {
 // 651-704 ns a key, ArenaHotArt 870-913 -> 619-655. Tried: prefetching a node's every line once
 // its header is in (node_bytes), not just two: no gain (669-730); 4 to 32 lanes: 4 slower
 // (676-808), 8 to 32 alike. memkv-micro (100,000 keys, mostly in cache) lookup_hit vs
-// lookup_hit_many: hot-art 3.25 -> 3.83 M/s, arena-hot-art 3.80 -> 3.70.
+// lookup_hit_many: hot-art 3.25 -> 3.83 M/s, arena-hot-art 3.80 -> 3.70. find_many(keys,
+// on_found): the same walk without copying values, on_found(i, find(keys[i])) once per key in
+// the order the descents end.
 //
 // Guarantees:
 //   - insert and insert_or_assign: strong guarantee; if an allocation throws the map is unchanged.
@@ -8094,6 +8114,23 @@ public:
     find_leaves(keys, [out](std::size_t i, const LeafTag* l) {
       if (l) out[i] = Leaf::value(l);
       else out[i] = std::nullopt;
+    });
+  }
+  // find() of every key of `keys`, interleaved as get_many's, without copying values:
+  // on_found(i, p) once for each index i of keys, with p = find(keys[i]) (nullptr when absent),
+  // in the order the descents end, which is not the keys' order. The pointers are find()'s: valid
+  // until that key is erased or the map is cleared, destroyed or assigned. on_found must not
+  // change the map; what it throws passes through (the remaining keys are then not visited).
+  template <class OnFound>
+  void find_many(std::span<const std::string_view> keys, OnFound&& on_found) {
+    find_leaves(keys, [&on_found](std::size_t i, const LeafTag* l) {
+      on_found(i, l ? &Leaf::value(const_cast<LeafTag*>(l)) : static_cast<V*>(nullptr));
+    });
+  }
+  template <class OnFound>
+  void find_many(std::span<const std::string_view> keys, OnFound&& on_found) const {
+    find_leaves(keys, [&on_found](std::size_t i, const LeafTag* l) {
+      on_found(i, l ? &Leaf::value(l) : static_cast<const V*>(nullptr));
     });
   }
 
@@ -8977,13 +9014,17 @@ using ArenaHotArt = BasicHotArt<V, detail::art::BasicArenaStore<detail::hot::Nod
 // ## Complexity
 // find/get/contains/insert/erase: O(k) in the delta plus a base lookup (FST: O(k); front-coded:
 // O(log(n/32) + 32 + k)), which inserts and erases of keys outside the base mostly skip (filter).
-// get_many(keys, out): get() of each key; the keys the delta does not answer go to the base in
-// batches of 256 whose walks (or FrontCodedSet searches) interleave (rank_many), so their cache
-// misses overlap. Scratch program, npm-urls (1,685,458 shuffled inserts, merge(), then every key
+// get_many(keys, out): get() of each key, 256 at a time: the delta's descents interleave
+// (FastArt::find_many), and the keys it does not answer go on to the base, whose walks (or
+// FrontCodedSet searches) interleave too (rank_many), so their cache misses overlap. Scratch program, npm-urls (1,685,458 shuffled inserts, merge(), then every key
 // in another shuffled order, get() against one get_many() over them, 3 passes, 2026-12-03):
 // HybridStore 1332-1477 -> 834-861 ns a key; FrontCodedHybridStore 693-809 -> 531-537 (its
 // bucket scans are compute: less to overlap). memkv-compare's batched table, same day:
-// bench/results/npm-urls-batched-2026-12-03.md.
+// bench/results/npm-urls-batched-2026-12-03.md. With a delta (80% of those keys inserted and
+// merged, then the other 20%, every 7th key overwritten and every 11th erased: 429,026 delta
+// entries, 122,579 of them tombstones, on a base of 1,348,366; every key looked up in spans of
+// 1,024): get_many 1505-1781 ns a key when the delta answered one key at a time, 1184-1299
+// with its descents interleaved (2026-12-03).
 // Iteration merges two ordered iterators: O(1) amortized per entry plus key comparisons. size()
 // is exact, O(1).
 //
@@ -9343,21 +9384,30 @@ public:
       }
       np = 0;
     };
-    const bool delta_empty = delta_.empty();
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (!delta_empty) {
-        if (const std::optional<V>* d = delta_.find(keys[i])) {
-          out[i] = *d;
-          continue;
-        }
-      }
+    auto to_base = [&](std::size_t i) {
       if (!base_) {
         out[i] = std::nullopt;
-        continue;
+        return;
       }
       pending[np] = keys[i];
       slot[np++] = i;
-      if (np == batch) flush();
+    };
+    if (delta_.empty()) {
+      for (std::size_t i = 0; i < keys.size(); ++i) {
+        to_base(i);
+        if (np == batch) flush();
+      }
+    } else {
+      // The delta's answers, a batch at a time (its descents interleaved too); what it does not
+      // hold goes on to the base. A batch fills pending at most once, so flush after each.
+      for (std::size_t at = 0; at < keys.size(); at += batch) {
+        const std::size_t len = std::min(batch, keys.size() - at);
+        delta_.find_many(keys.subspan(at, len), [&](std::size_t j, const std::optional<V>* d) {
+          if (d) out[at + j] = *d;  // a value, or a tombstone: absent
+          else to_base(at + j);
+        });
+        if (np != 0) flush();
+      }
     }
     if (np != 0) flush();
   }
