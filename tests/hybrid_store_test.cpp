@@ -355,14 +355,16 @@ TEMPLATE_TEST_CASE("HybridStore: max_delta_bytes caps the delta; by default only
   for (int i = 0; i < 20000; i += 97) CHECK(capped.get("u/" + std::to_string(i)) == static_cast<std::uint64_t>(i));
 }
 
-TEMPLATE_TEST_CASE("HybridStore: the base filter changes no answer; it is built lazily after open", "[hybrid]",
+TEMPLATE_TEST_CASE("HybridStore: the base and delta filters change no answer; built lazily, counted", "[hybrid]",
                    memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
   using Store = TestType;
   memkv::hybrid_options off;
   off.filter_bits_per_key = 0;
+  off.delta_filter_bits_per_key = 0;
   off.min_merge_keys = 300;
   memkv::hybrid_options on = off;
-  on.filter_bits_per_key = 2;  // a small filter: many false positives go on to the base lookup
+  on.filter_bits_per_key = 2;  // small filters: many false positives go on to the lookup
+  on.delta_filter_bits_per_key = 2;
   Store a(off), b(on);
   std::map<std::string, std::uint64_t> ref;
   std::mt19937_64 rng(21);
@@ -397,14 +399,33 @@ TEMPLATE_TEST_CASE("HybridStore: the base filter changes no answer; it is built 
   memkv_test::detail::compare_all(b, ref, "2-bit filter");
   const auto path = temp_path("filter");
   b.save(path);
-  Store c = Store::open(path, on);
+  memkv::hybrid_options manual = on;
+  manual.auto_merge = false;  // the delta below grows past the merge trigger
+  Store c = Store::open(path, manual);
   CHECK(c.stats().filter_bytes == 0);  // not built by open()
   CHECK(c.get(ref.begin()->first) == ref.begin()->second);
   CHECK(c.stats().filter_bytes == 0);  // nor by lookups
   CHECK_FALSE(c.insert(ref.begin()->first, 1));  // in the base: found past the filter
   CHECK(c.stats().filter_bytes > 0);
+  CHECK(c.stats().delta_filter_bytes == 0);  // the delta is empty after open()
   CHECK(c.insert("k/new", 1));
   CHECK(c.size() == ref.size() + 1);
+  // The delta's filter: built with the delta's first key, counted, dropped by a merge; a store
+  // without filters has none.
+  CHECK(c.stats().delta_filter_bytes > 0);
+  CHECK(c.memory_usage() >= c.stats().delta_filter_bytes + c.stats().delta_bytes + c.stats().filter_bytes);
+  CHECK(a.stats().delta_filter_bytes == 0);
+  if (b.stats().delta_entries != 0) CHECK(b.stats().delta_filter_bytes > 0);
+  // Past its first size (1,024 keys) it is rebuilt larger, and every delta key stays found.
+  const std::size_t first = c.stats().delta_filter_bytes;
+  for (int i = 0; i < 5000; ++i) CHECK(c.insert("d/" + std::to_string(i), static_cast<std::uint64_t>(i)));
+  CHECK(c.stats().delta_filter_bytes > first);
+  for (int i = 0; i < 5000; ++i) CHECK(c.get("d/" + std::to_string(i)) == static_cast<std::uint64_t>(i));
+  CHECK(c.get("k/new") == 1u);
+  CHECK_FALSE(c.contains("d/5000"));
+  c.merge();
+  CHECK(c.stats().delta_filter_bytes == 0);
+  CHECK(c.size() == ref.size() + 5001);
   c.check_invariants();
   std::filesystem::remove(path);
 }

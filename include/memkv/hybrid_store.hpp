@@ -60,6 +60,31 @@
 // without (CPU time, medians of 6 interleaved runs on the shared 2-vCPU VM): ~9% faster, for
 // 1.25 B a key.
 //
+// ## Delta filter
+// Every lookup asks the delta first, and for a key the delta does not hold that is a descent of
+// its tree that finds nothing: several cache misses once the delta is large (up to delta_share
+// of the base between automatic merges). A second filter of the same kind, over every key put
+// into the delta since it was last empty (tombstones included; erased entries stay in it, which
+// only costs the descent they would have cost anyway), rules most such keys out from one cache
+// line: find/get/contains, get_many, insert and erase consult it. It is made with the delta's
+// first key, for max(1,024, base keys / 16) keys at options.delta_filter_bits_per_key (default
+// 10; 0: off), and rebuilt from the delta's keys for 4 times as many whenever full, but never
+// for more keys than the delta can hold before an automatic merge (so for a load, from
+// base / 16 to base / 4 to delta_share * base: the rebuilds read about 0.3 base keys a merge);
+// a merge or clear() drops it. If a rebuild cannot allocate, the filter is dropped and every key
+// "may" be in the delta until the next merge. Its bytes are in memory_usage() (stats():
+// delta_filter_bytes): at most 1.25 bytes a key the delta can hold at 10 bits, and none after a
+// merge. Measured (scratch program, npm-urls, 2026-12-03, the same binary but for the filter):
+// 80% of the keys inserted and merged, then the other 20% inserted, every 7th key overwritten
+// and every 11th erased (a delta of 429,026 entries, 122,579 tombstones, on 1,348,366 base keys),
+// then every key looked up in another shuffled order, 2 runs each: get 1953-2317 -> 1581-1904
+// ns a key, get_many 1067-1120 -> 843-1008 (FrontCodedHybridStore: get 1415-1490 -> 1033-1226,
+// get_many 820-848 -> 679-787), memory +0.84 MB (1.1%). The price is on inserts: loading npm-urls
+// (1.7M shuffled inserts with automatic merges, then merge()) into a FrontCodedHybridStore took
+// 3.09-3.24 s without the delta filter and 3.27-3.44 s with it (4 interleaved runs each), about
+// 5% for adding each new key and 2-3% for the rebuilds. delta_filter_bits_per_key = 0 is the
+// choice for loads with few lookups.
+//
 // ## Merging
 // merge() streams the merged view (the base's iterator and the delta's, merged in key order) into
 // the base's builder and the values into a fresh vector, then swaps them in: one pass, O(n + d).
@@ -183,12 +208,16 @@ struct hybrid_options {
   // Bits per base key of the Bloom filter that lets inserts and erases of keys outside the base
   // skip the base lookup (see "Base filter" above); 0 = no filter.
   unsigned filter_bits_per_key = 10;
+  // Bits per key of the filter over the delta's keys that lets lookups, inserts and erases of
+  // keys the delta does not hold skip its tree (see "Delta filter"); 0 = no filter.
+  unsigned delta_filter_bits_per_key = 10;
 };
 
 struct hybrid_stats {
   std::size_t base_keys = 0, base_bytes = 0, value_bytes = 0, filter_bytes = 0;
   std::size_t delta_entries = 0, delta_tombstones = 0, delta_bytes = 0;
   std::size_t merges = 0;
+  std::size_t delta_filter_bytes = 0;  // the delta's filter (see "Delta filter"); in memory_usage()
 };
 
 namespace detail {
@@ -406,12 +435,15 @@ public:
   HybridStore() = default;
   explicit HybridStore(options opt) : opt_(opt) {}
   HybridStore(const HybridStore& o)
-      : base_(o.base_), values_(o.values_), filter_(o.filter_), delta_(o.delta_), size_(o.size_),
-        tombstones_(o.tombstones_), merges_(o.merges_), quick_base_(o.quick_base_), opt_(o.opt_) {}
+      : base_(o.base_), values_(o.values_), filter_(o.filter_), delta_(o.delta_),
+        dfilter_(o.dfilter_), dfilter_keys_(o.dfilter_keys_), dfilter_cap_(o.dfilter_cap_),
+        size_(o.size_), tombstones_(o.tombstones_), merges_(o.merges_), quick_base_(o.quick_base_),
+        opt_(o.opt_) {}
   HybridStore(HybridStore&& o) noexcept
       : file_(std::move(o.file_)), base_(std::exchange(o.base_, std::nullopt)),
         values_(std::exchange(o.values_, {})), filter_(std::exchange(o.filter_, {})),
-        delta_(std::move(o.delta_)),
+        delta_(std::move(o.delta_)), dfilter_(std::exchange(o.dfilter_, {})),
+        dfilter_keys_(std::exchange(o.dfilter_keys_, 0)), dfilter_cap_(std::exchange(o.dfilter_cap_, 0)),
         size_(std::exchange(o.size_, 0)), tombstones_(std::exchange(o.tombstones_, 0)),
         merges_(o.merges_), quick_base_(std::exchange(o.quick_base_, false)), opt_(o.opt_) {}
   HybridStore& operator=(const HybridStore& o) {
@@ -432,6 +464,9 @@ public:
     values_.swap(o.values_);
     filter_.swap(o.filter_);
     delta_.swap(o.delta_);
+    dfilter_.swap(o.dfilter_);
+    std::swap(dfilter_keys_, o.dfilter_keys_);
+    std::swap(dfilter_cap_, o.dfilter_cap_);
     std::swap(size_, o.size_);
     std::swap(tombstones_, o.tombstones_);
     std::swap(merges_, o.merges_);
@@ -442,7 +477,8 @@ public:
 
   // --- lookups ------------------------------------------------------------------------------
   V* find(std::string_view key) noexcept {
-    if (std::optional<V>* d = delta_.find(key)) return d->has_value() ? &**d : nullptr;
+    if (delta_may_hold(key))
+      if (std::optional<V>* d = delta_.find(key)) return d->has_value() ? &**d : nullptr;
     if (auto r = base_rank(key)) return &values_[*r];
     return nullptr;
   }
@@ -498,14 +534,27 @@ public:
         if (np == batch) flush();
       }
     } else {
-      // The delta's answers, a batch at a time (its descents interleaved too); what it does not
-      // hold goes on to the base. A batch fills pending at most once, so flush after each.
+      // The delta's answers, a batch at a time (its descents interleaved too) for the keys its
+      // filter lets through; what it does not hold goes on to the base. A batch fills pending
+      // at most once, so flush after each.
+      std::string_view ask[batch];
+      std::size_t from[batch];
       for (std::size_t at = 0; at < keys.size(); at += batch) {
         const std::size_t len = std::min(batch, keys.size() - at);
-        delta_.find_many(keys.subspan(at, len), [&](std::size_t j, const std::optional<V>* d) {
-          if (d) out[at + j] = *d;  // a value, or a tombstone: absent
-          else to_base(at + j);
-        });
+        std::size_t na = 0;
+        for (std::size_t j = at; j < at + len; ++j) {
+          if (delta_may_hold(keys[j])) {
+            ask[na] = keys[j];
+            from[na++] = j;
+          } else {
+            to_base(j);
+          }
+        }
+        delta_.find_many(std::span<const std::string_view>(ask, na),
+                         [&](std::size_t j, const std::optional<V>* d) {
+                           if (d) out[from[j]] = *d;  // a value, or a tombstone: absent
+                           else to_base(from[j]);
+                         });
         if (np != 0) flush();
       }
     }
@@ -516,7 +565,8 @@ public:
   bool empty() const noexcept { return size_ == 0; }
   std::size_t memory_usage() const noexcept {
     const hybrid_stats s = stats();
-    return s.base_bytes + s.value_bytes + s.filter_bytes + s.delta_bytes + sizeof(*this);
+    return s.base_bytes + s.value_bytes + s.filter_bytes + s.delta_bytes + s.delta_filter_bytes +
+           sizeof(*this);
   }
   hybrid_stats stats() const noexcept {
     hybrid_stats s;
@@ -529,6 +579,7 @@ public:
     s.delta_tombstones = tombstones_;
     s.delta_bytes = delta_.memory_usage() - sizeof(Delta);
     s.merges = merges_;
+    s.delta_filter_bytes = dfilter_.bytes();
     return s;
   }
   const options& merge_options() const noexcept { return opt_; }
@@ -538,9 +589,10 @@ public:
   bool insert_or_assign(std::string_view key, V value) { return upsert(key, value, true); }
 
   bool erase(std::string_view key) {
-    if (std::optional<V>* d = delta_.find(key)) {
+    const std::uint64_t h = detail::hybrid_key_filter::hash(key);
+    if (std::optional<V>* d = delta_may_hold(h) ? delta_.find(key) : nullptr) {
       if (!d->has_value()) return false;
-      if (base_rank_filtered(key)) {
+      if (base_rank_filtered(key, h)) {
         d->reset();  // the base still holds the key: hide it
         ++tombstones_;
       } else {
@@ -550,12 +602,13 @@ public:
       if (size_ == 0) clear();  // nothing live: give base and delta back at once
       return true;
     }
-    if (!base_rank_filtered(key)) return false;
+    if (!base_rank_filtered(key, h)) return false;
     if (size_ == 1) {  // the last live key
       clear();
       return true;
     }
     delta_.insert(key, std::nullopt);
+    delta_filter_add(h);
     ++tombstones_;
     --size_;
     maybe_merge();
@@ -564,6 +617,7 @@ public:
 
   void clear() noexcept {
     delta_.clear();
+    reset_delta_filter();
     base_.reset();
     values_ = std::vector<V>();
     filter_ = {};
@@ -757,6 +811,52 @@ private:
   static constexpr std::uint32_t kVersion = 1;
 
   std::size_t base_size() const noexcept { return base_ ? base_->size() : 0; }
+  // Whether the delta may hold key (see "Delta filter"): false rules it out without a descent.
+  bool delta_may_hold(std::string_view key) const noexcept {
+    if (delta_.empty()) return false;
+    if (dfilter_.empty()) return true;  // off (delta_filter_bits_per_key == 0), or it could not grow
+    return dfilter_.may_contain(detail::hybrid_key_filter::hash(key));
+  }
+  bool delta_may_hold(std::uint64_t h) const noexcept {
+    if (delta_.empty()) return false;
+    return dfilter_.empty() || dfilter_.may_contain(h);
+  }
+  // Records that the key of hash h has entered the delta. The filter is made for max(1,024, base
+  // keys / 16) keys and, when full, rebuilt from the delta's keys for 4 times as many, but not
+  // for more than the delta can hold before an automatic merge; if that cannot allocate, it is
+  // dropped (every key "may" be in the delta) until the next merge or clear. Never throws.
+  void delta_filter_add(std::uint64_t h) noexcept {
+    if (opt_.delta_filter_bits_per_key == 0) return;
+    if (dfilter_keys_ >= dfilter_cap_) {
+      if (dfilter_cap_ == kNoDeltaFilter) return;
+      try {
+        std::size_t cap = std::max({kFirstDeltaFilterKeys, base_size() / 16, 4 * delta_.size()});
+        if (opt_.auto_merge)  // never more keys than the delta can hold before it is merged
+          cap = std::min(cap, std::max(merge_trigger() + 1, delta_.size() + kFirstDeltaFilterKeys));
+        detail::hybrid_key_filter f;
+        f.reset(cap, opt_.delta_filter_bits_per_key);
+        detail::hybrid_key_filter::filler fill(f);
+        for (auto e : delta_) fill.add(e.key);
+        fill.finish();
+        dfilter_.swap(f);
+        dfilter_keys_ = delta_.size();
+        dfilter_cap_ = cap;
+      } catch (...) {
+        dfilter_ = {};
+        dfilter_keys_ = 0;
+        dfilter_cap_ = kNoDeltaFilter;
+        return;
+      }
+    }
+    dfilter_.add(h);
+    ++dfilter_keys_;
+  }
+  void reset_delta_filter() noexcept {
+    dfilter_ = {};
+    dfilter_keys_ = 0;
+    dfilter_cap_ = 0;
+  }
+
   // The value of the key's rank is prefetched during the base walk (FrozenLayer::rank's on_rank):
   // it hides about half of the value column's cache miss.
   std::optional<std::size_t> base_rank(std::string_view key) const noexcept {
@@ -770,7 +870,7 @@ private:
   // base_rank for the mutation paths: the filter rules out most keys outside the base without
   // touching it. After open() it is built here, on first use: one pass over the base's keys.
   // Throws only bad_alloc, before anything changed.
-  std::optional<std::size_t> base_rank_filtered(std::string_view key) {
+  std::optional<std::size_t> base_rank_filtered(std::string_view key, std::uint64_t h) {
     if (!base_) return std::nullopt;
     if (opt_.filter_bits_per_key != 0) {
       if (filter_.empty()) {
@@ -781,7 +881,7 @@ private:
         fill.finish();
         filter_.swap(f);
       }
-      if (!filter_.may_contain(detail::hybrid_key_filter::hash(key))) return std::nullopt;
+      if (!filter_.may_contain(h)) return std::nullopt;
     }
     return base_rank(key);
   }
@@ -790,8 +890,9 @@ private:
   // for a base key (overwrites of base keys go to values_). So a key outside the base needs one
   // delta operation, not a find and then an insert.
   bool upsert(std::string_view key, V& value, bool assign) {
-    if (auto r = base_rank_filtered(key)) {
-      if (std::optional<V>* d = delta_.find(key)) {
+    const std::uint64_t h = detail::hybrid_key_filter::hash(key);
+    if (auto r = base_rank_filtered(key, h)) {
+      if (std::optional<V>* d = delta_may_hold(h) ? delta_.find(key) : nullptr) {
         if (d->has_value()) {
           if (assign) **d = std::move(value);
           return false;
@@ -804,9 +905,11 @@ private:
       if (assign) values_[*r] = std::move(value);
       return false;
     }
+    if (!dfilter_.empty()) dfilter_.prefetch(h);  // its line is written after the insert
     const bool added = assign ? delta_.insert_or_assign(key, std::optional<V>(std::move(value)))
                               : delta_.insert(key, std::optional<V>(std::move(value)));
-    if (!added) return false;
+    if (!added) return false;  // the key was in the delta already, so in its filter
+    delta_filter_add(h);
     ++size_;
     maybe_merge();
     return true;
@@ -837,15 +940,20 @@ private:
     if (!base_) filter_ = {};
     file_ = io::mapped_file();
     delta_.clear();
+    reset_delta_filter();
     tombstones_ = 0;
     quick_base_ = Traits::has_quick_build && !thorough && base_.has_value();
     ++merges_;
   }
 
+  // Delta entries above which an automatic merge runs (see "Merging").
+  std::size_t merge_trigger() const noexcept {
+    const auto share = static_cast<std::size_t>(opt_.delta_share * static_cast<double>(base_size()));
+    return std::max(opt_.min_merge_keys, share);
+  }
   void maybe_merge() noexcept {
     if (!opt_.auto_merge) return;
-    const auto share = static_cast<std::size_t>(opt_.delta_share * static_cast<double>(base_size()));
-    const bool by_count = delta_.size() > std::max(opt_.min_merge_keys, share);
+    const bool by_count = delta_.size() > merge_trigger();
     const bool by_bytes = delta_.memory_usage() > opt_.max_delta_bytes;
     if (!by_count && !by_bytes) return;
     try {
@@ -894,6 +1002,12 @@ private:
   std::vector<V> values_;
   detail::hybrid_key_filter filter_;  // over the base's keys; empty = not built (or turned off)
   Delta delta_;
+  // Over every key put into the delta since it was last empty (erased ones stay: a "maybe"),
+  // sized for dfilter_cap_ keys; empty when the delta is, or when off (see delta_filter_add).
+  static constexpr std::size_t kFirstDeltaFilterKeys = 1024;
+  static constexpr std::size_t kNoDeltaFilter = std::numeric_limits<std::size_t>::max();
+  detail::hybrid_key_filter dfilter_;
+  std::size_t dfilter_keys_ = 0, dfilter_cap_ = 0;
   std::size_t size_ = 0;
   std::size_t tombstones_ = 0;
   std::size_t merges_ = 0;
