@@ -299,22 +299,15 @@ public:
       else out[i] = std::nullopt;
     });
   }
-  // find() of every key of `keys`, interleaved as get_many's, without copying values:
-  // on_found(i, p) once for each index i of keys, with p = find(keys[i]) (nullptr when absent),
-  // in the order the descents end, which is not the keys' order. The pointers are find()'s: valid
-  // until that key is erased or the map is cleared, destroyed or assigned. on_found must not
-  // change the map; what it throws passes through (the remaining keys are then not visited).
+  // find_many(keys, on_found): on_found(i, find(keys[i])) once per key, in the order the
+  // interleaved descents end; the same contract as FastArt's (memkv/detail/art_engine.hpp).
   template <class OnFound>
   void find_many(std::span<const std::string_view> keys, OnFound&& on_found) {
-    find_leaves(keys, [&on_found](std::size_t i, const LeafTag* l) {
-      on_found(i, l ? &Leaf::value(const_cast<LeafTag*>(l)) : static_cast<V*>(nullptr));
-    });
+    find_leaves(keys, detail::art::leaf_values<Leaf, V*>(on_found));
   }
   template <class OnFound>
   void find_many(std::span<const std::string_view> keys, OnFound&& on_found) const {
-    find_leaves(keys, [&on_found](std::size_t i, const LeafTag* l) {
-      on_found(i, l ? &Leaf::value(l) : static_cast<const V*>(nullptr));
-    });
+    find_leaves(keys, detail::art::leaf_values<Leaf, const V*>(on_found));
   }
 
   std::size_t size() const noexcept { return size_; }

@@ -60,6 +60,15 @@ static_assert(sizeof(NodeHeader) == 12, "node header is 12 bytes");
 
 struct LeafTag;  // leaves are raw memory laid out by LeafLayout<V>
 
+// find_many's callback for a find_leaves walk (FastArt, ArenaArt, HotArt): (i, leaf or nullptr)
+// becomes on_found(i, P), P = V* or const V*: the leaf's value, or nullptr.
+template <class Leaf, class P, class OnFound>
+auto leaf_values(OnFound& on_found) noexcept {
+  return [&on_found](std::size_t i, const LeafTag* l) {
+    on_found(i, l ? static_cast<P>(&Leaf::value(const_cast<LeafTag*>(l))) : static_cast<P>(nullptr));
+  };
+}
+
 // The node layouts, for a child reference type R (a 64-bit tagged pointer in FastArt, a 32-bit
 // arena reference in ArenaArt).
 template <class R>
@@ -626,15 +635,11 @@ public:
   // change the map; what it throws passes through (the remaining keys are then not visited).
   template <class OnFound>
   void find_many(std::span<const std::string_view> keys, OnFound&& on_found) {
-    find_leaves(keys, [&on_found](std::size_t i, const LeafTag* l) {
-      on_found(i, l ? &Leaf::value(const_cast<LeafTag*>(l)) : static_cast<V*>(nullptr));
-    });
+    find_leaves(keys, detail::art::leaf_values<Leaf, V*>(on_found));
   }
   template <class OnFound>
   void find_many(std::span<const std::string_view> keys, OnFound&& on_found) const {
-    const_cast<Tree*>(this)->find_leaves(keys, [&on_found](std::size_t i, const LeafTag* l) {
-      on_found(i, l ? &Leaf::value(l) : static_cast<const V*>(nullptr));
-    });
+    const_cast<Tree*>(this)->find_leaves(keys, detail::art::leaf_values<Leaf, const V*>(on_found));
   }
 
   std::size_t size() const noexcept { return size_; }
