@@ -131,8 +131,9 @@
 // O(log(n/32) + 32 + k)), which inserts and erases of keys outside the base mostly skip (filter).
 // get_many(keys, out): get() of each key, 256 at a time: the delta's descents interleave
 // (FastArt::find_many), and the keys it does not answer go on to the base, whose walks (or
-// FrontCodedSet searches) interleave too (rank_many), so their cache misses overlap. Scratch program, npm-urls (1,685,458 shuffled inserts, merge(), then every key
-// in another shuffled order, get() against one get_many() over them, 3 passes, 2026-12-03):
+// FrontCodedSet searches) interleave too (rank_many), so their cache misses overlap. Scratch
+// program, npm-urls (1,685,458 shuffled inserts, merge(), then every key in another shuffled
+// order, get() against one get_many() over them, 3 passes, 2026-12-03):
 // HybridStore 1332-1477 -> 834-861 ns a key; FrontCodedHybridStore 693-809 -> 531-537 (its
 // bucket scans are compute: less to overlap). memkv-compare's batched table, same day:
 // bench/results/npm-urls-batched-2026-12-03.md. With a delta (80% of those keys inserted and
