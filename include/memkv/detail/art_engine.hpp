@@ -630,9 +630,10 @@ public:
   }
   // find() of every key of `keys`, interleaved as get_many's, without copying values:
   // on_found(i, p) once for each index i of keys, with p = find(keys[i]) (nullptr when absent),
-  // in the order the descents end, which is not the keys' order. The pointers are find()'s: valid
-  // until that key is erased or the map is cleared, destroyed or assigned. on_found must not
-  // change the map; what it throws passes through (the remaining keys are then not visited).
+  // in the order the descents end, which is not the keys' order. The pointers are find()'s and
+  // stay valid as long as find()'s do (the class's guarantees: ArenaArt's compact() moves them).
+  // on_found must not change the map's keys; what it throws passes through (the remaining keys
+  // are then not visited).
   template <class OnFound>
   void find_many(std::span<const std::string_view> keys, OnFound&& on_found) {
     find_leaves(keys, detail::art::leaf_values<Leaf, V*>(on_found));
