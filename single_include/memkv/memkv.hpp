@@ -9181,6 +9181,18 @@ public:
   std::size_t bytes() const noexcept { return blocks_.capacity() * sizeof(block); }
   void swap(hybrid_key_filter& o) noexcept { blocks_.swap(o.blocks_); }
 
+  // A filter for `keys` keys at `bits_per_key` holding the keys that for_each_key(add) passes
+  // to add(std::string_view). Throws bad_alloc.
+  template <class ForEachKey>
+  static hybrid_key_filter of(std::size_t keys, unsigned bits_per_key, ForEachKey&& for_each_key) {
+    hybrid_key_filter f;
+    f.reset(keys, bits_per_key);
+    filler fill(f);
+    for_each_key([&fill](std::string_view k) noexcept { fill.add(k); });
+    fill.finish();
+    return f;
+  }
+
   // Adds keys streamed one by one. Each add writes a random cache line, so a key's hash waits
   // in a ring while its line is prefetched, and is added `ahead` keys later; finish() adds the
   // rest. Does nothing on an empty (off) filter.
@@ -9437,37 +9449,30 @@ public:
       pending[np] = keys[i];
       slot[np++] = i;
     };
-    if (delta_.empty()) {
-      for (std::size_t i = 0; i < keys.size(); ++i) {
-        to_base(i);
-        if (np == batch) flush();
-      }
-    } else {
-      // The delta's answers, a batch at a time (its descents interleaved too) for the keys its
-      // filter lets through; what it does not hold goes on to the base. A batch fills pending
-      // at most once, so flush after each.
-      std::string_view ask[batch];
-      std::size_t from[batch];
-      for (std::size_t at = 0; at < keys.size(); at += batch) {
-        const std::size_t len = std::min(batch, keys.size() - at);
-        std::size_t na = 0;
-        for (std::size_t j = at; j < at + len; ++j) {
-          if (delta_may_hold(keys[j])) {
-            ask[na] = keys[j];
-            from[na++] = j;
-          } else {
-            to_base(j);
-          }
+    // The delta's answers, a batch at a time (its descents interleaved too) for the keys its
+    // filter lets through (none when it is empty); what it does not hold goes on to the base. A
+    // batch fills pending at most once, so flush after each.
+    std::string_view ask[batch];
+    std::size_t from[batch];
+    for (std::size_t at = 0; at < keys.size(); at += batch) {
+      const std::size_t len = std::min(batch, keys.size() - at);
+      std::size_t na = 0;
+      for (std::size_t j = at; j < at + len; ++j) {
+        if (delta_may_hold(keys[j])) {
+          ask[na] = keys[j];
+          from[na++] = j;
+        } else {
+          to_base(j);
         }
+      }
+      if (na != 0)
         delta_.find_many(std::span<const std::string_view>(ask, na),
                          [&](std::size_t j, const std::optional<V>* d) {
                            if (d) out[from[j]] = *d;  // a value, or a tombstone: absent
                            else to_base(from[j]);
                          });
-        if (np != 0) flush();
-      }
+      if (np != 0) flush();
     }
-    if (np != 0) flush();
   }
 
   std::size_t size() const noexcept { return size_; }
@@ -9721,14 +9726,13 @@ private:
 
   std::size_t base_size() const noexcept { return base_ ? base_->size() : 0; }
   // Whether the delta may hold key (see "Delta filter"): false rules it out without a descent.
+  // An empty filter with keys in the delta: off (delta_filter_bits_per_key == 0), or it could
+  // not grow. The key's hash is computed only when the filter is asked.
   bool delta_may_hold(std::string_view key) const noexcept {
-    if (delta_.empty()) return false;
-    if (dfilter_.empty()) return true;  // off (delta_filter_bits_per_key == 0), or it could not grow
-    return dfilter_.may_contain(detail::hybrid_key_filter::hash(key));
+    return !delta_.empty() && (dfilter_.empty() || dfilter_.may_contain(detail::hybrid_key_filter::hash(key)));
   }
   bool delta_may_hold(std::uint64_t h) const noexcept {
-    if (delta_.empty()) return false;
-    return dfilter_.empty() || dfilter_.may_contain(h);
+    return !delta_.empty() && (dfilter_.empty() || dfilter_.may_contain(h));
   }
   // Records that the key of hash h has entered the delta. The filter is made for max(1,024, base
   // keys / 16) keys and, when full, rebuilt from the delta's keys for 4 times as many, but not
@@ -9742,12 +9746,9 @@ private:
         std::size_t cap = std::max({kFirstDeltaFilterKeys, base_size() / 16, 4 * delta_.size()});
         if (opt_.auto_merge)  // never more keys than the delta can hold before it is merged
           cap = std::min(cap, std::max(merge_trigger() + 1, delta_.size() + kFirstDeltaFilterKeys));
-        detail::hybrid_key_filter f;
-        f.reset(cap, opt_.delta_filter_bits_per_key);
-        detail::hybrid_key_filter::filler fill(f);
-        for (auto e : delta_) fill.add(e.key);
-        fill.finish();
-        dfilter_.swap(f);
+        dfilter_ = detail::hybrid_key_filter::of(cap, opt_.delta_filter_bits_per_key, [this](auto add) {
+          for (auto e : delta_) add(e.key);
+        });
         dfilter_keys_ = delta_.size();
         dfilter_cap_ = cap;
       } catch (...) {
@@ -9783,12 +9784,9 @@ private:
     if (!base_) return std::nullopt;
     if (opt_.filter_bits_per_key != 0) {
       if (filter_.empty()) {
-        detail::hybrid_key_filter f;
-        f.reset(base_->size(), opt_.filter_bits_per_key);
-        detail::hybrid_key_filter::filler fill(f);
-        for (auto it = base_->begin(), end = base_->end(); it != end; ++it) fill.add(it.key());
-        fill.finish();
-        filter_.swap(f);
+        filter_ = detail::hybrid_key_filter::of(base_->size(), opt_.filter_bits_per_key, [this](auto add) {
+          for (auto it = base_->begin(), end = base_->end(); it != end; ++it) add(it.key());
+        });
       }
       if (!filter_.may_contain(h)) return std::nullopt;
     }
