@@ -63,6 +63,18 @@ struct ArenaHotArtRow : MemkvMapAdapter<memkv::ArenaHotArt<>> {
   static constexpr std::string_view name = "memkv::ArenaHotArt";
   static constexpr std::string_view id = "arena-hot-art";
 };
+// Both with the point index (hot_options::point_index): a hash index of the leaves answers
+// point lookups, inserts of keys already held and erases; the trie does the rest.
+struct HotArtIndexedRow : MemkvMapAdapter<memkv::HotArt<>> {
+  static constexpr std::string_view name = "memkv::HotArt+index";
+  static constexpr std::string_view id = "hot-art-ix";
+  HotArtIndexedRow() { map = memkv::HotArt<>(memkv::hot_options{4096, true}); }
+};
+struct ArenaHotArtIndexedRow : MemkvMapAdapter<memkv::ArenaHotArt<>> {
+  static constexpr std::string_view name = "memkv::ArenaHotArt+index";
+  static constexpr std::string_view id = "arena-hot-art-ix";
+  ArenaHotArtIndexedRow() { map = memkv::ArenaHotArt<>(memkv::hot_options{4096, true}); }
+};
 #endif
 
 #if MEMKV_BENCH_HAVE_ARENA_ART
@@ -141,6 +153,8 @@ void register_structures(Registry& r) {
 #if MEMKV_BENCH_HAVE_HOT_ART
   r.template add<HotArtRow>();
   r.template add<ArenaHotArtRow>();
+  r.template add<HotArtIndexedRow>();
+  r.template add<ArenaHotArtIndexedRow>();
 #endif
 #if MEMKV_BENCH_HAVE_ARENA_ART
   r.template add<ArenaArtRow>();

@@ -1167,3 +1167,135 @@ TEST_CASE("HotArt differential: coded keys, a code learnt from 16 keys, maps tha
   REQUIRE_NOTHROW(st = memkv_test::run_differential(a, o));
   CHECK(st.times_empty > 0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The point index (hot_options::point_index, detail/point_index.hpp)
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("HotArt differential: the point index, raw and coded keys", "[hot_art][differential][point_index]") {
+  auto o = default_options();
+  o.seed += 9800;
+  o.ops = std::max<std::size_t>(1, o.ops / 2);
+  INFO("seed " << o.seed << ", " << o.ops << " ops");
+  memkv_test::DiffStats st;
+  SECTION("ArenaHotArt, keys coded from 4096 on (32-bit slots)") {
+    ArenaHot m(memkv::hot_options{4096, true});
+    REQUIRE_NOTHROW(st = memkv_test::run_differential(m, o));
+    CHECK(m.point_index_active());
+    CHECK(st.find_batches > 0);
+  }
+  SECTION("HotArt, keys coded from 16 on, small maps that empty often (64-bit slots)") {
+    o.seed += 1;
+    o.max_size = 300;
+    o.invariant_every = 500;
+    o.copy_every = 20000;
+    Hot m(memkv::hot_options{16, true});
+    REQUIRE_NOTHROW(st = memkv_test::run_differential(m, o));
+    CHECK(st.times_empty > 0);
+    CHECK(m.point_index_active());
+  }
+  SECTION("ArenaHotArt<string>, raw keys, small maps that empty often") {
+    o.seed += 2;
+    o.max_size = 300;
+    o.invariant_every = 500;
+    o.copy_every = 20000;
+    StrArenaHot m(memkv::hot_options{0, true});
+    REQUIRE_NOTHROW(st = memkv_test::run_differential(m, o));
+    CHECK(st.times_empty > 0);
+  }
+}
+
+TEMPLATE_TEST_CASE("HotArt: the point index answers like the trie, is counted, grows, shrinks and is freed",
+                   "[hot_art][point_index]", Hot, ArenaHot) {
+  TestType m(memkv::hot_options{100, true});
+  TestType plain(memkv::hot_options{100, false});
+  CHECK(m.options().point_index);
+  CHECK_FALSE(plain.options().point_index);
+  CHECK_FALSE(plain.point_index_active());
+  CHECK(m.point_index_bytes() == 0);
+  const std::size_t empty = m.memory_usage();
+  std::vector<std::string> keys;
+  for (int i = 0; i < 20000; ++i) keys.push_back("https://example.org/p/" + std::to_string(i * 7919 % 20000) + "/x");
+  keys.push_back("");
+  keys.push_back(std::string(1, '\0'));
+  keys.push_back(std::string(3, '\xff'));
+  keys.push_back(std::string(1000, 'q'));  // coded longer than 160 bytes: hashed raw
+  keys.push_back(std::string(200, 'e'));   // > 160 raw bytes, coded shorter
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    REQUIRE(m.insert(keys[i], i));
+    REQUIRE(plain.insert(keys[i], i));
+    if (i == 50 || i == 5000) REQUIRE_NOTHROW(m.check_invariants());
+  }
+  CHECK(m.keys_coded());
+  CHECK(m.point_index_active());
+  CHECK(m.point_index_bytes() > 0);
+  // 4.4-5.7 bytes a key with 32-bit slots (ArenaHotArt), twice that with 64-bit ones.
+  CHECK(m.point_index_bytes() <= keys.size() * 12);
+  // The rest is the same map (HotArt's blocks over 256 bytes come from malloc, whose usable
+  // sizes depend on what else was allocated: a few bytes either way).
+  CHECK(m.memory_usage() + 1024 >= plain.memory_usage() + m.point_index_bytes());
+  CHECK(m.memory_usage() <= plain.memory_usage() + m.point_index_bytes() + 1024);
+  REQUIRE_NOTHROW(m.check_invariants());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    REQUIRE(m.find(keys[i]) != nullptr);
+    CHECK(*m.find(keys[i]) == i);
+    CHECK_FALSE(m.insert(keys[i], 7));  // found through the index: value kept
+    CHECK_FALSE(m.insert_or_assign(keys[i], i + 1));
+    CHECK(*m.get(keys[i]) == i + 1);
+    CHECK_FALSE(m.contains(keys[i] + "!"));
+    CHECK_FALSE(m.erase(keys[i] + "!"));
+  }
+  const std::size_t full = m.point_index_bytes();
+  for (std::size_t i = 0; i + 100 < keys.size(); ++i) REQUIRE(m.erase(keys[i]));
+  CHECK(m.point_index_bytes() < full / 4);  // shrunk
+  REQUIRE_NOTHROW(m.check_invariants());
+  for (std::size_t i = 0; i < keys.size(); ++i) CHECK(m.contains(keys[i]) == (i + 100 >= keys.size()));
+  TestType copy(m);
+  CHECK(copy.point_index_active());
+  REQUIRE_NOTHROW(copy.check_invariants());
+  for (std::size_t i = keys.size() - 100; i < keys.size(); ++i) REQUIRE(m.erase(keys[i]));
+  CHECK(m.empty());
+  CHECK(m.point_index_bytes() == 0);
+  CHECK(m.memory_usage() == empty);
+  CHECK(copy.size() == 100);
+  copy.clear();
+  CHECK(copy.point_index_bytes() == 0);
+  CHECK(copy.insert("again", 1));
+  CHECK(copy.point_index_active());
+  CHECK(*copy.find("again") == 1);
+}
+
+TEST_CASE("point_index: slots of 32 bits for small ids, 64 for large; ids that outgrow them rebuild", "[hot_art][point_index]") {
+  using memkv::detail::point_index;
+  struct Src {
+    std::uint64_t hash(std::uint64_t id) const { return memkv::detail::hash_key(std::to_string(id)); }
+    void prefetch(std::uint64_t) const noexcept {}
+  } src;
+  point_index ix(true);
+  auto is = [](std::uint64_t want) { return [want](std::uint64_t id) { return id == want; }; };
+  for (std::uint64_t id = 1; id <= 1000; ++id) ix.add(src.hash(id), id, src);
+  CHECK(ix.slot_bits() == 32);
+  CHECK(ix.fingerprint_bits() >= 6);
+  CHECK(ix.size() == 1000);
+  for (std::uint64_t id = 1; id <= 1000; ++id) CHECK(ix.find(src.hash(id), is(id)) == id);
+  CHECK(ix.find(src.hash(5000), is(5000)) == point_index::npos);
+  const std::uint64_t big = std::uint64_t{1} << 40;
+  ix.add(src.hash(big), big, src);  // no longer fits 32-bit slots with a fingerprint
+  CHECK(ix.slot_bits() == 64);
+  for (std::uint64_t id = 1; id <= 1000; ++id) CHECK(ix.find(src.hash(id), is(id)) == id);
+  CHECK(ix.find(src.hash(big), is(big)) == big);
+  for (std::uint64_t id = 1; id <= 1000; id += 2) ix.remove(src.hash(id), id, src);
+  CHECK(ix.size() == 501);
+  for (std::uint64_t id = 1; id <= 1000; ++id) CHECK((ix.find(src.hash(id), is(id)) == id) == (id % 2 == 0));
+  std::size_t n = ix.for_each_id([](std::uint64_t) {});
+  CHECK(n == 501);
+  // Tombstones: many erase/insert rounds at a constant size do not fill the table.
+  for (int round = 0; round < 50; ++round)
+    for (std::uint64_t id = 2; id <= 1000; id += 2) {
+      ix.remove(src.hash(id), id, src);
+      ix.add(src.hash(id), id, src);
+    }
+  CHECK(ix.size() == 501);
+  for (std::uint64_t id = 2; id <= 1000; id += 2) CHECK(ix.find(src.hash(id), is(id)) == id);
+  CHECK(ix.usable());
+}

@@ -103,6 +103,33 @@
 // on_found): the same walk without copying values, on_found(i, find(keys[i])) once per key in
 // the order the descents end.
 //
+// Point index (hot_options::point_index, off by default): a hash index of the leaves beside the
+// trie (memkv/detail/point_index.hpp), for maps that are looked up much more than scanned.
+//   - Layout: a slot is one 32-bit word, the leaf's arena address and in the bits left a
+//     fingerprint of the key's hash (8 bits on npm-urls); 64-bit words with HotArt's pointers,
+//     or once an ArenaHotArt's arena passes 512 MiB. A bucket is one 64-byte line (16 or 8
+//     slots); a key goes to the first free slot from its bucket on. Kept 0.7-0.9 full: 4.4-5.7
+//     bytes a key with 32-bit slots, 8.9-11.4 with 64-bit ones (tables from 4 MiB on huge pages,
+//     rounded up to whole 2 MiB pages).
+//   - find/get/contains: the hash of the key (of the key itself, not its coded form: its bucket
+//     is prefetched at once and the key coded while it arrives), the bucket's fingerprints
+//     compared at once, then the leaf each matching one names (1 in ~20 lookups reads a second
+//     leaf): two dependent cache misses where the trie has a bottom node of 3-4 lines, the
+//     levels above it and the leaf. get_many and find_many pipeline that over 8 + 8 keys.
+//     insert and insert_or_assign look the key up there first (a key already held is found and
+//     assigned without the trie), then add the new leaf; erase asks it first (an absent key
+//     costs no descent). Iteration, lower_bound, prefix and range use the trie only.
+//   - Cost: a rebuild from the leaves when the table passes 0.9 (to 0.7: over a map's growth
+//     about 3.5 keys rebuilt per key inserted), falls below 1/8, when an arena address outgrows
+//     the slot (once per doubling of the arena), once the key code is learnt, and in a copy. A
+//     rebuild reads each leaf and decodes its key (npm-urls: ~230 ns a key, against ~110 for
+//     hashing the coded form, which would put coding the key before the bucket's miss on every
+//     lookup instead). That is most of what inserts pay for the index (below).
+//   - If the index cannot allocate, it is dropped: point_index_active() turns false and the trie
+//     answers, until clear() or a copy builds it again. memory_usage() includes it
+//     (point_index_bytes()).
+// MEASURED_POINT_INDEX
+//
 // Guarantees:
 //   - insert and insert_or_assign: strong guarantee; if an allocation throws the map is unchanged.
 //   - erase never throws (except from V's destructor): when no smaller node can be allocated,
@@ -186,6 +213,7 @@
 #include "core/prefetch.hpp"
 #include "detail/hot_node.hpp"
 #include "detail/key_code.hpp"
+#include "detail/point_index.hpp"
 #include "arena_art.hpp"  // detail::art::BasicArenaStore: ArenaHotArt's memory
 #include "fast_art.hpp"   // detail::art::LeafLayout (the leaf format both tries share), PointerStore
 
@@ -197,6 +225,11 @@ struct hot_options {
   // from then on stores each key that the code makes shorter in coded form (see "Keys" in the
   // header comment). 0: keys are stored as they are.
   std::size_t code_sample_keys = 4096;
+  // Keep a hash index of the leaves (detail/point_index.hpp; see "Point index" in the header
+  // comment): find/get/contains, get_many, insert and erase then reach a key's leaf through one
+  // 64-byte bucket instead of the trie's descent, for 4.4-5.7 bytes a key more (ArenaHotArt;
+  // HotArt's 8-byte leaf pointers take 64-bit slots: twice that). Off by default.
+  bool point_index = false;
 };
 
 template <class V, class Store>
@@ -230,17 +263,21 @@ public:
   template <class... StoreArgs>
     requires std::is_constructible_v<Store, StoreArgs...>
   explicit BasicHotArt(hot_options options, StoreArgs&&... args)
-      : store_(std::forward<StoreArgs>(args)...), code_(options.code_sample_keys) {}
+      : store_(std::forward<StoreArgs>(args)...),
+        code_(options.code_sample_keys),
+        index_(options.point_index) {}
   BasicHotArt(const BasicHotArt& other)
-      : store_(other.store_), code_(other.code_) {
+      : store_(other.store_), code_(other.code_), index_(other.index_.enabled()) {
     root_ = clone(other.store_, other.root_);
     size_ = other.size_;
+    index_build();  // the copy's leaves are elsewhere
   }
   BasicHotArt(BasicHotArt&& other) noexcept
       : root_(std::exchange(other.root_, Ref{})),
         size_(std::exchange(other.size_, 0)),
         store_(std::move(other.store_)),
-        code_(std::move(other.code_)) {}
+        code_(std::move(other.code_)),
+        index_(std::move(other.index_)) {}
   BasicHotArt& operator=(const BasicHotArt& other) {
     if (this != &other) {
       BasicHotArt copy(other);
@@ -255,6 +292,7 @@ public:
       size_ = std::exchange(other.size_, 0);
       store_ = std::move(other.store_);
       code_ = std::move(other.code_);
+      index_ = std::move(other.index_);
     }
     return *this;
   }
@@ -264,6 +302,7 @@ public:
     std::swap(root_, other.root_);
     std::swap(size_, other.size_);
     std::swap(code_, other.code_);
+    index_.swap(other.index_);
     Store tmp(std::move(store_));
     store_ = std::move(other.store_);
     other.store_ = std::move(tmp);
@@ -313,12 +352,17 @@ public:
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
   std::size_t memory_usage() const noexcept {
-    return store_.bytes_in_use() + sizeof(*this) + code_.memory_usage();
+    return store_.bytes_in_use() + sizeof(*this) + code_.memory_usage() + index_.memory_usage();
   }
   hot_options options() const noexcept {
-    static_assert(sizeof(hot_options) == sizeof(std::size_t), "options with more members: keep them here");
-    return hot_options{code_.sample_keys()};
+    static_assert(sizeof(hot_options) == 2 * sizeof(std::size_t), "options with more members: keep them here");
+    return hot_options{code_.sample_keys(), index_.enabled()};
   }
+  // The point index (hot_options::point_index): whether it is answering lookups (false when it
+  // is off, or after an allocation for it failed: then the trie answers, and the index is built
+  // again by clear() or a copy), and its bytes (part of memory_usage()).
+  bool point_index_active() const noexcept { return index_.usable(); }
+  std::size_t point_index_bytes() const noexcept { return index_.memory_usage(); }
   // Whether the map has learnt its key code (keys it makes shorter are then stored coded).
   bool keys_coded() const noexcept { return code_.get() != nullptr; }
   const allocator_type& allocator() const noexcept { return store_.allocator(); }
@@ -332,6 +376,7 @@ public:
     root_ = Ref{};
     size_ = 0;
     forget_code();
+    index_.reset();
   }
 
   // --- ordered traversal --------------------------------------------------------------------
@@ -481,6 +526,14 @@ private:
   }
 
   const LeafTag* find_leaf(std::string_view key) const noexcept {
+    if (index_.usable()) {
+      IndexKey q;
+      index_key(key, q);
+      return index_find(q);
+    }
+    return find_leaf_in_trie(key);
+  }
+  const LeafTag* find_leaf_in_trie(std::string_view key) const noexcept {
     detail::art::SearchKey search(key, code_.get());
     Ref r = root_;
     while (r.is_inner()) {
@@ -503,6 +556,10 @@ private:
   // descent ends.
   template <class Done>
   void find_leaves(std::span<const std::string_view> keys, Done&& done) const {
+    if (index_.usable()) {
+      find_leaves_indexed(keys, done);
+      return;
+    }
     struct lane {
       Ref r;
       std::size_t who;
@@ -539,6 +596,27 @@ private:
         });
   }
 
+  // With the point index: three steps kLag keys apart, so that the misses of different keys
+  // overlap: key t is coded and hashed (its bucket prefetched), its bucket's first candidate leaf
+  // prefetched kLag keys later, and the lookup done kLag keys after that.
+  template <class Done>
+  void find_leaves_indexed(std::span<const std::string_view> keys, Done& done) const {
+    constexpr std::size_t kLag = 8, kRing = 2 * kLag + 1;
+    IndexKey q[kRing];
+    const std::size_t n = keys.size();
+    for (std::size_t t = 0; t < n + 2 * kLag; ++t) {
+      if (t < n) {
+        index_key(keys[t], q[t % kRing]);
+        index_.prefetch(q[t % kRing].h);
+      }
+      if (t >= kLag && t - kLag < n) {
+        const std::uint64_t id = index_.first_candidate(q[(t - kLag) % kRing].h);
+        if (id != detail::point_index::npos) detail::prefetch(id_leaf(id));
+      }
+      if (t >= 2 * kLag && t - 2 * kLag < n) done(t - 2 * kLag, index_find(q[(t - 2 * kLag) % kRing]));
+    }
+  }
+
   // --- allocation ---------------------------------------------------------------------------
   Ref new_node(const Decoded& d) {
     const Shape s = detail::hot::exact_shape(d);
@@ -566,11 +644,114 @@ private:
   Ref clone_leaf(const LeafTag* src) { return detail::art::clone_leaf<V, Store, Leaf>(store_, src); }
   void free_leaf(Ref r) noexcept { detail::art::free_leaf<V, Store, Leaf>(store_, r); }
 
-  // The key code: learnt once the map holds options().code_sample_keys keys.
+  // --- the point index (hot_options::point_index) ------------------------------------------
+  // A key as the index sees it: the hash of the key itself (its bucket is prefetched at once, and
+  // the key coded while the bucket is on its way), and the bytes its leaf stores (coded or not,
+  // as make_key_leaf would store it); a coded form longer than kIndexCoded is not made here, a
+  // leaf holding one is compared by key_code::equals.
+  static constexpr std::size_t kIndexCoded = 160;
+  struct IndexKey {
+    std::uint64_t h;
+    std::string_view key, stored;
+    unsigned form;  // 0: stored raw, 1: stored coded (== stored), 2: coded, longer than kIndexCoded
+    char buf[264];  // a coded form of <= kIndexCoded bytes, written 8 bytes at a time
+  };
+  void index_key(std::string_view key, IndexKey& q) const noexcept {
+    q.key = q.stored = key;
+    q.form = 0;
+    q.h = detail::hash_key(key);
+    index_.prefetch(q.h);
+    if (const KeyCode* c = code_.get(); c != nullptr && key.size() > 1) {
+      std::size_t n = 0;
+      if (key.size() <= kIndexCoded) {
+        n = c->encode(key, q.buf);  // <= 12 bits a byte: fits buf
+      } else {
+        n = c->coded_bytes(key);
+        if (n < key.size() && n <= kIndexCoded) c->encode(key, q.buf);
+      }
+      if (n < key.size()) {
+        q.form = n <= kIndexCoded ? 1 : 2;
+        if (q.form == 1) q.stored = std::string_view(q.buf, n);
+      }
+    }
+  }
+  // The hash of leaf l's key: a coded key is decoded into buf first (may throw bad_alloc).
+  std::uint64_t index_hash(const LeafTag* l, std::string& buf) const {
+    unsigned flags = 0;
+    const std::string_view s = Leaf::stored(l, flags);
+    if (flags == 0) return detail::hash_key(s);
+    buf.clear();
+    code_.get()->decode(s, buf);
+    return detail::hash_key(buf);
+  }
+  bool index_match(const LeafTag* l, const IndexKey& q) const noexcept {
+    unsigned flags = 0;
+    const std::string_view s = Leaf::stored(l, flags);
+    if (q.form == 2) return flags == 1 && code_.get()->equals(s, q.key);
+    return flags == q.form && s == q.stored;
+  }
+  // Leaf ids: the leaf reference without its tag bit (an arena address, or a pointer >> 1).
+  static std::uint64_t leaf_id(Ref r) noexcept {
+    if constexpr (requires { r.address(); }) return r.address();
+    else return r.raw() >> 1;
+  }
+  const LeafTag* id_leaf(std::uint64_t id) const noexcept {
+    if constexpr (requires(Ref r) { r.address(); })
+      return store_.leaf(Ref::leaf(static_cast<std::uint32_t>(id)));
+    else
+      return reinterpret_cast<const LeafTag*>(static_cast<std::uintptr_t>(id << 1));
+  }
+  struct IndexSource {
+    const BasicHotArt* map;
+    mutable std::string buf{};  // decoded keys
+    std::uint64_t hash(std::uint64_t id) const { return map->index_hash(map->id_leaf(id), buf); }
+    void prefetch(std::uint64_t id) const noexcept { detail::prefetch(map->id_leaf(id)); }
+  };
+  const LeafTag* index_find(const IndexKey& q) const noexcept {
+    const std::uint64_t id =
+        index_.find(q.h, [&](std::uint64_t i) { return index_match(id_leaf(i), q); });
+    return id == detail::point_index::npos ? nullptr : id_leaf(id);
+  }
+  // Every leaf of the tree into the index (after a copy, or once the leaves are coded); if that
+  // cannot allocate, the index is left broken (the trie answers).
+  void index_build() noexcept {
+    if (!index_.enabled()) return;
+    index_.build(size_, IndexSource{this}, [this](auto&& emit) {
+      if (!root_) return;
+      std::vector<Ref> stack{root_};
+      while (!stack.empty()) {
+        const Ref r = stack.back();
+        stack.pop_back();
+        if (r.is_leaf()) {
+          emit(leaf_id(r));
+          continue;
+        }
+        const NodeHeader* h = store_.node(r);
+        const Ref* c = detail::hot::children<Ref>(h);
+        stack.insert(stack.end(), c, c + h->count);
+      }
+    });
+  }
+
+  // The key code: learnt once the map holds options().code_sample_keys keys. With the index, a
+  // key already held is found (and assigned) without the trie, and a new leaf is indexed.
   bool upsert_learn(std::string_view key, V& value, bool assign) {
-    const bool added = upsert(key, value, assign);
-    if (added && code_.due(size_)) learn_code();
-    return added;
+    Ref added{};
+    bool inserted = false;
+    if (index_.usable()) {
+      IndexKey q;
+      index_key(key, q);
+      if (const LeafTag* l = index_find(q)) {
+        if (assign) Leaf::value(const_cast<LeafTag*>(l)) = std::move(value);
+        return false;
+      }
+      inserted = upsert(key, value, assign, added);
+      if (added) index_.add(q.h, leaf_id(added), IndexSource{this});
+    } else {
+      inserted = upsert(key, value, assign, added);
+    }
+    if (inserted && code_.due(size_)) learn_code();
+    return inserted;
   }
   void learn_code() noexcept;
   void forget_code() noexcept { code_.forget(); }
@@ -610,7 +791,7 @@ private:
     }
   };
 
-  bool upsert(std::string_view key, V& value, bool assign);
+  bool upsert(std::string_view key, V& value, bool assign, Ref& added);  // added: the new leaf
   Ref clone(const Store& from, Ref src);  // a deep copy of another tree's subtree
   void destroy(Ref r) noexcept;
 
@@ -618,6 +799,7 @@ private:
   std::size_t size_ = 0;
   Store store_{};
   detail::art::CodeSlot code_{hot_options{}.code_sample_keys};
+  detail::point_index index_{hot_options{}.point_index};
 };
 
 // ============================================================================================
@@ -650,9 +832,9 @@ auto BasicHotArt<V, Store>::locate(std::size_t depth, GetFrame&& frame, std::uin
 }
 
 template <class V, class Store>
-bool BasicHotArt<V, Store>::upsert(std::string_view key, V& value, bool assign) {
+bool BasicHotArt<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref& added) {
   if (!root_) {
-    root_ = alloc_leaf(key, value);
+    root_ = added = alloc_leaf(key, value);
     ++size_;
     return true;
   }
@@ -691,6 +873,7 @@ bool BasicHotArt<V, Store>::upsert(std::string_view key, V& value, bool assign) 
     const Ref n = right ? two(r, leaf, m) : two(leaf, r, m);
     root_ = n;
     fresh.commit();
+    added = leaf;
     ++size_;
     return true;
   }
@@ -703,6 +886,7 @@ bool BasicHotArt<V, Store>::upsert(std::string_view key, V& value, bool assign) 
     const Ref n = right ? two(*entry_slot, leaf, m) : two(leaf, *entry_slot, m);
     *entry_slot = n;
     fresh.commit();
+    added = leaf;
     ++size_;
     return true;
   }
@@ -750,6 +934,7 @@ bool BasicHotArt<V, Store>::upsert(std::string_view key, V& value, bool assign) 
   *slot = top;
   fresh.commit();
   for (std::size_t d = level; d <= spot.level; ++d) free_node(path[d].ref);
+  added = leaf;
   ++size_;
   return true;
 }
@@ -757,6 +942,11 @@ bool BasicHotArt<V, Store>::upsert(std::string_view key, V& value, bool assign) 
 template <class V, class Store>
 bool BasicHotArt<V, Store>::erase(std::string_view key) {
   if (!root_) return false;
+  IndexKey q;
+  if (index_.usable()) {
+    index_key(key, q);
+    if (index_find(q) == nullptr) return false;
+  }
   Path path;
   Ref r = root_;
   while (r.is_inner()) {
@@ -798,8 +988,12 @@ bool BasicHotArt<V, Store>::erase(std::string_view key) {
       }
     }
   }
+  if (index_.usable()) index_.remove(q.h, leaf_id(r), IndexSource{this});
   free_leaf(r);
-  if (--size_ == 0) forget_code();
+  if (--size_ == 0) {
+    forget_code();
+    index_.reset();
+  }
   return true;
 }
 
@@ -844,6 +1038,7 @@ void BasicHotArt<V, Store>::learn_code() noexcept {
         free_leaf(old);
       }
       code_.set(std::move(code));
+      index_build();  // the coded leaves are new ones, and their keys hash differently
     } catch (...) {
       for (auto& f : fresh) free_leaf(f.second);
       code_.retry_at(size_ * 2);
@@ -1066,12 +1261,24 @@ void BasicHotArt<V, Store>::check_invariants() const {
   for (auto it = begin(); it != end(); ++it) {
     const std::string_view k = (*it).key;
     if (leaves > 0 && !(std::string_view(last) < k)) fail("keys out of order at leaf " + std::to_string(leaves));
-    if (find_leaf(k) != it.at_.leaf()) fail("a leaf its own key does not reach");
+    if (find_leaf_in_trie(k) != it.at_.leaf()) fail("a leaf its own key does not reach");
+    if (find_leaf(k) != it.at_.leaf()) fail("a leaf the point index does not find by its key");
     if (code_.get() == nullptr && it.at_.coded()) fail("a coded key in a map without a code");
     last.assign(k);
     ++leaves;
   }
   if (leaves != size_) fail("size " + std::to_string(size_) + " but " + std::to_string(leaves) + " leaves");
+  if (index_.usable()) {
+    std::size_t ids = index_.for_each_id([&](std::uint64_t id) {
+      const LeafTag* l = id_leaf(id);
+      std::string buf;
+      if (find_leaf_in_trie(detail::art::leaf_key<Leaf>(l, code_.get(), buf)) != l)
+        fail("the point index holds a leaf the trie does not");
+    });
+    if (ids != size_ || index_.size() != size_)
+      fail("point index of " + std::to_string(ids) + " ids, size " + std::to_string(index_.size()) +
+           ", map size " + std::to_string(size_));
+  }
 }
 
 // HotArt<V, Alloc>: see the comment at the top of this file. Every node and leaf is a block from

@@ -227,28 +227,8 @@ namespace detail {
 // a key it answered "maybe" for 0.97% of absent npm-urls keys (see "Base filter").
 class hybrid_key_filter {
 public:
-  // A fast 64-bit hash of the key (8 bytes a step, multiply-xorshift mixing); not stored
-  // anywhere, so it may change between versions.
-  static std::uint64_t hash(std::string_view key) noexcept {
-    constexpr std::uint64_t m = 0x9fb21c651e98df25ULL;
-    const char* p = key.data();
-    std::size_t n = key.size();
-    std::uint64_t h = 0x6d656d6b76ULL ^ (n * m);
-    for (; n >= 8; n -= 8, p += 8) {
-      std::uint64_t w;
-      std::memcpy(&w, p, 8);
-      h = (h ^ w) * m;
-      h ^= h >> 32;
-    }
-    if (n != 0) {
-      std::uint64_t w = 0;
-      std::memcpy(&w, p, n);
-      h = (h ^ w) * m;
-    }
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    return h ^ (h >> 32);
-  }
+  // The key's hash (memkv/core/key.hpp); not stored anywhere, so it may change between versions.
+  static std::uint64_t hash(std::string_view key) noexcept { return hash_key(key); }
   // Sized for `keys` keys at `bits_per_key`; empty (off) when either is 0. Throws bad_alloc.
   void reset(std::size_t keys, unsigned bits_per_key) {
     std::vector<block> fresh;

@@ -2,7 +2,8 @@
 // and checked against std::map after every step (the decoding and the checks:
 // tests/fuzz/map_ops.hpp). Input byte 0, bit 0: std::string values, else std::uint64_t; bit 1:
 // ArenaHotArt (32-bit arena references), else HotArt; bits 2-5: the map learns its key code
-// (coded leaves) after 1 + those bits keys, or (when they are 15) never.
+// (coded leaves) after 1 + those bits keys, or (when they are 15) never; bit 6: with the point
+// index (hot_options::point_index).
 //
 // Build and run (from the repository root; .ci/fuzz.sh does both for every target):
 //   clang++-14 -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
@@ -20,8 +21,8 @@
 
 namespace {
 template <class M>
-void run(memkv_fuzz::Input& in, std::size_t code_sample_keys) {
-  M m(memkv::hot_options{code_sample_keys});
+void run(memkv_fuzz::Input& in, std::size_t code_sample_keys, bool point_index) {
+  M m(memkv::hot_options{code_sample_keys, point_index});
   memkv_fuzz::run_ops<M, typename M::mapped_type>("hot_art_fuzz", m, in);
 }
 }  // namespace
@@ -32,10 +33,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const bool strings = (settings & 1) != 0, arena = (settings & 2) != 0;
   const unsigned sample = (settings >> 2) & 15u;
   const std::size_t learn = sample == 15 ? 0 : sample + 1;
+  const bool ix = (settings & 64) != 0;
   if (arena) {
-    if (strings) run<memkv::ArenaHotArt<std::string>>(in, learn); else run<memkv::ArenaHotArt<>>(in, learn);
+    if (strings) run<memkv::ArenaHotArt<std::string>>(in, learn, ix); else run<memkv::ArenaHotArt<>>(in, learn, ix);
   } else {
-    if (strings) run<memkv::HotArt<std::string>>(in, learn); else run<memkv::HotArt<>>(in, learn);
+    if (strings) run<memkv::HotArt<std::string>>(in, learn, ix); else run<memkv::HotArt<>>(in, learn, ix);
   }
   return 0;
 }

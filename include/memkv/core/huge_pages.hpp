@@ -64,7 +64,8 @@ inline void set_huge_pages(bool on, std::size_t threshold_bytes = std::size_t{16
   detail::g_huge_pages_on.store(on && MEMKV_HUGE_PAGES != 0, std::memory_order_relaxed);
   detail::g_huge_page_threshold.store(threshold_bytes, std::memory_order_relaxed);
 }
-// Bytes of huge-page regions mapped by all of memkv's allocators in this process.
+// Bytes that memkv maps itself, outside malloc, in this process: its allocators' huge-page
+// regions and HotArt's point-index tables (memkv/detail/point_index.hpp).
 inline std::size_t huge_page_bytes_mapped() noexcept {
   return detail::g_huge_page_bytes.load(std::memory_order_relaxed);
 }
@@ -75,6 +76,43 @@ namespace detail {
 inline bool want_huge_chunk(std::size_t held) noexcept {
   return g_huge_pages_on.load(std::memory_order_relaxed) &&
          held >= g_huge_page_threshold.load(std::memory_order_relaxed);
+}
+
+// `bytes` mapped outside malloc (so that unmapping gives them back to the system at once), and
+// counted in huge_page_bytes_mapped(): with `huge`, 2 MiB-aligned and marked for huge pages
+// (bytes: a multiple of 2 MiB), else page-aligned (bytes: a multiple of 4 KiB). Throws
+// std::bad_alloc.
+inline void* map_region_bytes(std::size_t bytes, bool huge) {
+  constexpr std::size_t kAlign = std::size_t{2} << 20;
+#if MEMKV_HUGE_PAGES
+  // Map 2 MiB more and keep the aligned part.
+  const std::size_t extra = huge ? kAlign : 0;
+  void* raw = ::mmap(nullptr, bytes + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) throw std::bad_alloc();
+  void* p = raw;
+  if (huge) {
+    const auto a = reinterpret_cast<std::uintptr_t>(raw);
+    const std::uintptr_t aligned = (a + kAlign - 1) & ~(kAlign - 1);
+    if (aligned > a) ::munmap(raw, aligned - a);
+    if (const std::uintptr_t tail = a + bytes + kAlign - (aligned + bytes))
+      ::munmap(reinterpret_cast<void*>(aligned + bytes), tail);
+    p = reinterpret_cast<void*>(aligned);
+    ::madvise(p, bytes, MADV_HUGEPAGE);  // a hint: failure leaves ordinary pages
+  }
+#else
+  void* p = std::aligned_alloc(huge ? kAlign : 4096, bytes);
+  if (p == nullptr) throw std::bad_alloc();
+#endif
+  g_huge_page_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  return p;
+}
+inline void unmap_region_bytes(void* p, std::size_t bytes) noexcept {
+#if MEMKV_HUGE_PAGES
+  ::munmap(p, bytes);
+#else
+  std::free(p);
+#endif
+  g_huge_page_bytes.fetch_sub(bytes, std::memory_order_relaxed);
 }
 
 class HugeChunks {
@@ -148,33 +186,8 @@ public:
   }
 
 private:
-  static void* map_region() {
-#if MEMKV_HUGE_PAGES
-    // Map twice the size and keep the aligned middle.
-    void* raw = ::mmap(nullptr, 2 * kRegion, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED) throw std::bad_alloc();
-    const auto a = reinterpret_cast<std::uintptr_t>(raw);
-    const std::uintptr_t aligned = (a + kRegion - 1) & ~(kRegion - 1);
-    if (aligned > a) ::munmap(raw, aligned - a);
-    if (const std::uintptr_t tail = a + 2 * kRegion - (aligned + kRegion))
-      ::munmap(reinterpret_cast<void*>(aligned + kRegion), tail);
-    void* p = reinterpret_cast<void*>(aligned);
-    ::madvise(p, kRegion, MADV_HUGEPAGE);  // a hint: failure leaves ordinary pages
-#else
-    void* p = std::aligned_alloc(kRegion, kRegion);
-    if (p == nullptr) throw std::bad_alloc();
-#endif
-    g_huge_page_bytes.fetch_add(kRegion, std::memory_order_relaxed);
-    return p;
-  }
-  static void unmap_region(void* p) noexcept {
-#if MEMKV_HUGE_PAGES
-    ::munmap(p, kRegion);
-#else
-    std::free(p);
-#endif
-    g_huge_page_bytes.fetch_sub(kRegion, std::memory_order_relaxed);
-  }
+  static void* map_region() { return map_region_bytes(kRegion, true); }
+  static void unmap_region(void* p) noexcept { unmap_region_bytes(p, kRegion); }
 
   std::size_t chunk_;
   std::vector<char*> regions_;

@@ -49,6 +49,29 @@ inline std::optional<std::string> prefix_successor(std::string_view p) {
   return s;
 }
 
+// A fast 64-bit hash of a byte string (8 bytes a step, multiply-xorshift mixing). In-memory use
+// only (HybridStore's filters, HotArt's point index): nothing stores it, so it may change.
+inline std::uint64_t hash_key(std::string_view key) noexcept {
+  constexpr std::uint64_t m = 0x9fb21c651e98df25ULL;
+  const char* p = key.data();
+  std::size_t n = key.size();
+  std::uint64_t h = 0x6d656d6b76ULL ^ (n * m);
+  for (; n >= 8; n -= 8, p += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, p, 8);
+    h = (h ^ w) * m;
+    h ^= h >> 32;
+  }
+  if (n != 0) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, p, n);
+    h = (h ^ w) * m;
+  }
+  h ^= h >> 29;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  return h ^ (h >> 32);
+}
+
 inline bool starts_with(std::string_view s, std::string_view p) noexcept {
   return s.size() >= p.size() && std::memcmp(s.data(), p.data(), p.size()) == 0;
 }
