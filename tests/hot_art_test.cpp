@@ -1299,3 +1299,36 @@ TEST_CASE("point_index: slots of 32 bits for small ids, 64 for large; ids that o
   for (std::uint64_t id = 2; id <= 1000; id += 2) CHECK(ix.find(src.hash(id), is(id)) == id);
   CHECK(ix.usable());
 }
+
+TEMPLATE_TEST_CASE("HotArt: a point index that cannot allocate is dropped; the trie answers; clear() brings it back",
+                   "[hot_art][point_index][exceptions]", Hot, ArenaHot) {
+  TestType m(memkv::hot_options{64, true});
+  std::vector<std::string> keys;
+  for (int i = 0; i < 3000; ++i) keys.push_back("k/" + std::to_string(i * 37 % 3000) + std::string(i % 7, '\xff'));
+  for (std::size_t i = 0; i < 1000; ++i) REQUIRE(m.insert(keys[i], i));
+  REQUIRE(m.point_index_active());
+  // The next growth of the index fails: it is dropped, and nothing the map holds is lost.
+  memkv::detail::g_point_index_fail_allocations = 1;
+  for (std::size_t i = 1000; i < keys.size(); ++i) REQUIRE(m.insert(keys[i], i));
+  memkv::detail::g_point_index_fail_allocations = 0;
+  CHECK_FALSE(m.point_index_active());
+  CHECK(m.point_index_bytes() == 0);
+  REQUIRE_NOTHROW(m.check_invariants());
+  for (std::size_t i = 0; i < keys.size(); ++i) CHECK(m.get(keys[i]) == i);
+  CHECK(m.erase(keys[5]));
+  CHECK_FALSE(m.contains(keys[5]));
+  // A copy builds its own; if that fails too, the copy still answers through its trie.
+  memkv::detail::g_point_index_fail_allocations = 1;
+  TestType broken_copy(m);
+  memkv::detail::g_point_index_fail_allocations = 0;
+  CHECK_FALSE(broken_copy.point_index_active());
+  CHECK(broken_copy.get(keys[6]) == 6u);
+  TestType copy(m);
+  CHECK(copy.point_index_active());
+  REQUIRE_NOTHROW(copy.check_invariants());
+  for (std::size_t i = 0; i < keys.size(); ++i) CHECK(copy.contains(keys[i]) == (i != 5));
+  m.clear();
+  CHECK(m.insert("a", 1));
+  CHECK(m.point_index_active());
+  CHECK(m.get("a") == 1u);
+}

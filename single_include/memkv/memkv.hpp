@@ -8116,6 +8116,7 @@ struct Stats {
 // reset() or a successful build(). Nothing here throws.
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -8125,6 +8126,9 @@ struct Stats {
 
 
 namespace memkv::detail {
+
+// Tests set this to make the next table allocations fail (each failing one counts it down).
+inline std::atomic<unsigned> g_point_index_fail_allocations{0};
 
 class point_index {
 public:
@@ -8368,6 +8372,11 @@ private:
     const std::size_t per = fresh.wide_ ? 8 : 16;
     fresh.nb_ = std::max<std::size_t>(1, (n * 10 / 7 + per - 1) / per);
     std::size_t bytes = fresh.nb_ * 64;
+    if (unsigned f = g_point_index_fail_allocations.load(std::memory_order_relaxed); f != 0) {
+      g_point_index_fail_allocations.store(f - 1, std::memory_order_relaxed);
+      fresh.nb_ = 0;
+      return fail();
+    }
     if (bytes >= kMapFrom) {
       // Mapped: given back to the system when freed (malloc would keep the old tables of the
       // rebuilds as holes in its heap). From 4 MiB on 2 MiB pages, when memkv::set_huge_pages
