@@ -7385,7 +7385,16 @@ FrozenLayer FrozenLayer::build(R&& range) {
 //   - If the index cannot allocate, it is dropped: point_index_active() turns false and the trie
 //     answers, until clear() or a copy builds it again. memory_usage() includes it
 //     (point_index_bytes()).
-// MEASURED_POINT_INDEX
+//   - Measured (memkv-compare --dataset npm-urls --structures std-map,hat-trie,judysl,hot-art,
+//     arena-hot-art,hot-art-ix,arena-hot-art-ix --repeat 3 --no-life, 2026-12-03 10:16 UTC,
+//     medians of 3; std::map 0.38 M inserts and lookups/s): ArenaHotArt 6.0 -> 10.9 B/key
+//     (index 8 MiB: 5.0 B/key), lookups 1.14 -> 2.05 M/s (3.00x -> 5.42x std::map; the C
+//     HAT-trie 1.31, JudySL 0.76), misses 1.53 -> 3.65, get_many 2.13 -> 5.29, inserts 0.51 ->
+//     0.36 M/s (1.36x -> 0.95x); HotArt 11.2 -> 21.2 B/key, lookups 1.11 -> 2.12 M/s. A second
+//     run (10:20 UTC, with the mixed life): ArenaHotArt+index lookups 5.28x, inserts 0.90x; mixed
+//     life 1.64x -> 1.21x std::map, 7.4 -> 12.9 B/key per live key (the index is sized for the
+//     keys held before the erases). Scratch program, the same ArenaHotArt built both ways in one
+//     process, npm-urls in shuffled order: 2272-2625 -> 3454-3593 ns an insert.
 //
 // Guarantees:
 //   - insert and insert_or_assign: strong guarantee; if an allocation throws the map is unchanged.
@@ -7401,8 +7410,9 @@ FrozenLayer FrozenLayer::build(R&& range) {
 //   - Copy is deep (each copy has its own allocator pool or arena); move and swap are noexcept.
 //
 // Memory: memory_usage() is the allocator policy's bytes_in_use() plus sizeof(*this), plus the key
-// code's tables (~17 KiB) once learnt. Erasing every key gives all nodes and leaves back (the
-// SlabAllocator returns to its empty footprint). On npm-urls (1.69M URLs, 44.5 B on average,
+// code's tables (~17 KiB) once learnt, plus the point index's table when it is on. Erasing every
+// key gives all nodes, leaves and the index back (the SlabAllocator returns to its empty
+// footprint). On npm-urls (1.69M URLs, 44.5 B on average,
 // shuffled inserts; bench/results/npm-urls.md, 2026-12-02 10:40 UTC, medians of 3) HotArt holds
 // 11.2 B/key beyond the raw key bytes and ArenaHotArt 6.0, 8-byte values included (27.8 and 23.4
 // with raw keys, the 07:26 UTC table). ArenaHotArt's 6.0: leaves 12.5 + the coded key, which is
