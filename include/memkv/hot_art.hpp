@@ -607,7 +607,7 @@ private:
   }
 
   // With the point index: three steps kLag keys apart, so that the misses of different keys
-  // overlap: key t is coded and hashed (its bucket prefetched), its bucket's first candidate leaf
+  // overlap: key t is hashed (its bucket prefetched) and coded, its bucket's first candidate leaf
   // prefetched kLag keys later, and the lookup done kLag keys after that.
   template <class Done>
   void find_leaves_indexed(std::span<const std::string_view> keys, Done& done) const {
@@ -615,10 +615,7 @@ private:
     IndexKey q[kRing];
     const std::size_t n = keys.size();
     for (std::size_t t = 0; t < n + 2 * kLag; ++t) {
-      if (t < n) {
-        index_key(keys[t], q[t % kRing]);
-        index_.prefetch(q[t % kRing].h);
-      }
+      if (t < n) index_key(keys[t], q[t % kRing]);  // prefetches the key's bucket
       if (t >= kLag && t - kLag < n) {
         const std::uint64_t id = index_.first_candidate(q[(t - kLag) % kRing].h);
         if (id != detail::point_index::npos) detail::prefetch(id_leaf(id));

@@ -123,8 +123,7 @@ public:
   void remove(std::uint64_t h, std::uint64_t id, const Source& src) noexcept {
     if (!usable() || nb_ == 0) return;
     if (!(wide_ ? take_out<std::uint64_t>(h, id) : take_out<std::uint32_t>(h, id))) {
-      broken_ = true;  // not there: cannot happen while the tree keeps it in step; stop using it
-      release();
+      fail();  // not there: cannot happen while the tree keeps it in step; stop using it
       return;
     }
     --live_;
@@ -191,22 +190,31 @@ private:
     match = m;
     empties = e;
   }
+  // The slot of the id in h's probe sequence for which is(id) holds, or nullptr; has_empty:
+  // whether that slot's bucket has an empty slot.
   template <class W, class Is>
-  std::uint64_t find_in(std::uint64_t h, Is& is) const noexcept {
+  W* locate(std::uint64_t h, Is& is, bool& has_empty) const noexcept {
     const W f = fingerprint<W>(h);
     std::size_t b = bucket_of(h);
     for (std::size_t probes = 0; probes < nb_; ++probes) {
-      const W* s = bucket<W>(b);
+      W* s = bucket<W>(b);
       unsigned match, empties;
       scan<W>(s, f, match, empties);
+      has_empty = empties != 0;
       for (; match != 0; match &= match - 1) {
-        const std::uint64_t id = s[std::countr_zero(match)] >> fpb_;
-        if (is(id)) return id;
+        W* slot = s + std::countr_zero(match);
+        if (is(std::uint64_t{*slot} >> fpb_)) return slot;
       }
-      if (empties != 0) return npos;
+      if (has_empty) return nullptr;
       if (++b == nb_) b = 0;
     }
-    return npos;
+    return nullptr;
+  }
+  template <class W, class Is>
+  std::uint64_t find_in(std::uint64_t h, Is& is) const noexcept {
+    bool has_empty = false;
+    const W* slot = locate<W>(h, is, has_empty);
+    return slot == nullptr ? npos : std::uint64_t{*slot} >> fpb_;
   }
   template <class W>
   std::uint64_t candidate_in(std::uint64_t h) const noexcept {
@@ -232,27 +240,17 @@ private:
   }
   template <class W>
   bool take_out(std::uint64_t h, std::uint64_t id) noexcept {
-    constexpr unsigned S = 64 / sizeof(W);
-    const W want = static_cast<W>(id << fpb_) | fingerprint<W>(h);
-    std::size_t b = bucket_of(h);
-    for (std::size_t probes = 0; probes < nb_; ++probes) {
-      W* s = bucket<W>(b);
-      bool has_empty = false;
-      for (unsigned i = 0; i < S; ++i) has_empty |= s[i] == 0;
-      for (unsigned i = 0; i < S; ++i) {
-        if (s[i] != want) continue;
-        if (has_empty) {
-          s[i] = 0;
-          --used_;
-        } else {
-          s[i] = W{1} << fpb_;  // tombstone
-        }
-        return true;
-      }
-      if (has_empty) return false;
-      if (++b == nb_) b = 0;
+    auto is = [id](std::uint64_t other) { return other == id; };
+    bool has_empty = false;
+    W* slot = locate<W>(h, is, has_empty);
+    if (slot == nullptr) return false;
+    if (has_empty) {  // no probe has passed this bucket (see the header comment)
+      *slot = 0;
+      --used_;
+    } else {
+      *slot = W{1} << fpb_;  // tombstone
     }
-    return false;
+    return true;
   }
   template <class Emit>
   void each_id(Emit&& emit) const {
