@@ -82,6 +82,12 @@ struct ArenaArtRow : MemkvMapAdapter<memkv::ArenaArt<>> {
   static constexpr std::string_view name = "memkv::ArenaArt";
   static constexpr std::string_view id = "arena-art";
 };
+// With the point index (art_options::point_index), as the HotArt rows above.
+struct ArenaArtIndexedRow : MemkvMapAdapter<memkv::ArenaArt<>> {
+  static constexpr std::string_view name = "memkv::ArenaArt+index";
+  static constexpr std::string_view id = "arena-art-ix";
+  ArenaArtIndexedRow() { map = memkv::ArenaArt<>(memkv::art_options{4096, true}); }
+};
 #endif
 #if MEMKV_BENCH_HAVE_HYBRID
 // Sustained inserts with the store's automatic merges, then one final merge inside the timed
@@ -158,6 +164,7 @@ void register_structures(Registry& r) {
 #endif
 #if MEMKV_BENCH_HAVE_ARENA_ART
   r.template add<ArenaArtRow>();
+  r.template add<ArenaArtIndexedRow>();
 #endif
 #if MEMKV_BENCH_HAVE_HYBRID
   r.template add<HybridStoreRow>();

@@ -250,6 +250,7 @@ class BasicHotArt {
   using Shape = detail::hot::Shape;
   using LeafTag = detail::art::LeafTag;
   using Leaf = detail::art::LeafLayout<V, 1>;  // flag 1: the key is coded
+  using Index = detail::art::LeafIndex<Leaf, Store>;  // the point index
   using KeyCode = detail::key_code;
 
 public:
@@ -537,9 +538,9 @@ private:
 
   const LeafTag* find_leaf(std::string_view key) const noexcept {
     if (index_.usable()) {
-      IndexKey q;
-      index_key(key, q);
-      return index_find(q);
+      typename Index::Key q;
+      index_.make_key(key, code_.get(), q);
+      return index_.find(store_, code_.get(), q);
     }
     return find_leaf_in_trie(key);
   }
@@ -567,7 +568,7 @@ private:
   template <class Done>
   void find_leaves(std::span<const std::string_view> keys, Done&& done) const {
     if (index_.usable()) {
-      find_leaves_indexed(keys, done);
+      index_.find_many(store_, code_.get(), keys, done);
       return;
     }
     struct lane {
@@ -606,24 +607,6 @@ private:
         });
   }
 
-  // With the point index: three steps kLag keys apart, so that the misses of different keys
-  // overlap: key t is hashed (its bucket prefetched) and coded, its bucket's first candidate leaf
-  // prefetched kLag keys later, and the lookup done kLag keys after that.
-  template <class Done>
-  void find_leaves_indexed(std::span<const std::string_view> keys, Done& done) const {
-    constexpr std::size_t kLag = 8, kRing = 2 * kLag + 1;
-    IndexKey q[kRing];
-    const std::size_t n = keys.size();
-    for (std::size_t t = 0; t < n + 2 * kLag; ++t) {
-      if (t < n) index_key(keys[t], q[t % kRing]);  // prefetches the key's bucket
-      if (t >= kLag && t - kLag < n) {
-        const std::uint64_t id = index_.first_candidate(q[(t - kLag) % kRing].h);
-        if (id != detail::point_index::npos) detail::prefetch(id_leaf(id));
-      }
-      if (t >= 2 * kLag && t - 2 * kLag < n) done(t - 2 * kLag, index_find(q[(t - 2 * kLag) % kRing]));
-    }
-  }
-
   // --- allocation ---------------------------------------------------------------------------
   Ref new_node(const Decoded& d) {
     const Shape s = detail::hot::exact_shape(d);
@@ -651,86 +634,18 @@ private:
   Ref clone_leaf(const LeafTag* src) { return detail::art::clone_leaf<V, Store, Leaf>(store_, src); }
   void free_leaf(Ref r) noexcept { detail::art::free_leaf<V, Store, Leaf>(store_, r); }
 
-  // --- the point index (hot_options::point_index) ------------------------------------------
-  // A key as the index sees it: the hash of the key itself (its bucket is prefetched at once, and
-  // the key coded while the bucket is on its way), and the bytes its leaf stores (coded or not,
-  // as make_key_leaf would store it); a coded form longer than kIndexCoded is not made here, a
-  // leaf holding one is compared by key_code::equals.
-  static constexpr std::size_t kIndexCoded = 160;
-  struct IndexKey {
-    std::uint64_t h;
-    std::string_view key, stored;
-    unsigned form;  // 0: stored raw, 1: stored coded (== stored), 2: coded, longer than kIndexCoded
-    char buf[264];  // a coded form of <= kIndexCoded bytes, written 8 bytes at a time
-  };
-  void index_key(std::string_view key, IndexKey& q) const noexcept {
-    q.key = q.stored = key;
-    q.form = 0;
-    q.h = detail::hash_key(key);
-    index_.prefetch(q.h);
-    if (const KeyCode* c = code_.get(); c != nullptr && key.size() > 1) {
-      std::size_t n = 0;
-      if (key.size() <= kIndexCoded) {
-        n = c->encode(key, q.buf);  // <= 12 bits a byte: fits buf
-      } else {
-        n = c->coded_bytes(key);
-        if (n < key.size() && n <= kIndexCoded) c->encode(key, q.buf);
-      }
-      if (n < key.size()) {
-        q.form = n <= kIndexCoded ? 1 : 2;
-        if (q.form == 1) q.stored = std::string_view(q.buf, n);
-      }
-    }
-  }
-  // The hash of leaf l's key: a coded key is decoded into buf first (may throw bad_alloc).
-  std::uint64_t index_hash(const LeafTag* l, std::string& buf) const {
-    unsigned flags = 0;
-    const std::string_view s = Leaf::stored(l, flags);
-    if (flags == 0) return detail::hash_key(s);
-    buf.clear();
-    code_.get()->decode(s, buf);
-    return detail::hash_key(buf);
-  }
-  bool index_match(const LeafTag* l, const IndexKey& q) const noexcept {
-    unsigned flags = 0;
-    const std::string_view s = Leaf::stored(l, flags);
-    if (q.form == 2) return flags == 1 && code_.get()->equals(s, q.key);
-    return flags == q.form && s == q.stored;
-  }
-  // Leaf ids: the leaf reference without its tag bit (an arena address, or a pointer >> 1).
-  static std::uint64_t leaf_id(Ref r) noexcept {
-    if constexpr (requires { r.address(); }) return r.address();
-    else return r.raw() >> 1;
-  }
-  const LeafTag* id_leaf(std::uint64_t id) const noexcept {
-    if constexpr (requires(Ref r) { r.address(); })
-      return store_.leaf(Ref::leaf(static_cast<std::uint32_t>(id)));
-    else
-      return reinterpret_cast<const LeafTag*>(static_cast<std::uintptr_t>(id << 1));
-  }
-  struct IndexSource {
-    const BasicHotArt* map;
-    mutable std::string buf{};  // decoded keys
-    std::uint64_t hash(std::uint64_t id) const { return map->index_hash(map->id_leaf(id), buf); }
-    void prefetch(std::uint64_t id) const noexcept { detail::prefetch(map->id_leaf(id)); }
-  };
-  const LeafTag* index_find(const IndexKey& q) const noexcept {
-    const std::uint64_t id =
-        index_.find(q.h, [&](std::uint64_t i) { return index_match(id_leaf(i), q); });
-    return id == detail::point_index::npos ? nullptr : id_leaf(id);
-  }
-  // Every leaf of the tree into the index (after a copy, or once the leaves are coded); if that
+  // --- the point index (hot_options::point_index; detail::art::LeafIndex) -------------------
+  // Every leaf of the trie into the index (after a copy, or once the leaves are coded); if that
   // cannot allocate, the index is left broken (the trie answers).
   void index_build() noexcept {
-    if (!index_.enabled()) return;
-    index_.build(size_, IndexSource{this}, [this](auto&& emit) {
+    index_.build(store_, code_.get(), size_, [this](auto&& emit) {
       if (!root_) return;
       std::vector<Ref> stack{root_};
       while (!stack.empty()) {
         const Ref r = stack.back();
         stack.pop_back();
         if (r.is_leaf()) {
-          emit(leaf_id(r));
+          emit(r);
           continue;
         }
         const NodeHeader* h = store_.node(r);
@@ -746,14 +661,14 @@ private:
     Ref added{};
     bool inserted = false;
     if (index_.usable()) {
-      IndexKey q;
-      index_key(key, q);
-      if (const LeafTag* l = index_find(q)) {
+      typename Index::Key q;
+      index_.make_key(key, code_.get(), q);
+      if (const LeafTag* l = index_.find(store_, code_.get(), q)) {
         if (assign) Leaf::value(const_cast<LeafTag*>(l)) = std::move(value);
         return false;
       }
       inserted = upsert(key, value, assign, added);
-      if (added) index_.add(q.h, leaf_id(added), IndexSource{this});
+      if (added) index_.add(store_, code_.get(), q.h, Index::id_of(added));
     } else {
       inserted = upsert(key, value, assign, added);
     }
@@ -806,7 +721,7 @@ private:
   std::size_t size_ = 0;
   Store store_{};
   detail::art::CodeSlot code_{hot_options{}.code_sample_keys};
-  detail::point_index index_{hot_options{}.point_index};
+  Index index_{hot_options{}.point_index};
 };
 
 // ============================================================================================
@@ -949,10 +864,10 @@ bool BasicHotArt<V, Store>::upsert(std::string_view key, V& value, bool assign, 
 template <class V, class Store>
 bool BasicHotArt<V, Store>::erase(std::string_view key) {
   if (!root_) return false;
-  IndexKey q;
+  typename Index::Key q;
   if (index_.usable()) {
-    index_key(key, q);
-    if (index_find(q) == nullptr) return false;
+    index_.make_key(key, code_.get(), q);
+    if (index_.find(store_, code_.get(), q) == nullptr) return false;
   }
   Path path;
   Ref r = root_;
@@ -995,7 +910,7 @@ bool BasicHotArt<V, Store>::erase(std::string_view key) {
       }
     }
   }
-  if (index_.usable()) index_.remove(q.h, leaf_id(r), IndexSource{this});
+  if (index_.usable()) index_.remove(store_, code_.get(), q.h, Index::id_of(r));
   free_leaf(r);
   if (--size_ == 0) {
     forget_code();
@@ -1276,8 +1191,7 @@ void BasicHotArt<V, Store>::check_invariants() const {
   }
   if (leaves != size_) fail("size " + std::to_string(size_) + " but " + std::to_string(leaves) + " leaves");
   if (index_.usable()) {
-    std::size_t ids = index_.for_each_id([&](std::uint64_t id) {
-      const LeafTag* l = id_leaf(id);
+    std::size_t ids = index_.for_each_leaf(store_, [&](const LeafTag* l) {
       std::string buf;
       if (find_leaf_in_trie(detail::art::leaf_key<Leaf>(l, code_.get(), buf)) != l)
         fail("the point index holds a leaf the trie does not");

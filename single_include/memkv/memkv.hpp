@@ -2260,6 +2260,407 @@ private:
 
 }  // namespace memkv::detail
 // ---- end memkv/detail/key_code.hpp ----
+// ---- begin memkv/detail/point_index.hpp ----
+// memkv/detail/point_index.hpp - a hash index from keys to a tree's leaves, so that a point
+// lookup reads one bucket and one leaf instead of descending the tree (HotArt and ArenaHotArt
+// with hot_options::point_index; see "Point index" in memkv/hot_art.hpp).
+//
+// The index holds no keys: a slot is one word holding a leaf's id (the tree's leaf reference,
+// tag bit dropped) and a fingerprint of the key's hash in the bits the ids leave free:
+//
+//   slot = id << fp_bits | fp        fp in [1, 2^fp_bits - 1]; fp_bits = word bits - id bits
+//   empty = 0, tombstone = 1 << fp_bits (any slot with fp == 0 that is not empty)
+//
+// Buckets are one cache line: 16 32-bit slots, or 8 64-bit slots when the ids need more than 26
+// bits (HotArt's pointers; an ArenaHotArt of more than ~512 MiB). A key's bucket is
+// (hash >> 32) * buckets >> 32; its fingerprint the hash's low fp_bits. A lookup compares the
+// fingerprint with every slot of the bucket and asks the tree (`is(id)`) about each match; it
+// goes on to the next bucket only while the bucket has no empty slot. Erasing from a bucket
+// that has an empty slot empties the slot (no probe ever passed a bucket with an empty slot:
+// tombstones, not empty slots, are what erasing from full buckets leaves); otherwise it leaves a
+// tombstone, and rebuilds drop them.
+//
+// Size: rebuilt to a load of 0.7 whenever live slots and tombstones pass 0.9 of the slots
+// (growth) or live slots fall under 1/8 (shrinking), and when an id does not fit (the id bits
+// are as many as the largest id needs: so about once each time the arena doubles). A rebuild asks
+// the tree for the hash of each leaf (one read of the leaf, prefetched 16 ids ahead; the new
+// bucket is prefetched 16 ids before it is written). Memory per key
+// is slot bytes / load: 4.4-5.7 bytes with 32-bit slots, twice that with 64-bit ones.
+//
+// Tables of 128 KiB and more are mappings of their own (memkv/core/huge_pages.hpp), so that the
+// tables that rebuilds free go back to the system rather than stay as holes in malloc's heap;
+// from 4 MiB on 2 MiB huge pages (when memkv::set_huge_pages leaves them on). Rounded up to whole
+// pages: the extra bytes are buckets.
+//
+// Failure: a rebuild that cannot allocate (or whose hashing throws) leaves the index "broken":
+// usable() turns false, the tree answers lookups by descending, and add/remove do nothing until
+// reset() or a successful build(). Nothing here throws.
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <utility>
+
+
+namespace memkv::detail {
+
+// Tests set this to make the next table allocations fail (each failing one counts it down).
+inline std::atomic<unsigned> g_point_index_fail_allocations{0};
+
+class point_index {
+public:
+  static constexpr std::uint64_t npos = ~std::uint64_t{0};
+
+  point_index() noexcept = default;
+  explicit point_index(bool enabled) noexcept : enabled_(enabled) {}
+  point_index(const point_index&) = delete;  // a copy of a tree has other leaf ids: build()
+  point_index& operator=(const point_index&) = delete;
+  point_index(point_index&& o) noexcept { take(o); }
+  point_index& operator=(point_index&& o) noexcept {
+    if (this != &o) {
+      release();
+      take(o);
+    }
+    return *this;
+  }
+  ~point_index() { release(); }
+  void swap(point_index& o) noexcept {
+    point_index t(std::move(o));
+    o = std::move(*this);
+    *this = std::move(t);
+  }
+
+  bool enabled() const noexcept { return enabled_; }
+  // Whether the index holds every leaf of the tree (enabled and not broken).
+  bool usable() const noexcept { return enabled_ && !broken_; }
+  std::size_t size() const noexcept { return live_; }
+  std::size_t memory_usage() const noexcept { return nb_ * 64; }
+  std::size_t buckets() const noexcept { return nb_; }
+  unsigned slot_bits() const noexcept { return wide_ ? 64u : 32u; }
+  unsigned fingerprint_bits() const noexcept { return fpb_; }
+
+  // Empty and usable again (clear(), an emptied tree).
+  void reset() noexcept {
+    release();
+    broken_ = false;
+  }
+
+  void prefetch(std::uint64_t h) const noexcept {
+    if (nb_ != 0) detail::prefetch(table_ + bucket_of(h) * 64);
+  }
+  // The id of the leaf whose key hashes to h and for which is(id) holds, or npos.
+  template <class Is>
+  std::uint64_t find(std::uint64_t h, Is&& is) const noexcept {
+    if (nb_ == 0) return npos;
+    return wide_ ? find_in<std::uint64_t>(h, is) : find_in<std::uint32_t>(h, is);
+  }
+  // The first id in h's bucket whose fingerprint matches, or npos: a hint for prefetching.
+  std::uint64_t first_candidate(std::uint64_t h) const noexcept {
+    if (nb_ == 0) return npos;
+    return wide_ ? candidate_in<std::uint64_t>(h) : candidate_in<std::uint32_t>(h);
+  }
+
+  // Source, the tree: std::uint64_t hash(std::uint64_t id) const (the hash of that leaf's key;
+  // may throw bad_alloc) and void prefetch(std::uint64_t id) const noexcept.
+
+  // Adds the new leaf `id` whose key (absent before) hashes to h.
+  template <class Source>
+  void add(std::uint64_t h, std::uint64_t id, const Source& src) noexcept {
+    if (!usable()) return;
+    if (nb_ == 0 || id > max_id_ || (used_ + 1) * 10 > slots() * 9) {
+      // Grow (or make room for larger ids): rebuild from the slots, then add.
+      if (!rebuild(live_ + 1, std::max(id, biggest_id()), src, [&](auto&& emit) { each_id(emit); })) return;
+    }
+    wide_ ? put<std::uint64_t>(h, id) : put<std::uint32_t>(h, id);
+    ++live_;
+  }
+  // Removes leaf `id` whose key hashes to h.
+  template <class Source>
+  void remove(std::uint64_t h, std::uint64_t id, const Source& src) noexcept {
+    if (!usable() || nb_ == 0) return;
+    if (!(wide_ ? take_out<std::uint64_t>(h, id) : take_out<std::uint32_t>(h, id))) {
+      fail();  // not there: cannot happen while the tree keeps it in step; stop using it
+      return;
+    }
+    --live_;
+    if (live_ == 0) {
+      release();
+    } else if (live_ * 8 < slots() && nb_ > 4) {
+      // Shrink; if that cannot allocate, the old table is still right: keep it.
+      point_index smaller(true);
+      if (smaller.rebuild(live_, biggest_id(), src, [&](auto&& emit) { each_id(emit); })) *this = std::move(smaller);
+    }
+  }
+  // Rebuilds from the tree: for_each(emit) calls emit(id) once for each of its n leaves (and may
+  // be called twice). Returns false, leaving the index broken, when memory runs out.
+  template <class Source, class ForEach>
+  bool build(std::size_t n, const Source& src, ForEach&& for_each) noexcept {
+    if (!enabled_) return false;
+    release();
+    broken_ = false;
+    if (n == 0) return true;
+    std::uint64_t biggest = 0;
+    try {
+      for_each([&](std::uint64_t id) { biggest = std::max(biggest, id); });
+    } catch (...) {
+      return fail();
+    }
+    return rebuild(n, biggest, src, for_each);
+  }
+
+  // Checks (for check_invariants): every slot's count, and the id of each live slot: fn(id).
+  template <class Fn>
+  std::size_t for_each_id(Fn&& fn) const {
+    std::size_t n = 0;
+    each_id([&](std::uint64_t id) {
+      ++n;
+      fn(id);
+    });
+    return n;
+  }
+
+private:
+  std::size_t slots() const noexcept { return nb_ * (wide_ ? 8 : 16); }
+  std::size_t bucket_of(std::uint64_t h) const noexcept {
+    return static_cast<std::size_t>(((h >> 32) * nb_) >> 32);
+  }
+  template <class W>
+  W fingerprint(std::uint64_t h) const noexcept {
+    const W f = static_cast<W>(h) & ((W{1} << fpb_) - 1);
+    return f == 0 ? W{1} : f;
+  }
+  template <class W>
+  W* bucket(std::size_t b) const noexcept {
+    return reinterpret_cast<W*>(table_ + b * 64);
+  }
+  // Bit i set where slot i's fingerprint is f (match) / where slot i is empty (empties).
+  template <class W>
+  void scan(const W* s, W f, unsigned& match, unsigned& empties) const noexcept {
+    constexpr unsigned S = 64 / sizeof(W);
+    const W mask = (W{1} << fpb_) - 1;
+    unsigned m = 0, e = 0;
+    for (unsigned i = 0; i < S; ++i) {
+      m |= static_cast<unsigned>((s[i] & mask) == f) << i;
+      e |= static_cast<unsigned>(s[i] == 0) << i;
+    }
+    match = m;
+    empties = e;
+  }
+  // The slot of the id in h's probe sequence for which is(id) holds, or nullptr; has_empty:
+  // whether that slot's bucket has an empty slot.
+  template <class W, class Is>
+  W* locate(std::uint64_t h, Is& is, bool& has_empty) const noexcept {
+    const W f = fingerprint<W>(h);
+    std::size_t b = bucket_of(h);
+    for (std::size_t probes = 0; probes < nb_; ++probes) {
+      W* s = bucket<W>(b);
+      unsigned match, empties;
+      scan<W>(s, f, match, empties);
+      has_empty = empties != 0;
+      for (; match != 0; match &= match - 1) {
+        W* slot = s + std::countr_zero(match);
+        if (is(std::uint64_t{*slot} >> fpb_)) return slot;
+      }
+      if (has_empty) return nullptr;
+      if (++b == nb_) b = 0;
+    }
+    return nullptr;
+  }
+  template <class W, class Is>
+  std::uint64_t find_in(std::uint64_t h, Is& is) const noexcept {
+    bool has_empty = false;
+    const W* slot = locate<W>(h, is, has_empty);
+    return slot == nullptr ? npos : std::uint64_t{*slot} >> fpb_;
+  }
+  template <class W>
+  std::uint64_t candidate_in(std::uint64_t h) const noexcept {
+    const W* s = bucket<W>(bucket_of(h));
+    unsigned match, empties;
+    scan<W>(s, fingerprint<W>(h), match, empties);
+    return match == 0 ? npos : std::uint64_t{s[std::countr_zero(match)]} >> fpb_;
+  }
+  // Into the first empty or tombstone slot from h's bucket on (there is one: load <= 0.9).
+  template <class W>
+  void put(std::uint64_t h, std::uint64_t id) noexcept {
+    constexpr unsigned S = 64 / sizeof(W);
+    const W mask = (W{1} << fpb_) - 1;
+    for (std::size_t b = bucket_of(h);; b = b + 1 == nb_ ? 0 : b + 1) {
+      W* s = bucket<W>(b);
+      for (unsigned i = 0; i < S; ++i) {
+        if ((s[i] & mask) != 0) continue;
+        if (s[i] == 0) ++used_;  // else a tombstone, reused
+        s[i] = static_cast<W>(id << fpb_) | fingerprint<W>(h);
+        return;
+      }
+    }
+  }
+  template <class W>
+  bool take_out(std::uint64_t h, std::uint64_t id) noexcept {
+    auto is = [id](std::uint64_t other) { return other == id; };
+    bool has_empty = false;
+    W* slot = locate<W>(h, is, has_empty);
+    if (slot == nullptr) return false;
+    if (has_empty) {  // no probe has passed this bucket (see the header comment)
+      *slot = 0;
+      --used_;
+    } else {
+      *slot = W{1} << fpb_;  // tombstone
+    }
+    return true;
+  }
+  template <class Emit>
+  void each_id(Emit&& emit) const {
+    if (wide_) each_id_in<std::uint64_t>(emit);
+    else each_id_in<std::uint32_t>(emit);
+  }
+  template <class W, class Emit>
+  void each_id_in(Emit& emit) const {
+    const W mask = (W{1} << fpb_) - 1;
+    const W* s = bucket<W>(0);
+    for (std::size_t i = 0, n = slots(); i < n; ++i)
+      if ((s[i] & mask) != 0) emit(std::uint64_t{s[i]} >> fpb_);
+  }
+  std::uint64_t biggest_id() const noexcept {
+    std::uint64_t m = 0;
+    each_id([&](std::uint64_t id) { m = std::max(m, id); });
+    return m;
+  }
+
+  // A fresh table for n ids up to `biggest`, filled from for_each; on success it replaces this
+  // one, on failure this one is released and broken.
+  template <class Source, class ForEach>
+  bool rebuild(std::size_t n, std::uint64_t biggest, const Source& src, ForEach&& for_each) noexcept {
+    point_index fresh(true);
+    // As few id bits as the ids need, so that the fingerprint has the most: an id that does not
+    // fit rebuilds (once each time the tree's address range doubles).
+    const unsigned id_bits = std::max(1u, static_cast<unsigned>(std::bit_width(biggest)));
+    if (id_bits + kMinFingerprint <= 32) {
+      fresh.wide_ = false;
+      fresh.fpb_ = 32 - id_bits;
+    } else if (id_bits + kMinFingerprint <= 64) {
+      fresh.wide_ = true;
+      fresh.fpb_ = 64 - id_bits;
+    } else {
+      return fail();
+    }
+    fresh.max_id_ = (std::uint64_t{1} << id_bits) - 1;
+    const std::size_t per = fresh.wide_ ? 8 : 16;
+    fresh.nb_ = std::max<std::size_t>(1, (n * 10 / 7 + per - 1) / per);
+    std::size_t bytes = fresh.nb_ * 64;
+    if (unsigned f = g_point_index_fail_allocations.load(std::memory_order_relaxed); f != 0) {
+      g_point_index_fail_allocations.store(f - 1, std::memory_order_relaxed);
+      fresh.nb_ = 0;
+      return fail();
+    }
+    if (bytes >= kMapFrom) {
+      // Mapped: given back to the system when freed (malloc would keep the old tables of the
+      // rebuilds as holes in its heap). From 4 MiB on 2 MiB pages, when memkv::set_huge_pages
+      // leaves them on. The rounding becomes buckets.
+      const bool huge = bytes >= kHugeFrom && g_huge_pages_on.load(std::memory_order_relaxed);
+      const std::size_t page = huge ? kHugePage : 4096;
+      bytes = (bytes + page - 1) / page * page;
+      fresh.nb_ = bytes / 64;
+      fresh.mapped_ = true;
+      try {
+        fresh.table_ = static_cast<unsigned char*>(map_region_bytes(bytes, huge));
+      } catch (...) {
+        fresh.table_ = nullptr;
+      }
+    } else {
+      fresh.table_ = static_cast<unsigned char*>(::operator new(bytes, std::align_val_t{64}, std::nothrow));
+    }
+    if (fresh.table_ == nullptr) {
+      fresh.nb_ = 0;
+      return fail();
+    }
+    std::memset(fresh.table_, 0, fresh.nb_ * 64);
+    try {
+      // Three steps 16 ids apart, so that the misses of different ids overlap: the leaf is
+      // prefetched, then hashed (its bucket prefetched), then put.
+      constexpr std::size_t kAhead = 16;
+      std::uint64_t ids[kAhead];
+      std::uint64_t hid[kAhead][2];
+      std::size_t n_ids = 0, n_hashed = 0;
+      auto put_one = [&](const std::uint64_t* x) {
+        fresh.wide_ ? fresh.put<std::uint64_t>(x[1], x[0]) : fresh.put<std::uint32_t>(x[1], x[0]);
+        ++fresh.live_;
+      };
+      auto hash_one = [&](std::uint64_t id) {
+        const std::uint64_t h = src.hash(id);
+        fresh.prefetch(h);
+        std::uint64_t* slot = hid[n_hashed % kAhead];
+        if (n_hashed >= kAhead) put_one(slot);
+        slot[0] = id;
+        slot[1] = h;
+        ++n_hashed;
+      };
+      for_each([&](std::uint64_t id) {
+        src.prefetch(id);
+        if (n_ids >= kAhead) hash_one(ids[n_ids % kAhead]);
+        ids[n_ids % kAhead] = id;
+        ++n_ids;
+      });
+      for (std::size_t i = n_ids > kAhead ? n_ids - kAhead : 0; i < n_ids; ++i) hash_one(ids[i % kAhead]);
+      for (std::size_t i = n_hashed > kAhead ? n_hashed - kAhead : 0; i < n_hashed; ++i) put_one(hid[i % kAhead]);
+    } catch (...) {
+      return fail();
+    }
+    *this = std::move(fresh);
+    return true;
+  }
+  bool fail() noexcept {
+    release();
+    broken_ = true;
+    return false;
+  }
+  void release() noexcept {
+    if (table_ != nullptr) {
+      if (mapped_)
+        unmap_region_bytes(table_, nb_ * 64);
+      else
+        ::operator delete(table_, std::align_val_t{64});
+    }
+    table_ = nullptr;
+    mapped_ = false;
+    nb_ = 0;
+    live_ = used_ = 0;
+    max_id_ = 0;
+  }
+  void take(point_index& o) noexcept {
+    table_ = std::exchange(o.table_, nullptr);
+    nb_ = std::exchange(o.nb_, 0);
+    live_ = std::exchange(o.live_, 0);
+    used_ = std::exchange(o.used_, 0);
+    max_id_ = std::exchange(o.max_id_, 0);
+    fpb_ = o.fpb_;
+    wide_ = o.wide_;
+    mapped_ = std::exchange(o.mapped_, false);
+    enabled_ = o.enabled_;
+    broken_ = std::exchange(o.broken_, false);
+  }
+
+  static constexpr unsigned kMinFingerprint = 6;
+  static constexpr std::size_t kHugePage = std::size_t{2} << 20;
+  static constexpr std::size_t kHugeFrom = std::size_t{4} << 20;  // rounding costs <= 1/3
+  static constexpr std::size_t kMapFrom = std::size_t{128} << 10;
+  unsigned char* table_ = nullptr;
+  std::size_t nb_ = 0;    // buckets (64 bytes each)
+  std::size_t live_ = 0;  // ids held
+  std::size_t used_ = 0;  // slots not empty: ids and tombstones
+  std::uint64_t max_id_ = 0;
+  unsigned fpb_ = 0;
+  bool wide_ = false;
+  bool mapped_ = false;  // table_ is a mapping of its own (memkv/core/huge_pages.hpp)
+  bool enabled_ = false;
+  bool broken_ = false;
+};
+
+}  // namespace memkv::detail
+// ---- end memkv/detail/point_index.hpp ----
 
 namespace memkv {
 
@@ -2269,6 +2670,10 @@ struct art_options {
   // from then on stores each key that the code makes shorter in coded form; 0: keys are stored
   // as they are. (Default-constructed trees: 0 for FastArt, 4096 for ArenaArt.)
   std::size_t code_sample_keys = 0;
+  // Keep a hash index of the leaves beside the tree (detail/point_index.hpp; "Point index" in
+  // memkv/fast_art.hpp): point lookups read a bucket and a leaf instead of descending; it costs
+  // memory (ArenaArt: 4.4-5.7 bytes a key; FastArt: twice that) and insert speed. Off by default.
+  bool point_index = false;
 };
 
 namespace detail::art {
@@ -2731,6 +3136,144 @@ private:
   std::string buf_;
 };
 
+// The point index of a tree whose leaves are LeafLayout leaves in a Store (FastArt, ArenaArt,
+// HotArt, ArenaHotArt, each with its options' point_index; detail/point_index.hpp holds the table,
+// this class what it needs from the tree: a leaf's id, a key's hash and whether a leaf holds it).
+//
+// A key is hashed as it is (not coded): a lookup hashes it and prefetches its bucket at once, and
+// codes it while the bucket is on its way; a rebuild decodes each coded leaf to hash it. A coded
+// form longer than kCoded bytes is not made by a lookup: a leaf holding one is compared by
+// key_code::equals. Leaf ids are the leaf references without their tag bit: an arena address, or
+// a pointer >> 1.
+template <class Layout, class Store>
+class LeafIndex {
+public:
+  using Ref = typename Store::Ref;
+  static constexpr std::size_t kCoded = 160;
+  // A key as the index sees it.
+  struct Key {
+    std::uint64_t h;
+    std::string_view key, stored;
+    unsigned form;  // 0: stored raw, 1: stored coded (== stored), 2: coded, longer than kCoded
+    char buf[264];  // a coded form of <= kCoded bytes (<= 12 bits a byte), written 8 at a time
+  };
+
+  explicit LeafIndex(bool enabled = false) noexcept : index_(enabled) {}
+  LeafIndex(LeafIndex&&) noexcept = default;
+  LeafIndex& operator=(LeafIndex&&) noexcept = default;
+  void swap(LeafIndex& o) noexcept { index_.swap(o.index_); }
+
+  bool enabled() const noexcept { return index_.enabled(); }
+  bool usable() const noexcept { return index_.usable(); }
+  std::size_t size() const noexcept { return index_.size(); }
+  std::size_t memory_usage() const noexcept { return index_.memory_usage(); }
+  void reset() noexcept { index_.reset(); }
+
+  // Hashes key (prefetching its bucket) and codes it as make_key_leaf would store it.
+  void make_key(std::string_view key, const key_code* code, Key& q) const noexcept {
+    q.key = q.stored = key;
+    q.form = 0;
+    q.h = detail::hash_key(key);
+    index_.prefetch(q.h);
+    if (code != nullptr && key.size() > 1) {
+      std::size_t n = 0;
+      if (key.size() <= kCoded) {
+        n = code->encode(key, q.buf);
+      } else {
+        n = code->coded_bytes(key);
+        if (n < key.size() && n <= kCoded) code->encode(key, q.buf);
+      }
+      if (n < key.size()) {
+        q.form = n <= kCoded ? 1 : 2;
+        if (q.form == 1) q.stored = std::string_view(q.buf, n);
+      }
+    }
+  }
+  // The id of the leaf holding q's key, or point_index::npos; find: the leaf, or nullptr.
+  std::uint64_t find_id(const Store& store, const key_code* code, const Key& q) const noexcept {
+    return index_.find(q.h, [&](std::uint64_t i) { return matches(leaf_of(store, i), code, q); });
+  }
+  const LeafTag* find(const Store& store, const key_code* code, const Key& q) const noexcept {
+    const std::uint64_t id = find_id(store, code, q);
+    return id == point_index::npos ? nullptr : leaf_of(store, id);
+  }
+  // A new leaf, whose key (absent before) hashes to h; a leaf leaving the tree (the other leaves
+  // must be readable: a shrinking rebuild reads them).
+  void add(const Store& store, const key_code* code, std::uint64_t h, std::uint64_t id) noexcept {
+    index_.add(h, id, Source{&store, code});
+  }
+  void remove(const Store& store, const key_code* code, std::uint64_t h, std::uint64_t id) noexcept {
+    index_.remove(h, id, Source{&store, code});
+  }
+  // Every leaf of the tree (after a copy, or once the leaves are coded): for_each(emit) calls
+  // emit(Ref) for each of the tree's n leaves. If that cannot allocate, the index is left broken.
+  template <class ForEach>
+  void build(const Store& store, const key_code* code, std::size_t n, ForEach&& for_each) noexcept {
+    if (!index_.enabled()) return;
+    index_.build(n, Source{&store, code}, [&](auto&& emit) { for_each([&](Ref r) { emit(id_of(r)); }); });
+  }
+  // find() of each key, in three steps kLag keys apart so that the misses of different keys
+  // overlap: key t is hashed (its bucket prefetched) and coded, its bucket's first candidate leaf
+  // prefetched kLag keys later, and the lookup done kLag keys after that. done(i, leaf or nullptr).
+  template <class Done>
+  void find_many(const Store& store, const key_code* code, std::span<const std::string_view> keys,
+                 Done& done) const {
+    constexpr std::size_t kLag = 8, kRing = 2 * kLag + 1;
+    Key q[kRing];
+    const std::size_t n = keys.size();
+    for (std::size_t t = 0; t < n + 2 * kLag; ++t) {
+      if (t < n) make_key(keys[t], code, q[t % kRing]);
+      if (t >= kLag && t - kLag < n) {
+        const std::uint64_t id = index_.first_candidate(q[(t - kLag) % kRing].h);
+        if (id != point_index::npos) detail::prefetch(leaf_of(store, id));
+      }
+      if (t >= 2 * kLag && t - 2 * kLag < n) done(t - 2 * kLag, find(store, code, q[(t - 2 * kLag) % kRing]));
+    }
+  }
+  // check_invariants: f(leaf) for each leaf the index holds; returns their count.
+  template <class F>
+  std::size_t for_each_leaf(const Store& store, F&& f) const {
+    return index_.for_each_id([&](std::uint64_t id) { f(leaf_of(store, id)); });
+  }
+
+  static std::uint64_t id_of(Ref r) noexcept {
+    if constexpr (requires { r.address(); }) return r.address();
+    else return r.raw() >> 1;
+  }
+  static const LeafTag* leaf_of(const Store& store, std::uint64_t id) noexcept {
+    if constexpr (requires(Ref r) { r.address(); })
+      return store.leaf(Ref::leaf(static_cast<std::uint32_t>(id)));
+    else
+      return reinterpret_cast<const LeafTag*>(static_cast<std::uintptr_t>(id << 1));
+  }
+
+private:
+  static bool matches(const LeafTag* l, const key_code* code, const Key& q) noexcept {
+    unsigned flags = 0;
+    const std::string_view s = Layout::stored(l, flags);
+    if (q.form == 2) return flags == 1 && code->equals(s, q.key);
+    return flags == q.form && s == q.stored;
+  }
+  // What point_index asks the tree: the hash of a leaf's key (a coded key decoded first: may
+  // throw bad_alloc) and a prefetch of the leaf.
+  struct Source {
+    const Store* store;
+    const key_code* code;
+    mutable std::string buf{};
+    std::uint64_t hash(std::uint64_t id) const {
+      unsigned flags = 0;
+      const std::string_view s = Layout::stored(leaf_of(*store, id), flags);
+      if (flags == 0) return detail::hash_key(s);
+      buf.clear();
+      code->decode(s, buf);
+      return detail::hash_key(buf);
+    }
+    void prefetch(std::uint64_t id) const noexcept { detail::prefetch(leaf_of(*store, id)); }
+  };
+
+  point_index index_;
+};
+
 // Statistics of the tree's shape (tests, benchmarks).
 struct Stats {
   std::size_t node4 = 0, node16 = 0, node48 = 0, node256 = 0;
@@ -2769,6 +3312,7 @@ class Tree {
   using Node48 = detail::art::Node48<Ref>;
   using Node256 = detail::art::Node256<Ref>;
   using Leaf = detail::art::LeafLayout<V, 1>;  // flag 1: the key is coded
+  using Index = detail::art::LeafIndex<Leaf, Store>;  // the point index
   using KeyCode = detail::key_code;
 
 public:
@@ -2790,17 +3334,19 @@ public:
   template <class... StoreArgs>
     requires std::is_constructible_v<Store, StoreArgs...>
   explicit Tree(art_options options, StoreArgs&&... args)
-      : store_(std::forward<StoreArgs>(args)...), code_(options.code_sample_keys) {}
+      : store_(std::forward<StoreArgs>(args)...), code_(options.code_sample_keys), index_(options.point_index) {}
   Tree(const Tree& other)
-      : store_(other.store_), code_(other.code_) {
+      : store_(other.store_), code_(other.code_), index_(other.index_.enabled()) {
     root_ = clone(other);
     size_ = other.size_;
+    index_build();  // the copy's leaves are elsewhere
   }
   Tree(Tree&& other) noexcept
       : root_(std::exchange(other.root_, Ref{})),
         size_(std::exchange(other.size_, 0)),
         store_(std::move(other.store_)),
-        code_(std::move(other.code_)) {}
+        code_(std::move(other.code_)),
+        index_(std::move(other.index_)) {}
   Tree& operator=(const Tree& other) {
     if (this != &other) {
       Tree copy(other);
@@ -2815,6 +3361,7 @@ public:
       size_ = std::exchange(other.size_, 0);
       store_ = std::move(other.store_);
       code_ = std::move(other.code_);
+      index_ = std::move(other.index_);
     }
     return *this;
   }
@@ -2824,6 +3371,7 @@ public:
     std::swap(root_, other.root_);
     std::swap(size_, other.size_);
     std::swap(code_, other.code_);
+    index_.swap(other.index_);
     Store tmp(std::move(store_));
     store_ = std::move(other.store_);
     other.store_ = std::move(tmp);
@@ -2875,12 +3423,17 @@ public:
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
   std::size_t memory_usage() const noexcept {
-    return store_.bytes_in_use() + sizeof(*this) + code_.memory_usage();
+    return store_.bytes_in_use() + sizeof(*this) + code_.memory_usage() + index_.memory_usage();
   }
   art_options options() const noexcept {
-    static_assert(sizeof(art_options) == sizeof(std::size_t), "options with more members: keep them here");
-    return art_options{code_.sample_keys()};
+    static_assert(sizeof(art_options) == 2 * sizeof(std::size_t), "options with more members: keep them here");
+    return art_options{code_.sample_keys(), index_.enabled()};
   }
+  // The point index (art_options::point_index): whether it is answering lookups (false when it
+  // is off, or after an allocation for it failed: then the tree answers, and the index is built
+  // again by clear(), by emptying the map, by a copy or by compact()), and its table's bytes.
+  bool point_index_active() const noexcept { return index_.usable(); }
+  std::size_t point_index_bytes() const noexcept { return index_.memory_usage(); }
   // Whether the tree has learnt its key code (keys it makes shorter are then stored coded).
   bool keys_coded() const noexcept { return code_.get() != nullptr; }
   const Store& store() const noexcept { return store_; }
@@ -2894,8 +3447,20 @@ public:
   bool insert(std::string_view key, V value) { return upsert_learn(key, value, false); }
   bool insert_or_assign(std::string_view key, V value) { return upsert_learn(key, value, true); }
   bool erase(std::string_view key) {
+    if (index_.usable()) {
+      // The index says whether the key is held; its slot goes before the leaf (a shrinking
+      // rebuild of the index reads the other leaves, never this one).
+      typename Index::Key q;
+      index_.make_key(key, code_.get(), q);
+      const std::uint64_t id = index_.find_id(store_, code_.get(), q);
+      if (id == detail::point_index::npos) return false;
+      index_.remove(store_, code_.get(), q.h, id);
+    }
     const bool erased = erase_key(key);
-    if (erased && size_ == 0) forget_code();
+    if (erased && size_ == 0) {
+      forget_code();
+      index_.reset();
+    }
     return erased;
   }
   void clear() noexcept {
@@ -2903,6 +3468,7 @@ public:
     root_ = Ref{};
     size_ = 0;
     forget_code();
+    index_.reset();
   }
   // Rewrites the whole tree into fresh memory, densely (a deep copy swapped in): gives back what
   // erasures left scattered in the store. Strong guarantee; invalidates everything.
@@ -3097,11 +3663,25 @@ private:
   Ref clone_leaf(const LeafTag* src) { return detail::art::clone_leaf<V, Store, Leaf>(store_, src); }
   void free_leaf(Ref r) noexcept { detail::art::free_leaf<V, Store, Leaf>(store_, r); }
 
-  // The key code: learnt once the tree holds options().code_sample_keys keys.
+  // The key code: learnt once the tree holds options().code_sample_keys keys. With the point
+  // index, a key already held is found (and assigned) without the tree, and a new leaf indexed.
   bool upsert_learn(std::string_view key, V& value, bool assign) {
-    const bool added = upsert(key, value, assign);
-    if (added && code_.due(size_)) learn_code();
-    return added;
+    bool inserted = false;
+    if (index_.usable()) {
+      typename Index::Key q;
+      index_.make_key(key, code_.get(), q);
+      if (const LeafTag* l = index_.find(store_, code_.get(), q)) {
+        if (assign) Leaf::value(const_cast<LeafTag*>(l)) = std::move(value);
+        return false;
+      }
+      Ref added{};
+      inserted = upsert(key, value, assign, &added);
+      if (added) index_.add(store_, code_.get(), q.h, Index::id_of(added));
+    } else {
+      inserted = upsert(key, value, assign);
+    }
+    if (inserted && code_.due(size_)) learn_code();
+    return inserted;
   }
   void learn_code() noexcept;
   void forget_code() noexcept { code_.forget(); }
@@ -3133,7 +3713,12 @@ private:
   template <class Done>
   void find_leaves(std::span<const std::string_view> keys, Done&& done) noexcept(noexcept(done(0, nullptr)));
   bool erase_key(std::string_view key);
-  bool upsert(std::string_view key, V& value, bool assign);
+  bool upsert(std::string_view key, V& value, bool assign, Ref* added = nullptr);  // added: the new leaf
+  // The tree's own lookup (find_leaf asks the point index when there is one).
+  LeafTag* find_leaf_in_tree(std::string_view key) noexcept;
+  // Every leaf into the point index (after a copy, or once the leaves are coded); if that
+  // cannot allocate, the index is left broken (the tree answers).
+  void index_build() noexcept;
 
   Ref clone(const Tree& other);
   void destroy(Ref r) noexcept;
@@ -3142,6 +3727,7 @@ private:
   std::size_t size_ = 0;
   Store store_{};
   detail::art::CodeSlot code_{default_code_sample_keys<Store>};
+  Index index_{false};
 };
 
 // ============================================================================================
@@ -3150,6 +3736,16 @@ private:
 
 template <class V, class Store>
 auto Tree<V, Store>::find_leaf(std::string_view key) noexcept -> LeafTag* {
+  if (index_.usable()) {
+    typename Index::Key q;
+    index_.make_key(key, code_.get(), q);
+    return const_cast<LeafTag*>(index_.find(store_, code_.get(), q));
+  }
+  return find_leaf_in_tree(key);
+}
+
+template <class V, class Store>
+auto Tree<V, Store>::find_leaf_in_tree(std::string_view key) noexcept -> LeafTag* {
   detail::art::SearchKey search(key, code_.get());
   auto is = [&](LeafTag* l) -> LeafTag* { return search.found_in<Leaf>(l) ? l : nullptr; };
   Ref r = root_;
@@ -3182,6 +3778,10 @@ auto Tree<V, Store>::find_leaf(std::string_view key) noexcept -> LeafTag* {
 template <class V, class Store>
 template <class Done>
 void Tree<V, Store>::find_leaves(std::span<const std::string_view> keys, Done&& done) noexcept(noexcept(done(0, nullptr))) {
+  if (index_.usable()) {
+    index_.find_many(store_, code_.get(), keys, done);
+    return;
+  }
   struct lane {
     Ref r;
     std::size_t depth;
@@ -3245,11 +3845,12 @@ void Tree<V, Store>::find_leaves(std::span<const std::string_view> keys, Done&& 
 }
 
 template <class V, class Store>
-bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign) {
+bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref* added) {
   Ref* slot = &root_;
   std::size_t depth = 0;
   if (!root_) {
     root_ = alloc_leaf(key, value);
+    if (added) *added = root_;
     ++size_;
     return true;
   }
@@ -3280,6 +3881,7 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign) {
           add_child_in_place(n.h, static_cast<std::uint8_t>(k[split]), l);
       }
       *slot = n.ref;
+      if (added) *added = fresh;
       ++size_;
       return true;
     }
@@ -3313,6 +3915,7 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign) {
         else
           add_child_in_place(n.h, static_cast<std::uint8_t>(key[depth + m]), fresh);
         *slot = n.ref;
+        if (added) *added = fresh;
         ++size_;
         return true;
       }
@@ -3332,7 +3935,9 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign) {
         h = n.h;
         *slot = n.ref;
       }
-      *detail::art::end_slot<Ref>(h) = guard.release();
+      const Ref fresh = guard.release();
+      *detail::art::end_slot<Ref>(h) = fresh;
+      if (added) *added = fresh;
       ++size_;
       return true;
     }
@@ -3345,7 +3950,8 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign) {
     }
     LeafGuard guard{this, alloc_leaf(key, value)};
     add_child(slot, b, guard.leaf);
-    guard.release();
+    const Ref fresh = guard.release();
+    if (added) *added = fresh;
     ++size_;
     return true;
   }
@@ -3612,6 +4218,7 @@ void Tree<V, Store>::learn_code() noexcept {
         coded.upsert(e.key, value, false);
       }
       swap(coded);  // `coded` now holds the old tree, freed here
+      index_build();  // the coded leaves are new ones (coded's index was never built)
     } catch (...) {
       code_.retry_at(size_ * 2);
     }
@@ -3915,6 +4522,39 @@ void Tree<V, Store>::check_invariants() const {
   }
   if (leaves != size_)
     fail("size " + std::to_string(size_) + " but " + std::to_string(leaves) + " leaves");
+  if (index_.usable()) {
+    // Every leaf is found through the index by its key, and the index holds only leaves the tree
+    // reaches by their keys.
+    Tree& self = const_cast<Tree&>(*this);
+    for (auto it = begin(); it != end(); ++it)
+      if (self.find_leaf((*it).key) != it.at_.leaf()) fail("a leaf the point index does not find by its key");
+    const std::size_t ids = index_.for_each_leaf(store_, [&](const LeafTag* l) {
+      std::string buf;
+      if (self.find_leaf_in_tree(key_of(l, buf)) != l) fail("the point index holds a leaf the tree does not");
+    });
+    if (ids != size_ || index_.size() != size_)
+      fail("point index of " + std::to_string(ids) + " ids, size " + std::to_string(index_.size()) +
+           ", tree size " + std::to_string(size_));
+  }
+}
+
+template <class V, class Store>
+void Tree<V, Store>::index_build() noexcept {
+  index_.build(store_, code_.get(), size_, [this](auto&& emit) {
+    if (!root_) return;
+    std::vector<Ref> stack{root_};
+    while (!stack.empty()) {
+      const Ref r = stack.back();
+      stack.pop_back();
+      if (r.is_leaf()) {
+        emit(r);
+        continue;
+      }
+      const NodeHeader* h = node(r);
+      if (const Ref e = detail::art::end_leaf<Ref>(h)) stack.push_back(e);
+      detail::art::for_each_child<Ref>(h, [&](std::uint8_t, Ref c) { stack.push_back(c); });
+    }
+  });
 }
 
 }  // namespace detail::art
@@ -8089,407 +8729,6 @@ struct Stats {
 
 }  // namespace memkv::detail::hot
 // ---- end memkv/detail/hot_node.hpp ----
-// ---- begin memkv/detail/point_index.hpp ----
-// memkv/detail/point_index.hpp - a hash index from keys to a tree's leaves, so that a point
-// lookup reads one bucket and one leaf instead of descending the tree (HotArt and ArenaHotArt
-// with hot_options::point_index; see "Point index" in memkv/hot_art.hpp).
-//
-// The index holds no keys: a slot is one word holding a leaf's id (the tree's leaf reference,
-// tag bit dropped) and a fingerprint of the key's hash in the bits the ids leave free:
-//
-//   slot = id << fp_bits | fp        fp in [1, 2^fp_bits - 1]; fp_bits = word bits - id bits
-//   empty = 0, tombstone = 1 << fp_bits (any slot with fp == 0 that is not empty)
-//
-// Buckets are one cache line: 16 32-bit slots, or 8 64-bit slots when the ids need more than 26
-// bits (HotArt's pointers; an ArenaHotArt of more than ~512 MiB). A key's bucket is
-// (hash >> 32) * buckets >> 32; its fingerprint the hash's low fp_bits. A lookup compares the
-// fingerprint with every slot of the bucket and asks the tree (`is(id)`) about each match; it
-// goes on to the next bucket only while the bucket has no empty slot. Erasing from a bucket
-// that has an empty slot empties the slot (no probe ever passed a bucket with an empty slot:
-// tombstones, not empty slots, are what erasing from full buckets leaves); otherwise it leaves a
-// tombstone, and rebuilds drop them.
-//
-// Size: rebuilt to a load of 0.7 whenever live slots and tombstones pass 0.9 of the slots
-// (growth) or live slots fall under 1/8 (shrinking), and when an id does not fit (the id bits
-// are as many as the largest id needs: so about once each time the arena doubles). A rebuild asks
-// the tree for the hash of each leaf (one read of the leaf, prefetched 16 ids ahead; the new
-// bucket is prefetched 16 ids before it is written). Memory per key
-// is slot bytes / load: 4.4-5.7 bytes with 32-bit slots, twice that with 64-bit ones.
-//
-// Tables of 128 KiB and more are mappings of their own (memkv/core/huge_pages.hpp), so that the
-// tables that rebuilds free go back to the system rather than stay as holes in malloc's heap;
-// from 4 MiB on 2 MiB huge pages (when memkv::set_huge_pages leaves them on). Rounded up to whole
-// pages: the extra bytes are buckets.
-//
-// Failure: a rebuild that cannot allocate (or whose hashing throws) leaves the index "broken":
-// usable() turns false, the tree answers lookups by descending, and add/remove do nothing until
-// reset() or a successful build(). Nothing here throws.
-
-#include <algorithm>
-#include <atomic>
-#include <bit>
-#include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <new>
-#include <utility>
-
-
-namespace memkv::detail {
-
-// Tests set this to make the next table allocations fail (each failing one counts it down).
-inline std::atomic<unsigned> g_point_index_fail_allocations{0};
-
-class point_index {
-public:
-  static constexpr std::uint64_t npos = ~std::uint64_t{0};
-
-  point_index() noexcept = default;
-  explicit point_index(bool enabled) noexcept : enabled_(enabled) {}
-  point_index(const point_index&) = delete;  // a copy of a tree has other leaf ids: build()
-  point_index& operator=(const point_index&) = delete;
-  point_index(point_index&& o) noexcept { take(o); }
-  point_index& operator=(point_index&& o) noexcept {
-    if (this != &o) {
-      release();
-      take(o);
-    }
-    return *this;
-  }
-  ~point_index() { release(); }
-  void swap(point_index& o) noexcept {
-    point_index t(std::move(o));
-    o = std::move(*this);
-    *this = std::move(t);
-  }
-
-  bool enabled() const noexcept { return enabled_; }
-  // Whether the index holds every leaf of the tree (enabled and not broken).
-  bool usable() const noexcept { return enabled_ && !broken_; }
-  std::size_t size() const noexcept { return live_; }
-  std::size_t memory_usage() const noexcept { return nb_ * 64; }
-  std::size_t buckets() const noexcept { return nb_; }
-  unsigned slot_bits() const noexcept { return wide_ ? 64u : 32u; }
-  unsigned fingerprint_bits() const noexcept { return fpb_; }
-
-  // Empty and usable again (clear(), an emptied tree).
-  void reset() noexcept {
-    release();
-    broken_ = false;
-  }
-
-  void prefetch(std::uint64_t h) const noexcept {
-    if (nb_ != 0) detail::prefetch(table_ + bucket_of(h) * 64);
-  }
-  // The id of the leaf whose key hashes to h and for which is(id) holds, or npos.
-  template <class Is>
-  std::uint64_t find(std::uint64_t h, Is&& is) const noexcept {
-    if (nb_ == 0) return npos;
-    return wide_ ? find_in<std::uint64_t>(h, is) : find_in<std::uint32_t>(h, is);
-  }
-  // The first id in h's bucket whose fingerprint matches, or npos: a hint for prefetching.
-  std::uint64_t first_candidate(std::uint64_t h) const noexcept {
-    if (nb_ == 0) return npos;
-    return wide_ ? candidate_in<std::uint64_t>(h) : candidate_in<std::uint32_t>(h);
-  }
-
-  // Source, the tree: std::uint64_t hash(std::uint64_t id) const (the hash of that leaf's key;
-  // may throw bad_alloc) and void prefetch(std::uint64_t id) const noexcept.
-
-  // Adds the new leaf `id` whose key (absent before) hashes to h.
-  template <class Source>
-  void add(std::uint64_t h, std::uint64_t id, const Source& src) noexcept {
-    if (!usable()) return;
-    if (nb_ == 0 || id > max_id_ || (used_ + 1) * 10 > slots() * 9) {
-      // Grow (or make room for larger ids): rebuild from the slots, then add.
-      if (!rebuild(live_ + 1, std::max(id, biggest_id()), src, [&](auto&& emit) { each_id(emit); })) return;
-    }
-    wide_ ? put<std::uint64_t>(h, id) : put<std::uint32_t>(h, id);
-    ++live_;
-  }
-  // Removes leaf `id` whose key hashes to h.
-  template <class Source>
-  void remove(std::uint64_t h, std::uint64_t id, const Source& src) noexcept {
-    if (!usable() || nb_ == 0) return;
-    if (!(wide_ ? take_out<std::uint64_t>(h, id) : take_out<std::uint32_t>(h, id))) {
-      fail();  // not there: cannot happen while the tree keeps it in step; stop using it
-      return;
-    }
-    --live_;
-    if (live_ == 0) {
-      release();
-    } else if (live_ * 8 < slots() && nb_ > 4) {
-      // Shrink; if that cannot allocate, the old table is still right: keep it.
-      point_index smaller(true);
-      if (smaller.rebuild(live_, biggest_id(), src, [&](auto&& emit) { each_id(emit); })) *this = std::move(smaller);
-    }
-  }
-  // Rebuilds from the tree: for_each(emit) calls emit(id) once for each of its n leaves (and may
-  // be called twice). Returns false, leaving the index broken, when memory runs out.
-  template <class Source, class ForEach>
-  bool build(std::size_t n, const Source& src, ForEach&& for_each) noexcept {
-    if (!enabled_) return false;
-    release();
-    broken_ = false;
-    if (n == 0) return true;
-    std::uint64_t biggest = 0;
-    try {
-      for_each([&](std::uint64_t id) { biggest = std::max(biggest, id); });
-    } catch (...) {
-      return fail();
-    }
-    return rebuild(n, biggest, src, for_each);
-  }
-
-  // Checks (for check_invariants): every slot's count, and the id of each live slot: fn(id).
-  template <class Fn>
-  std::size_t for_each_id(Fn&& fn) const {
-    std::size_t n = 0;
-    each_id([&](std::uint64_t id) {
-      ++n;
-      fn(id);
-    });
-    return n;
-  }
-
-private:
-  std::size_t slots() const noexcept { return nb_ * (wide_ ? 8 : 16); }
-  std::size_t bucket_of(std::uint64_t h) const noexcept {
-    return static_cast<std::size_t>(((h >> 32) * nb_) >> 32);
-  }
-  template <class W>
-  W fingerprint(std::uint64_t h) const noexcept {
-    const W f = static_cast<W>(h) & ((W{1} << fpb_) - 1);
-    return f == 0 ? W{1} : f;
-  }
-  template <class W>
-  W* bucket(std::size_t b) const noexcept {
-    return reinterpret_cast<W*>(table_ + b * 64);
-  }
-  // Bit i set where slot i's fingerprint is f (match) / where slot i is empty (empties).
-  template <class W>
-  void scan(const W* s, W f, unsigned& match, unsigned& empties) const noexcept {
-    constexpr unsigned S = 64 / sizeof(W);
-    const W mask = (W{1} << fpb_) - 1;
-    unsigned m = 0, e = 0;
-    for (unsigned i = 0; i < S; ++i) {
-      m |= static_cast<unsigned>((s[i] & mask) == f) << i;
-      e |= static_cast<unsigned>(s[i] == 0) << i;
-    }
-    match = m;
-    empties = e;
-  }
-  // The slot of the id in h's probe sequence for which is(id) holds, or nullptr; has_empty:
-  // whether that slot's bucket has an empty slot.
-  template <class W, class Is>
-  W* locate(std::uint64_t h, Is& is, bool& has_empty) const noexcept {
-    const W f = fingerprint<W>(h);
-    std::size_t b = bucket_of(h);
-    for (std::size_t probes = 0; probes < nb_; ++probes) {
-      W* s = bucket<W>(b);
-      unsigned match, empties;
-      scan<W>(s, f, match, empties);
-      has_empty = empties != 0;
-      for (; match != 0; match &= match - 1) {
-        W* slot = s + std::countr_zero(match);
-        if (is(std::uint64_t{*slot} >> fpb_)) return slot;
-      }
-      if (has_empty) return nullptr;
-      if (++b == nb_) b = 0;
-    }
-    return nullptr;
-  }
-  template <class W, class Is>
-  std::uint64_t find_in(std::uint64_t h, Is& is) const noexcept {
-    bool has_empty = false;
-    const W* slot = locate<W>(h, is, has_empty);
-    return slot == nullptr ? npos : std::uint64_t{*slot} >> fpb_;
-  }
-  template <class W>
-  std::uint64_t candidate_in(std::uint64_t h) const noexcept {
-    const W* s = bucket<W>(bucket_of(h));
-    unsigned match, empties;
-    scan<W>(s, fingerprint<W>(h), match, empties);
-    return match == 0 ? npos : std::uint64_t{s[std::countr_zero(match)]} >> fpb_;
-  }
-  // Into the first empty or tombstone slot from h's bucket on (there is one: load <= 0.9).
-  template <class W>
-  void put(std::uint64_t h, std::uint64_t id) noexcept {
-    constexpr unsigned S = 64 / sizeof(W);
-    const W mask = (W{1} << fpb_) - 1;
-    for (std::size_t b = bucket_of(h);; b = b + 1 == nb_ ? 0 : b + 1) {
-      W* s = bucket<W>(b);
-      for (unsigned i = 0; i < S; ++i) {
-        if ((s[i] & mask) != 0) continue;
-        if (s[i] == 0) ++used_;  // else a tombstone, reused
-        s[i] = static_cast<W>(id << fpb_) | fingerprint<W>(h);
-        return;
-      }
-    }
-  }
-  template <class W>
-  bool take_out(std::uint64_t h, std::uint64_t id) noexcept {
-    auto is = [id](std::uint64_t other) { return other == id; };
-    bool has_empty = false;
-    W* slot = locate<W>(h, is, has_empty);
-    if (slot == nullptr) return false;
-    if (has_empty) {  // no probe has passed this bucket (see the header comment)
-      *slot = 0;
-      --used_;
-    } else {
-      *slot = W{1} << fpb_;  // tombstone
-    }
-    return true;
-  }
-  template <class Emit>
-  void each_id(Emit&& emit) const {
-    if (wide_) each_id_in<std::uint64_t>(emit);
-    else each_id_in<std::uint32_t>(emit);
-  }
-  template <class W, class Emit>
-  void each_id_in(Emit& emit) const {
-    const W mask = (W{1} << fpb_) - 1;
-    const W* s = bucket<W>(0);
-    for (std::size_t i = 0, n = slots(); i < n; ++i)
-      if ((s[i] & mask) != 0) emit(std::uint64_t{s[i]} >> fpb_);
-  }
-  std::uint64_t biggest_id() const noexcept {
-    std::uint64_t m = 0;
-    each_id([&](std::uint64_t id) { m = std::max(m, id); });
-    return m;
-  }
-
-  // A fresh table for n ids up to `biggest`, filled from for_each; on success it replaces this
-  // one, on failure this one is released and broken.
-  template <class Source, class ForEach>
-  bool rebuild(std::size_t n, std::uint64_t biggest, const Source& src, ForEach&& for_each) noexcept {
-    point_index fresh(true);
-    // As few id bits as the ids need, so that the fingerprint has the most: an id that does not
-    // fit rebuilds (once each time the tree's address range doubles).
-    const unsigned id_bits = std::max(1u, static_cast<unsigned>(std::bit_width(biggest)));
-    if (id_bits + kMinFingerprint <= 32) {
-      fresh.wide_ = false;
-      fresh.fpb_ = 32 - id_bits;
-    } else if (id_bits + kMinFingerprint <= 64) {
-      fresh.wide_ = true;
-      fresh.fpb_ = 64 - id_bits;
-    } else {
-      return fail();
-    }
-    fresh.max_id_ = (std::uint64_t{1} << id_bits) - 1;
-    const std::size_t per = fresh.wide_ ? 8 : 16;
-    fresh.nb_ = std::max<std::size_t>(1, (n * 10 / 7 + per - 1) / per);
-    std::size_t bytes = fresh.nb_ * 64;
-    if (unsigned f = g_point_index_fail_allocations.load(std::memory_order_relaxed); f != 0) {
-      g_point_index_fail_allocations.store(f - 1, std::memory_order_relaxed);
-      fresh.nb_ = 0;
-      return fail();
-    }
-    if (bytes >= kMapFrom) {
-      // Mapped: given back to the system when freed (malloc would keep the old tables of the
-      // rebuilds as holes in its heap). From 4 MiB on 2 MiB pages, when memkv::set_huge_pages
-      // leaves them on. The rounding becomes buckets.
-      const bool huge = bytes >= kHugeFrom && g_huge_pages_on.load(std::memory_order_relaxed);
-      const std::size_t page = huge ? kHugePage : 4096;
-      bytes = (bytes + page - 1) / page * page;
-      fresh.nb_ = bytes / 64;
-      fresh.mapped_ = true;
-      try {
-        fresh.table_ = static_cast<unsigned char*>(map_region_bytes(bytes, huge));
-      } catch (...) {
-        fresh.table_ = nullptr;
-      }
-    } else {
-      fresh.table_ = static_cast<unsigned char*>(::operator new(bytes, std::align_val_t{64}, std::nothrow));
-    }
-    if (fresh.table_ == nullptr) {
-      fresh.nb_ = 0;
-      return fail();
-    }
-    std::memset(fresh.table_, 0, fresh.nb_ * 64);
-    try {
-      // Three steps 16 ids apart, so that the misses of different ids overlap: the leaf is
-      // prefetched, then hashed (its bucket prefetched), then put.
-      constexpr std::size_t kAhead = 16;
-      std::uint64_t ids[kAhead];
-      std::uint64_t hid[kAhead][2];
-      std::size_t n_ids = 0, n_hashed = 0;
-      auto put_one = [&](const std::uint64_t* x) {
-        fresh.wide_ ? fresh.put<std::uint64_t>(x[1], x[0]) : fresh.put<std::uint32_t>(x[1], x[0]);
-        ++fresh.live_;
-      };
-      auto hash_one = [&](std::uint64_t id) {
-        const std::uint64_t h = src.hash(id);
-        fresh.prefetch(h);
-        std::uint64_t* slot = hid[n_hashed % kAhead];
-        if (n_hashed >= kAhead) put_one(slot);
-        slot[0] = id;
-        slot[1] = h;
-        ++n_hashed;
-      };
-      for_each([&](std::uint64_t id) {
-        src.prefetch(id);
-        if (n_ids >= kAhead) hash_one(ids[n_ids % kAhead]);
-        ids[n_ids % kAhead] = id;
-        ++n_ids;
-      });
-      for (std::size_t i = n_ids > kAhead ? n_ids - kAhead : 0; i < n_ids; ++i) hash_one(ids[i % kAhead]);
-      for (std::size_t i = n_hashed > kAhead ? n_hashed - kAhead : 0; i < n_hashed; ++i) put_one(hid[i % kAhead]);
-    } catch (...) {
-      return fail();
-    }
-    *this = std::move(fresh);
-    return true;
-  }
-  bool fail() noexcept {
-    release();
-    broken_ = true;
-    return false;
-  }
-  void release() noexcept {
-    if (table_ != nullptr) {
-      if (mapped_)
-        unmap_region_bytes(table_, nb_ * 64);
-      else
-        ::operator delete(table_, std::align_val_t{64});
-    }
-    table_ = nullptr;
-    mapped_ = false;
-    nb_ = 0;
-    live_ = used_ = 0;
-    max_id_ = 0;
-  }
-  void take(point_index& o) noexcept {
-    table_ = std::exchange(o.table_, nullptr);
-    nb_ = std::exchange(o.nb_, 0);
-    live_ = std::exchange(o.live_, 0);
-    used_ = std::exchange(o.used_, 0);
-    max_id_ = std::exchange(o.max_id_, 0);
-    fpb_ = o.fpb_;
-    wide_ = o.wide_;
-    mapped_ = std::exchange(o.mapped_, false);
-    enabled_ = o.enabled_;
-    broken_ = std::exchange(o.broken_, false);
-  }
-
-  static constexpr unsigned kMinFingerprint = 6;
-  static constexpr std::size_t kHugePage = std::size_t{2} << 20;
-  static constexpr std::size_t kHugeFrom = std::size_t{4} << 20;  // rounding costs <= 1/3
-  static constexpr std::size_t kMapFrom = std::size_t{128} << 10;
-  unsigned char* table_ = nullptr;
-  std::size_t nb_ = 0;    // buckets (64 bytes each)
-  std::size_t live_ = 0;  // ids held
-  std::size_t used_ = 0;  // slots not empty: ids and tombstones
-  std::uint64_t max_id_ = 0;
-  unsigned fpb_ = 0;
-  bool wide_ = false;
-  bool mapped_ = false;  // table_ is a mapping of its own (memkv/core/huge_pages.hpp)
-  bool enabled_ = false;
-  bool broken_ = false;
-};
-
-}  // namespace memkv::detail
-// ---- end memkv/detail/point_index.hpp ----
 
 namespace memkv {
 
@@ -8514,6 +8753,7 @@ class BasicHotArt {
   using Shape = detail::hot::Shape;
   using LeafTag = detail::art::LeafTag;
   using Leaf = detail::art::LeafLayout<V, 1>;  // flag 1: the key is coded
+  using Index = detail::art::LeafIndex<Leaf, Store>;  // the point index
   using KeyCode = detail::key_code;
 
 public:
@@ -8801,9 +9041,9 @@ private:
 
   const LeafTag* find_leaf(std::string_view key) const noexcept {
     if (index_.usable()) {
-      IndexKey q;
-      index_key(key, q);
-      return index_find(q);
+      typename Index::Key q;
+      index_.make_key(key, code_.get(), q);
+      return index_.find(store_, code_.get(), q);
     }
     return find_leaf_in_trie(key);
   }
@@ -8831,7 +9071,7 @@ private:
   template <class Done>
   void find_leaves(std::span<const std::string_view> keys, Done&& done) const {
     if (index_.usable()) {
-      find_leaves_indexed(keys, done);
+      index_.find_many(store_, code_.get(), keys, done);
       return;
     }
     struct lane {
@@ -8870,24 +9110,6 @@ private:
         });
   }
 
-  // With the point index: three steps kLag keys apart, so that the misses of different keys
-  // overlap: key t is hashed (its bucket prefetched) and coded, its bucket's first candidate leaf
-  // prefetched kLag keys later, and the lookup done kLag keys after that.
-  template <class Done>
-  void find_leaves_indexed(std::span<const std::string_view> keys, Done& done) const {
-    constexpr std::size_t kLag = 8, kRing = 2 * kLag + 1;
-    IndexKey q[kRing];
-    const std::size_t n = keys.size();
-    for (std::size_t t = 0; t < n + 2 * kLag; ++t) {
-      if (t < n) index_key(keys[t], q[t % kRing]);  // prefetches the key's bucket
-      if (t >= kLag && t - kLag < n) {
-        const std::uint64_t id = index_.first_candidate(q[(t - kLag) % kRing].h);
-        if (id != detail::point_index::npos) detail::prefetch(id_leaf(id));
-      }
-      if (t >= 2 * kLag && t - 2 * kLag < n) done(t - 2 * kLag, index_find(q[(t - 2 * kLag) % kRing]));
-    }
-  }
-
   // --- allocation ---------------------------------------------------------------------------
   Ref new_node(const Decoded& d) {
     const Shape s = detail::hot::exact_shape(d);
@@ -8915,86 +9137,18 @@ private:
   Ref clone_leaf(const LeafTag* src) { return detail::art::clone_leaf<V, Store, Leaf>(store_, src); }
   void free_leaf(Ref r) noexcept { detail::art::free_leaf<V, Store, Leaf>(store_, r); }
 
-  // --- the point index (hot_options::point_index) ------------------------------------------
-  // A key as the index sees it: the hash of the key itself (its bucket is prefetched at once, and
-  // the key coded while the bucket is on its way), and the bytes its leaf stores (coded or not,
-  // as make_key_leaf would store it); a coded form longer than kIndexCoded is not made here, a
-  // leaf holding one is compared by key_code::equals.
-  static constexpr std::size_t kIndexCoded = 160;
-  struct IndexKey {
-    std::uint64_t h;
-    std::string_view key, stored;
-    unsigned form;  // 0: stored raw, 1: stored coded (== stored), 2: coded, longer than kIndexCoded
-    char buf[264];  // a coded form of <= kIndexCoded bytes, written 8 bytes at a time
-  };
-  void index_key(std::string_view key, IndexKey& q) const noexcept {
-    q.key = q.stored = key;
-    q.form = 0;
-    q.h = detail::hash_key(key);
-    index_.prefetch(q.h);
-    if (const KeyCode* c = code_.get(); c != nullptr && key.size() > 1) {
-      std::size_t n = 0;
-      if (key.size() <= kIndexCoded) {
-        n = c->encode(key, q.buf);  // <= 12 bits a byte: fits buf
-      } else {
-        n = c->coded_bytes(key);
-        if (n < key.size() && n <= kIndexCoded) c->encode(key, q.buf);
-      }
-      if (n < key.size()) {
-        q.form = n <= kIndexCoded ? 1 : 2;
-        if (q.form == 1) q.stored = std::string_view(q.buf, n);
-      }
-    }
-  }
-  // The hash of leaf l's key: a coded key is decoded into buf first (may throw bad_alloc).
-  std::uint64_t index_hash(const LeafTag* l, std::string& buf) const {
-    unsigned flags = 0;
-    const std::string_view s = Leaf::stored(l, flags);
-    if (flags == 0) return detail::hash_key(s);
-    buf.clear();
-    code_.get()->decode(s, buf);
-    return detail::hash_key(buf);
-  }
-  bool index_match(const LeafTag* l, const IndexKey& q) const noexcept {
-    unsigned flags = 0;
-    const std::string_view s = Leaf::stored(l, flags);
-    if (q.form == 2) return flags == 1 && code_.get()->equals(s, q.key);
-    return flags == q.form && s == q.stored;
-  }
-  // Leaf ids: the leaf reference without its tag bit (an arena address, or a pointer >> 1).
-  static std::uint64_t leaf_id(Ref r) noexcept {
-    if constexpr (requires { r.address(); }) return r.address();
-    else return r.raw() >> 1;
-  }
-  const LeafTag* id_leaf(std::uint64_t id) const noexcept {
-    if constexpr (requires(Ref r) { r.address(); })
-      return store_.leaf(Ref::leaf(static_cast<std::uint32_t>(id)));
-    else
-      return reinterpret_cast<const LeafTag*>(static_cast<std::uintptr_t>(id << 1));
-  }
-  struct IndexSource {
-    const BasicHotArt* map;
-    mutable std::string buf{};  // decoded keys
-    std::uint64_t hash(std::uint64_t id) const { return map->index_hash(map->id_leaf(id), buf); }
-    void prefetch(std::uint64_t id) const noexcept { detail::prefetch(map->id_leaf(id)); }
-  };
-  const LeafTag* index_find(const IndexKey& q) const noexcept {
-    const std::uint64_t id =
-        index_.find(q.h, [&](std::uint64_t i) { return index_match(id_leaf(i), q); });
-    return id == detail::point_index::npos ? nullptr : id_leaf(id);
-  }
-  // Every leaf of the tree into the index (after a copy, or once the leaves are coded); if that
+  // --- the point index (hot_options::point_index; detail::art::LeafIndex) -------------------
+  // Every leaf of the trie into the index (after a copy, or once the leaves are coded); if that
   // cannot allocate, the index is left broken (the trie answers).
   void index_build() noexcept {
-    if (!index_.enabled()) return;
-    index_.build(size_, IndexSource{this}, [this](auto&& emit) {
+    index_.build(store_, code_.get(), size_, [this](auto&& emit) {
       if (!root_) return;
       std::vector<Ref> stack{root_};
       while (!stack.empty()) {
         const Ref r = stack.back();
         stack.pop_back();
         if (r.is_leaf()) {
-          emit(leaf_id(r));
+          emit(r);
           continue;
         }
         const NodeHeader* h = store_.node(r);
@@ -9010,14 +9164,14 @@ private:
     Ref added{};
     bool inserted = false;
     if (index_.usable()) {
-      IndexKey q;
-      index_key(key, q);
-      if (const LeafTag* l = index_find(q)) {
+      typename Index::Key q;
+      index_.make_key(key, code_.get(), q);
+      if (const LeafTag* l = index_.find(store_, code_.get(), q)) {
         if (assign) Leaf::value(const_cast<LeafTag*>(l)) = std::move(value);
         return false;
       }
       inserted = upsert(key, value, assign, added);
-      if (added) index_.add(q.h, leaf_id(added), IndexSource{this});
+      if (added) index_.add(store_, code_.get(), q.h, Index::id_of(added));
     } else {
       inserted = upsert(key, value, assign, added);
     }
@@ -9070,7 +9224,7 @@ private:
   std::size_t size_ = 0;
   Store store_{};
   detail::art::CodeSlot code_{hot_options{}.code_sample_keys};
-  detail::point_index index_{hot_options{}.point_index};
+  Index index_{hot_options{}.point_index};
 };
 
 // ============================================================================================
@@ -9213,10 +9367,10 @@ bool BasicHotArt<V, Store>::upsert(std::string_view key, V& value, bool assign, 
 template <class V, class Store>
 bool BasicHotArt<V, Store>::erase(std::string_view key) {
   if (!root_) return false;
-  IndexKey q;
+  typename Index::Key q;
   if (index_.usable()) {
-    index_key(key, q);
-    if (index_find(q) == nullptr) return false;
+    index_.make_key(key, code_.get(), q);
+    if (index_.find(store_, code_.get(), q) == nullptr) return false;
   }
   Path path;
   Ref r = root_;
@@ -9259,7 +9413,7 @@ bool BasicHotArt<V, Store>::erase(std::string_view key) {
       }
     }
   }
-  if (index_.usable()) index_.remove(q.h, leaf_id(r), IndexSource{this});
+  if (index_.usable()) index_.remove(store_, code_.get(), q.h, Index::id_of(r));
   free_leaf(r);
   if (--size_ == 0) {
     forget_code();
@@ -9540,8 +9694,7 @@ void BasicHotArt<V, Store>::check_invariants() const {
   }
   if (leaves != size_) fail("size " + std::to_string(size_) + " but " + std::to_string(leaves) + " leaves");
   if (index_.usable()) {
-    std::size_t ids = index_.for_each_id([&](std::uint64_t id) {
-      const LeafTag* l = id_leaf(id);
+    std::size_t ids = index_.for_each_leaf(store_, [&](const LeafTag* l) {
       std::string buf;
       if (find_leaf_in_trie(detail::art::leaf_key<Leaf>(l, code_.get(), buf)) != l)
         fail("the point index holds a leaf the trie does not");

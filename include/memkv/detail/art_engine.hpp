@@ -31,6 +31,7 @@
 #include "../core/prefetch.hpp"
 #include "../core/simd.hpp"
 #include "key_code.hpp"
+#include "point_index.hpp"
 
 namespace memkv {
 
@@ -40,6 +41,10 @@ struct art_options {
   // from then on stores each key that the code makes shorter in coded form; 0: keys are stored
   // as they are. (Default-constructed trees: 0 for FastArt, 4096 for ArenaArt.)
   std::size_t code_sample_keys = 0;
+  // Keep a hash index of the leaves beside the tree (detail/point_index.hpp; "Point index" in
+  // memkv/fast_art.hpp): point lookups read a bucket and a leaf instead of descending; it costs
+  // memory (ArenaArt: 4.4-5.7 bytes a key; FastArt: twice that) and insert speed. Off by default.
+  bool point_index = false;
 };
 
 namespace detail::art {
@@ -502,6 +507,144 @@ private:
   std::string buf_;
 };
 
+// The point index of a tree whose leaves are LeafLayout leaves in a Store (FastArt, ArenaArt,
+// HotArt, ArenaHotArt, each with its options' point_index; detail/point_index.hpp holds the table,
+// this class what it needs from the tree: a leaf's id, a key's hash and whether a leaf holds it).
+//
+// A key is hashed as it is (not coded): a lookup hashes it and prefetches its bucket at once, and
+// codes it while the bucket is on its way; a rebuild decodes each coded leaf to hash it. A coded
+// form longer than kCoded bytes is not made by a lookup: a leaf holding one is compared by
+// key_code::equals. Leaf ids are the leaf references without their tag bit: an arena address, or
+// a pointer >> 1.
+template <class Layout, class Store>
+class LeafIndex {
+public:
+  using Ref = typename Store::Ref;
+  static constexpr std::size_t kCoded = 160;
+  // A key as the index sees it.
+  struct Key {
+    std::uint64_t h;
+    std::string_view key, stored;
+    unsigned form;  // 0: stored raw, 1: stored coded (== stored), 2: coded, longer than kCoded
+    char buf[264];  // a coded form of <= kCoded bytes (<= 12 bits a byte), written 8 at a time
+  };
+
+  explicit LeafIndex(bool enabled = false) noexcept : index_(enabled) {}
+  LeafIndex(LeafIndex&&) noexcept = default;
+  LeafIndex& operator=(LeafIndex&&) noexcept = default;
+  void swap(LeafIndex& o) noexcept { index_.swap(o.index_); }
+
+  bool enabled() const noexcept { return index_.enabled(); }
+  bool usable() const noexcept { return index_.usable(); }
+  std::size_t size() const noexcept { return index_.size(); }
+  std::size_t memory_usage() const noexcept { return index_.memory_usage(); }
+  void reset() noexcept { index_.reset(); }
+
+  // Hashes key (prefetching its bucket) and codes it as make_key_leaf would store it.
+  void make_key(std::string_view key, const key_code* code, Key& q) const noexcept {
+    q.key = q.stored = key;
+    q.form = 0;
+    q.h = detail::hash_key(key);
+    index_.prefetch(q.h);
+    if (code != nullptr && key.size() > 1) {
+      std::size_t n = 0;
+      if (key.size() <= kCoded) {
+        n = code->encode(key, q.buf);
+      } else {
+        n = code->coded_bytes(key);
+        if (n < key.size() && n <= kCoded) code->encode(key, q.buf);
+      }
+      if (n < key.size()) {
+        q.form = n <= kCoded ? 1 : 2;
+        if (q.form == 1) q.stored = std::string_view(q.buf, n);
+      }
+    }
+  }
+  // The id of the leaf holding q's key, or point_index::npos; find: the leaf, or nullptr.
+  std::uint64_t find_id(const Store& store, const key_code* code, const Key& q) const noexcept {
+    return index_.find(q.h, [&](std::uint64_t i) { return matches(leaf_of(store, i), code, q); });
+  }
+  const LeafTag* find(const Store& store, const key_code* code, const Key& q) const noexcept {
+    const std::uint64_t id = find_id(store, code, q);
+    return id == point_index::npos ? nullptr : leaf_of(store, id);
+  }
+  // A new leaf, whose key (absent before) hashes to h; a leaf leaving the tree (the other leaves
+  // must be readable: a shrinking rebuild reads them).
+  void add(const Store& store, const key_code* code, std::uint64_t h, std::uint64_t id) noexcept {
+    index_.add(h, id, Source{&store, code});
+  }
+  void remove(const Store& store, const key_code* code, std::uint64_t h, std::uint64_t id) noexcept {
+    index_.remove(h, id, Source{&store, code});
+  }
+  // Every leaf of the tree (after a copy, or once the leaves are coded): for_each(emit) calls
+  // emit(Ref) for each of the tree's n leaves. If that cannot allocate, the index is left broken.
+  template <class ForEach>
+  void build(const Store& store, const key_code* code, std::size_t n, ForEach&& for_each) noexcept {
+    if (!index_.enabled()) return;
+    index_.build(n, Source{&store, code}, [&](auto&& emit) { for_each([&](Ref r) { emit(id_of(r)); }); });
+  }
+  // find() of each key, in three steps kLag keys apart so that the misses of different keys
+  // overlap: key t is hashed (its bucket prefetched) and coded, its bucket's first candidate leaf
+  // prefetched kLag keys later, and the lookup done kLag keys after that. done(i, leaf or nullptr).
+  template <class Done>
+  void find_many(const Store& store, const key_code* code, std::span<const std::string_view> keys,
+                 Done& done) const {
+    constexpr std::size_t kLag = 8, kRing = 2 * kLag + 1;
+    Key q[kRing];
+    const std::size_t n = keys.size();
+    for (std::size_t t = 0; t < n + 2 * kLag; ++t) {
+      if (t < n) make_key(keys[t], code, q[t % kRing]);
+      if (t >= kLag && t - kLag < n) {
+        const std::uint64_t id = index_.first_candidate(q[(t - kLag) % kRing].h);
+        if (id != point_index::npos) detail::prefetch(leaf_of(store, id));
+      }
+      if (t >= 2 * kLag && t - 2 * kLag < n) done(t - 2 * kLag, find(store, code, q[(t - 2 * kLag) % kRing]));
+    }
+  }
+  // check_invariants: f(leaf) for each leaf the index holds; returns their count.
+  template <class F>
+  std::size_t for_each_leaf(const Store& store, F&& f) const {
+    return index_.for_each_id([&](std::uint64_t id) { f(leaf_of(store, id)); });
+  }
+
+  static std::uint64_t id_of(Ref r) noexcept {
+    if constexpr (requires { r.address(); }) return r.address();
+    else return r.raw() >> 1;
+  }
+  static const LeafTag* leaf_of(const Store& store, std::uint64_t id) noexcept {
+    if constexpr (requires(Ref r) { r.address(); })
+      return store.leaf(Ref::leaf(static_cast<std::uint32_t>(id)));
+    else
+      return reinterpret_cast<const LeafTag*>(static_cast<std::uintptr_t>(id << 1));
+  }
+
+private:
+  static bool matches(const LeafTag* l, const key_code* code, const Key& q) noexcept {
+    unsigned flags = 0;
+    const std::string_view s = Layout::stored(l, flags);
+    if (q.form == 2) return flags == 1 && code->equals(s, q.key);
+    return flags == q.form && s == q.stored;
+  }
+  // What point_index asks the tree: the hash of a leaf's key (a coded key decoded first: may
+  // throw bad_alloc) and a prefetch of the leaf.
+  struct Source {
+    const Store* store;
+    const key_code* code;
+    mutable std::string buf{};
+    std::uint64_t hash(std::uint64_t id) const {
+      unsigned flags = 0;
+      const std::string_view s = Layout::stored(leaf_of(*store, id), flags);
+      if (flags == 0) return detail::hash_key(s);
+      buf.clear();
+      code->decode(s, buf);
+      return detail::hash_key(buf);
+    }
+    void prefetch(std::uint64_t id) const noexcept { detail::prefetch(leaf_of(*store, id)); }
+  };
+
+  point_index index_;
+};
+
 // Statistics of the tree's shape (tests, benchmarks).
 struct Stats {
   std::size_t node4 = 0, node16 = 0, node48 = 0, node256 = 0;
@@ -540,6 +683,7 @@ class Tree {
   using Node48 = detail::art::Node48<Ref>;
   using Node256 = detail::art::Node256<Ref>;
   using Leaf = detail::art::LeafLayout<V, 1>;  // flag 1: the key is coded
+  using Index = detail::art::LeafIndex<Leaf, Store>;  // the point index
   using KeyCode = detail::key_code;
 
 public:
@@ -561,17 +705,19 @@ public:
   template <class... StoreArgs>
     requires std::is_constructible_v<Store, StoreArgs...>
   explicit Tree(art_options options, StoreArgs&&... args)
-      : store_(std::forward<StoreArgs>(args)...), code_(options.code_sample_keys) {}
+      : store_(std::forward<StoreArgs>(args)...), code_(options.code_sample_keys), index_(options.point_index) {}
   Tree(const Tree& other)
-      : store_(other.store_), code_(other.code_) {
+      : store_(other.store_), code_(other.code_), index_(other.index_.enabled()) {
     root_ = clone(other);
     size_ = other.size_;
+    index_build();  // the copy's leaves are elsewhere
   }
   Tree(Tree&& other) noexcept
       : root_(std::exchange(other.root_, Ref{})),
         size_(std::exchange(other.size_, 0)),
         store_(std::move(other.store_)),
-        code_(std::move(other.code_)) {}
+        code_(std::move(other.code_)),
+        index_(std::move(other.index_)) {}
   Tree& operator=(const Tree& other) {
     if (this != &other) {
       Tree copy(other);
@@ -586,6 +732,7 @@ public:
       size_ = std::exchange(other.size_, 0);
       store_ = std::move(other.store_);
       code_ = std::move(other.code_);
+      index_ = std::move(other.index_);
     }
     return *this;
   }
@@ -595,6 +742,7 @@ public:
     std::swap(root_, other.root_);
     std::swap(size_, other.size_);
     std::swap(code_, other.code_);
+    index_.swap(other.index_);
     Store tmp(std::move(store_));
     store_ = std::move(other.store_);
     other.store_ = std::move(tmp);
@@ -646,12 +794,17 @@ public:
   std::size_t size() const noexcept { return size_; }
   bool empty() const noexcept { return size_ == 0; }
   std::size_t memory_usage() const noexcept {
-    return store_.bytes_in_use() + sizeof(*this) + code_.memory_usage();
+    return store_.bytes_in_use() + sizeof(*this) + code_.memory_usage() + index_.memory_usage();
   }
   art_options options() const noexcept {
-    static_assert(sizeof(art_options) == sizeof(std::size_t), "options with more members: keep them here");
-    return art_options{code_.sample_keys()};
+    static_assert(sizeof(art_options) == 2 * sizeof(std::size_t), "options with more members: keep them here");
+    return art_options{code_.sample_keys(), index_.enabled()};
   }
+  // The point index (art_options::point_index): whether it is answering lookups (false when it
+  // is off, or after an allocation for it failed: then the tree answers, and the index is built
+  // again by clear(), by emptying the map, by a copy or by compact()), and its table's bytes.
+  bool point_index_active() const noexcept { return index_.usable(); }
+  std::size_t point_index_bytes() const noexcept { return index_.memory_usage(); }
   // Whether the tree has learnt its key code (keys it makes shorter are then stored coded).
   bool keys_coded() const noexcept { return code_.get() != nullptr; }
   const Store& store() const noexcept { return store_; }
@@ -665,8 +818,20 @@ public:
   bool insert(std::string_view key, V value) { return upsert_learn(key, value, false); }
   bool insert_or_assign(std::string_view key, V value) { return upsert_learn(key, value, true); }
   bool erase(std::string_view key) {
+    if (index_.usable()) {
+      // The index says whether the key is held; its slot goes before the leaf (a shrinking
+      // rebuild of the index reads the other leaves, never this one).
+      typename Index::Key q;
+      index_.make_key(key, code_.get(), q);
+      const std::uint64_t id = index_.find_id(store_, code_.get(), q);
+      if (id == detail::point_index::npos) return false;
+      index_.remove(store_, code_.get(), q.h, id);
+    }
     const bool erased = erase_key(key);
-    if (erased && size_ == 0) forget_code();
+    if (erased && size_ == 0) {
+      forget_code();
+      index_.reset();
+    }
     return erased;
   }
   void clear() noexcept {
@@ -674,6 +839,7 @@ public:
     root_ = Ref{};
     size_ = 0;
     forget_code();
+    index_.reset();
   }
   // Rewrites the whole tree into fresh memory, densely (a deep copy swapped in): gives back what
   // erasures left scattered in the store. Strong guarantee; invalidates everything.
@@ -868,11 +1034,25 @@ private:
   Ref clone_leaf(const LeafTag* src) { return detail::art::clone_leaf<V, Store, Leaf>(store_, src); }
   void free_leaf(Ref r) noexcept { detail::art::free_leaf<V, Store, Leaf>(store_, r); }
 
-  // The key code: learnt once the tree holds options().code_sample_keys keys.
+  // The key code: learnt once the tree holds options().code_sample_keys keys. With the point
+  // index, a key already held is found (and assigned) without the tree, and a new leaf indexed.
   bool upsert_learn(std::string_view key, V& value, bool assign) {
-    const bool added = upsert(key, value, assign);
-    if (added && code_.due(size_)) learn_code();
-    return added;
+    bool inserted = false;
+    if (index_.usable()) {
+      typename Index::Key q;
+      index_.make_key(key, code_.get(), q);
+      if (const LeafTag* l = index_.find(store_, code_.get(), q)) {
+        if (assign) Leaf::value(const_cast<LeafTag*>(l)) = std::move(value);
+        return false;
+      }
+      Ref added{};
+      inserted = upsert(key, value, assign, &added);
+      if (added) index_.add(store_, code_.get(), q.h, Index::id_of(added));
+    } else {
+      inserted = upsert(key, value, assign);
+    }
+    if (inserted && code_.due(size_)) learn_code();
+    return inserted;
   }
   void learn_code() noexcept;
   void forget_code() noexcept { code_.forget(); }
@@ -904,7 +1084,12 @@ private:
   template <class Done>
   void find_leaves(std::span<const std::string_view> keys, Done&& done) noexcept(noexcept(done(0, nullptr)));
   bool erase_key(std::string_view key);
-  bool upsert(std::string_view key, V& value, bool assign);
+  bool upsert(std::string_view key, V& value, bool assign, Ref* added = nullptr);  // added: the new leaf
+  // The tree's own lookup (find_leaf asks the point index when there is one).
+  LeafTag* find_leaf_in_tree(std::string_view key) noexcept;
+  // Every leaf into the point index (after a copy, or once the leaves are coded); if that
+  // cannot allocate, the index is left broken (the tree answers).
+  void index_build() noexcept;
 
   Ref clone(const Tree& other);
   void destroy(Ref r) noexcept;
@@ -913,6 +1098,7 @@ private:
   std::size_t size_ = 0;
   Store store_{};
   detail::art::CodeSlot code_{default_code_sample_keys<Store>};
+  Index index_{false};
 };
 
 // ============================================================================================
@@ -921,6 +1107,16 @@ private:
 
 template <class V, class Store>
 auto Tree<V, Store>::find_leaf(std::string_view key) noexcept -> LeafTag* {
+  if (index_.usable()) {
+    typename Index::Key q;
+    index_.make_key(key, code_.get(), q);
+    return const_cast<LeafTag*>(index_.find(store_, code_.get(), q));
+  }
+  return find_leaf_in_tree(key);
+}
+
+template <class V, class Store>
+auto Tree<V, Store>::find_leaf_in_tree(std::string_view key) noexcept -> LeafTag* {
   detail::art::SearchKey search(key, code_.get());
   auto is = [&](LeafTag* l) -> LeafTag* { return search.found_in<Leaf>(l) ? l : nullptr; };
   Ref r = root_;
@@ -953,6 +1149,10 @@ auto Tree<V, Store>::find_leaf(std::string_view key) noexcept -> LeafTag* {
 template <class V, class Store>
 template <class Done>
 void Tree<V, Store>::find_leaves(std::span<const std::string_view> keys, Done&& done) noexcept(noexcept(done(0, nullptr))) {
+  if (index_.usable()) {
+    index_.find_many(store_, code_.get(), keys, done);
+    return;
+  }
   struct lane {
     Ref r;
     std::size_t depth;
@@ -1016,11 +1216,12 @@ void Tree<V, Store>::find_leaves(std::span<const std::string_view> keys, Done&& 
 }
 
 template <class V, class Store>
-bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign) {
+bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref* added) {
   Ref* slot = &root_;
   std::size_t depth = 0;
   if (!root_) {
     root_ = alloc_leaf(key, value);
+    if (added) *added = root_;
     ++size_;
     return true;
   }
@@ -1051,6 +1252,7 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign) {
           add_child_in_place(n.h, static_cast<std::uint8_t>(k[split]), l);
       }
       *slot = n.ref;
+      if (added) *added = fresh;
       ++size_;
       return true;
     }
@@ -1084,6 +1286,7 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign) {
         else
           add_child_in_place(n.h, static_cast<std::uint8_t>(key[depth + m]), fresh);
         *slot = n.ref;
+        if (added) *added = fresh;
         ++size_;
         return true;
       }
@@ -1103,7 +1306,9 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign) {
         h = n.h;
         *slot = n.ref;
       }
-      *detail::art::end_slot<Ref>(h) = guard.release();
+      const Ref fresh = guard.release();
+      *detail::art::end_slot<Ref>(h) = fresh;
+      if (added) *added = fresh;
       ++size_;
       return true;
     }
@@ -1116,7 +1321,8 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign) {
     }
     LeafGuard guard{this, alloc_leaf(key, value)};
     add_child(slot, b, guard.leaf);
-    guard.release();
+    const Ref fresh = guard.release();
+    if (added) *added = fresh;
     ++size_;
     return true;
   }
@@ -1383,6 +1589,7 @@ void Tree<V, Store>::learn_code() noexcept {
         coded.upsert(e.key, value, false);
       }
       swap(coded);  // `coded` now holds the old tree, freed here
+      index_build();  // the coded leaves are new ones (coded's index was never built)
     } catch (...) {
       code_.retry_at(size_ * 2);
     }
@@ -1686,6 +1893,39 @@ void Tree<V, Store>::check_invariants() const {
   }
   if (leaves != size_)
     fail("size " + std::to_string(size_) + " but " + std::to_string(leaves) + " leaves");
+  if (index_.usable()) {
+    // Every leaf is found through the index by its key, and the index holds only leaves the tree
+    // reaches by their keys.
+    Tree& self = const_cast<Tree&>(*this);
+    for (auto it = begin(); it != end(); ++it)
+      if (self.find_leaf((*it).key) != it.at_.leaf()) fail("a leaf the point index does not find by its key");
+    const std::size_t ids = index_.for_each_leaf(store_, [&](const LeafTag* l) {
+      std::string buf;
+      if (self.find_leaf_in_tree(key_of(l, buf)) != l) fail("the point index holds a leaf the tree does not");
+    });
+    if (ids != size_ || index_.size() != size_)
+      fail("point index of " + std::to_string(ids) + " ids, size " + std::to_string(index_.size()) +
+           ", tree size " + std::to_string(size_));
+  }
+}
+
+template <class V, class Store>
+void Tree<V, Store>::index_build() noexcept {
+  index_.build(store_, code_.get(), size_, [this](auto&& emit) {
+    if (!root_) return;
+    std::vector<Ref> stack{root_};
+    while (!stack.empty()) {
+      const Ref r = stack.back();
+      stack.pop_back();
+      if (r.is_leaf()) {
+        emit(r);
+        continue;
+      }
+      const NodeHeader* h = node(r);
+      if (const Ref e = detail::art::end_leaf<Ref>(h)) stack.push_back(e);
+      detail::art::for_each_child<Ref>(h, [&](std::uint8_t, Ref c) { stack.push_back(c); });
+    }
+  });
 }
 
 }  // namespace detail::art
