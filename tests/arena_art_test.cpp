@@ -3,6 +3,7 @@
 // 32-bit references, chunk carving and reuse, large blocks, memory given back, compact(), and the
 // whole contract again through the shared differential harness.
 #include <memkv/arena_art.hpp>
+#include <memkv/fast_art.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "differential.hpp"
+#include "point_index_checks.hpp"
 
 namespace {
 using Arena = memkv::ArenaArt<>;
@@ -243,4 +245,77 @@ TEST_CASE("ArenaArt differential: std::string values", "[arena_art][differential
   o.seed = memkv_test::base_seed() + 3000;
   o.ops = std::max<std::size_t>(1000, memkv_test::test_ops() / 2);
   differential<StrArena>("ArenaArt<string>", o, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The point index (art_options::point_index; detail/point_index.hpp, shared with HotArt)
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE("ArenaArt and FastArt differential: the point index, raw and coded keys", "[arena_art][differential][point_index]") {
+  memkv_test::DiffOptions o;
+  o.seed = memkv_test::base_seed() + 9900;
+  o.ops = std::max<std::size_t>(1, memkv_test::test_ops() / 3);
+  auto small_maps = [&o](std::uint64_t seed_plus) {  // maps of <= 300 keys that empty often
+    o.seed += seed_plus;
+    o.max_size = 300;
+    o.invariant_every = 500;
+    o.copy_every = 20000;
+  };
+  memkv_test::DiffStats st;
+  SECTION("ArenaArt, keys coded from 4096 on (32-bit slots)") {
+    INFO("seed " << o.seed << ", " << o.ops << " ops");
+    Arena m(memkv::art_options{4096, true});
+    REQUIRE_NOTHROW(st = memkv_test::run_differential(m, o));
+    CHECK(m.point_index_active());
+    CHECK(st.find_batches > 0);
+  }
+  SECTION("FastArt, keys coded from 16 on, small maps that empty often (64-bit slots)") {
+    small_maps(1);
+    INFO("seed " << o.seed << ", " << o.ops << " ops");
+    memkv::FastArt<> m(memkv::art_options{16, true});
+    REQUIRE_NOTHROW(st = memkv_test::run_differential(m, o));
+    CHECK(st.times_empty > 0);
+    CHECK(m.point_index_active());
+  }
+  SECTION("ArenaArt<string>, raw keys, small maps that empty often") {
+    small_maps(2);
+    INFO("seed " << o.seed << ", " << o.ops << " ops");
+    StrArena m(memkv::art_options{0, true});
+    REQUIRE_NOTHROW(st = memkv_test::run_differential(m, o));
+    CHECK(st.times_empty > 0);
+  }
+}
+
+TEMPLATE_TEST_CASE("ArenaArt: the point index answers like the tree, is counted, grows, shrinks and is freed",
+                   "[arena_art][point_index]", Arena, memkv::FastArt<>) {
+  memkv_test::check_point_index_life<TestType, memkv::art_options>();
+}
+
+TEMPLATE_TEST_CASE("ArenaArt: a point index that cannot allocate is dropped; the tree answers; clear() brings it back",
+                   "[arena_art][point_index][exceptions]", Arena, memkv::FastArt<>) {
+  memkv_test::check_point_index_failure<TestType, memkv::art_options>();
+}
+
+TEST_CASE("ArenaArt: compact(), moves and swaps keep the point index", "[arena_art][point_index]") {
+  Arena m(memkv::art_options{64, true});
+  std::vector<std::string> keys;
+  for (int i = 0; i < 5000; ++i) keys.push_back("https://h/" + std::to_string(i * 131 % 5000));
+  for (std::size_t i = 0; i < keys.size(); ++i) REQUIRE(m.insert(keys[i], i));
+  for (std::size_t i = 0; i < keys.size(); i += 3) REQUIRE(m.erase(keys[i]));
+  m.compact();  // every leaf moves: the index is built again over the new ones
+  CHECK(m.point_index_active());
+  CHECK(m.options().point_index);
+  REQUIRE_NOTHROW(m.check_invariants());
+  Arena moved(std::move(m));
+  CHECK(moved.point_index_active());
+  Arena other;  // no index
+  swap(moved, other);
+  CHECK_FALSE(moved.point_index_active());
+  CHECK(other.point_index_active());
+  REQUIRE_NOTHROW(other.check_invariants());
+  for (std::size_t i = 0; i < keys.size(); ++i) CHECK(other.get(keys[i]) == (i % 3 == 0 ? std::nullopt : std::optional<std::uint64_t>(i)));
+  Arena assigned;
+  assigned = other;  // copy assignment: the options and a fresh index come along
+  CHECK(assigned.point_index_active());
+  REQUIRE_NOTHROW(assigned.check_invariants());
 }
