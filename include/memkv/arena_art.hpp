@@ -39,6 +39,11 @@
 //
 // Batches: get_many(keys, out) as FastArt's (memkv/fast_art.hpp, "Complexity").
 //
+// Point index: memkv::ArenaArt<V> m(memkv::art_options{4096, true}) keeps a hash index of the
+// leaves beside the tree, in 32-bit slots (see "Point index" in memkv/fast_art.hpp). On npm-urls
+// (2026-12-03 11:49 UTC, medians of 3): 12.2 -> 17.2 B/key, lookups 1.83x -> 4.97x std::map,
+// inserts 2.25x -> 1.19x.
+//
 // Guarantees: as FastArt (strong guarantee for insert; iterators invalidated by every
 // modification; find() pointers stable until the key is erased, the map cleared, assigned or
 // compacted: chunks never move).

@@ -120,7 +120,7 @@
 //     assigned without the trie), then add the new leaf; erase asks it first (an absent key
 //     costs no descent). Iteration, lower_bound, prefix and range use the trie only.
 //   - Cost: a rebuild from the leaves when the table passes 0.9 (to 0.7: over a map's growth
-//     about 3.5 keys rebuilt per key inserted), falls below 1/8, when an arena address outgrows
+//     3.5-4.5 keys rebuilt per key inserted), falls below 1/8, when an arena address outgrows
 //     the slot (once per doubling of the arena), once the key code is learnt, and in a copy. A
 //     rebuild reads each leaf and decodes its key (npm-urls: ~230 ns a key, against ~110 for
 //     hashing the coded form, which would put coding the key before the bucket's miss on every
