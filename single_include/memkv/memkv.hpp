@@ -3462,6 +3462,7 @@ public:
       index_.remove(store_, code_.get(), q.h, id);
     }
     const bool erased = erase_key(key);
+    assert(erased || !index_.usable());  // a key the index found is in the tree
     if (erased && size_ == 0) {
       forget_code();
       index_.reset();
