@@ -115,6 +115,23 @@ std::vector<std::string> queries_for(const Ref& m, std::uint64_t seed) {
   return q;
 }
 
+// The options of check_all's check_static_against: the harness's defaults in Release. Under a
+// sanitizer (Debug, 10-20x slower), where check_static_against took 70-80% of the larger
+// FrozenLayer tests' time, it samples: 2,000 keys with their neighbours instead of 20,000, as
+// many random probes as the layer has keys (100 to 400, instead of 2,000), a prefix and a range
+// scan per 4 keys (40 to 100 of each, instead of 500; the first 20 of each still unbounded).
+// Every kind of check (iteration, lookups, neighbours, lower_bound, get_many/rank_many, prefix
+// and range scans) still runs on every layer.
+memkv_test::StaticCheckOptions static_check_options(std::size_t keys) {
+  memkv_test::StaticCheckOptions o;
+  if (memkv_test::kSanitized) {
+    o.max_keys = 2000;
+    o.random_probes = std::clamp<std::size_t>(keys, 100, 400);
+    o.scans = std::clamp<std::size_t>(keys / 4, 40, 100);
+  }
+  return o;
+}
+
 // Checks everything a FrozenLayer answers against m, including nth/rank and get_many.
 void check_all(const FrozenLayer& fl, const Ref& m) {
   REQUIRE_NOTHROW(fl.check_invariants());
@@ -122,7 +139,7 @@ void check_all(const FrozenLayer& fl, const Ref& m) {
     const std::vector<std::string> q = queries_for(m, m.size());
     check_get_many(fl, std::vector<std::string_view>(q.begin(), q.end()));
   }
-  REQUIRE_NOTHROW(memkv_test::check_static_against(fl, m));
+  REQUIRE_NOTHROW(memkv_test::check_static_against(fl, m, static_check_options(m.size())));
   const std::size_t step = m.size() > 3000 ? m.size() / 1500 : 1;
   std::uint64_t i = 0;
   for (auto mit = m.begin(); mit != m.end(); ++mit, ++i) {
@@ -264,7 +281,12 @@ TEST_CASE("FrozenLayer: differential against std::map (nasty keys)", "[frozen_la
   for (std::size_t s = 0; s < seeds; ++s) {
     const std::uint64_t seed = memkv_test::base_seed() + s;
     INFO("seed " << seed);
-    for (std::size_t n : {1u, 2u, 17u, 300u, 5000u, 40000u}) {
+    // Under a sanitizer the largest layer has 10,000 keys instead of 40,000: the same options
+    // (n % 2, n % 3), and its 64 Ki-cell registry still fills up and evicts (seed 1: some 119,000
+    // states go into it; 487,000 with 40,000 keys).
+    const std::size_t largest = memkv_test::kSanitized ? 10000 : 40000;
+    for (std::size_t n : {std::size_t{1}, std::size_t{2}, std::size_t{17}, std::size_t{300},
+                          std::size_t{5000}, largest}) {
       Ref m = memkv_test::nasty_map(seed, n);
       // small registries and samples too: eviction and flat codes must stay exact
       memkv::frozen_layer_options o;
@@ -405,7 +427,9 @@ TEST_CASE("FrozenLayer: states of every width, searched for every byte", "[froze
 }
 
 TEST_CASE("FrozenLayer: files, bytes, copies and moves", "[frozen_layer]") {
-  Ref m = memkv_test::nasty_map(5, 4000);
+  // Five handles on one image (opened with either check, moved copy, view, built to a file) are
+  // each checked in full: under a sanitizer an image of 1,500 keys instead of 4,000.
+  Ref m = memkv_test::nasty_map(5, memkv_test::kSanitized ? 1500 : 4000);
   FrozenLayer fl = build_from(m);
   const auto p = temp_path("save.fst");
   fl.save(p);
@@ -505,12 +529,41 @@ TEST_CASE("FrozenLayer: truncated, extended and bit-flipped images", "[frozen_la
   }
   // Without the checksum: a flip in the payload either throws format_error (at load or at use)
   // or yields a map that still answers without crashing; get_many then answers as get does.
+  // Every image that loads is queried in full (iteration, every key, get_many and rank_many of
+  // some 800 queries), so the flips cost about 12 ms each under a sanitizer (Debug, 10-20x
+  // slower). Release: 3,000 flips of a random bit at a random byte from offset 48 on. Sanitized:
+  // one flip in every byte of the FST header (offsets 48..223: region sizes, root, longest key,
+  // value base, value mode and width, reserved bytes, code lengths), the bit moving on by one from
+  // byte to byte so that each 8-byte field sees all eight; then one random bit at a random byte of
+  // each of 600 equal slices of the rest (FST region, its padding, value column), so that every
+  // part of the body is hit, ~10 bytes apart, not 3,000 times at random.
   const std::vector<std::string> bad_query_keys = queries_for(m, 5);
   const std::vector<std::string_view> bad_queries(bad_query_keys.begin(), bad_query_keys.end());
-  for (int i = 0; i < 3000; ++i) {
+  constexpr std::size_t kRegion = memkv::detail::fst::region_offset;  // 224: the headers' end
+  constexpr std::size_t kSlices = 600;
+  REQUIRE(img.size() >= kRegion + kSlices);  // no slice is empty
+  std::vector<std::pair<std::size_t, unsigned>> flips;  // (byte, bit)
+  if (memkv_test::kSanitized) {
+    for (std::size_t at = 48; at < kRegion; ++at) {
+      flips.emplace_back(at, static_cast<unsigned>(at % 8));
+    }
+    const std::size_t body = img.size() - kRegion;
+    for (std::size_t s = 0; s < kSlices; ++s) {
+      const std::size_t lo = kRegion + body * s / kSlices, hi = kRegion + body * (s + 1) / kSlices;
+      const std::size_t at = lo + rng() % (hi - lo);
+      flips.emplace_back(at, static_cast<unsigned>(rng() % 8));
+    }
+  } else {
+    for (int i = 0; i < 3000; ++i) {
+      const std::size_t at = 48 + rng() % (img.size() - 48);
+      flips.emplace_back(at, static_cast<unsigned>(rng() % 8));
+    }
+  }
+  std::size_t answered = 0, rejected = 0;
+  for (const auto& [at, bit] : flips) {
+    INFO("bit " << bit << " of byte " << at << " flipped");
     std::vector<std::byte> bad = img;
-    const std::size_t at = 48 + rng() % (bad.size() - 48);
-    bad[at] ^= std::byte{static_cast<unsigned char>(1u << (rng() % 8))};
+    bad[at] ^= std::byte{static_cast<unsigned char>(1u << bit)};
     try {
       FrozenLayer f = FrozenLayer::from_bytes(bad, memkv::image_check::structure);
       std::size_t n = 0;
@@ -519,9 +572,14 @@ TEST_CASE("FrozenLayer: truncated, extended and bit-flipped images", "[frozen_la
       check_get_many(f, bad_queries);
       (void)f.lower_bound("\x7f");
       (void)n;
+      ++answered;
     } catch (const memkv::format_error&) {
+      ++rejected;
     }
   }
+  // Both outcomes were exercised: damaged images that were queried in full, and rejected ones.
+  CHECK(answered > 0);
+  CHECK(rejected > 0);
 }
 
 TEST_CASE("FrozenLayer: error messages name the offset and the path", "[frozen_layer]") {
