@@ -252,38 +252,7 @@ TEST_CASE("ArenaArt differential: std::string values", "[arena_art][differential
 // ---------------------------------------------------------------------------------------------
 
 TEST_CASE("ArenaArt and FastArt differential: the point index, raw and coded keys", "[arena_art][differential][point_index]") {
-  memkv_test::DiffOptions o;
-  o.seed = memkv_test::base_seed() + 9900;
-  o.ops = std::max<std::size_t>(1, memkv_test::test_ops() / 3);
-  auto small_maps = [&o](std::uint64_t seed_plus) {  // maps of <= 300 keys that empty often
-    o.seed += seed_plus;
-    o.max_size = 300;
-    o.invariant_every = 500;
-    o.copy_every = 20000;
-  };
-  memkv_test::DiffStats st;
-  SECTION("ArenaArt, keys coded from 4096 on (32-bit slots)") {
-    INFO("seed " << o.seed << ", " << o.ops << " ops");
-    Arena m(memkv::art_options{4096, true});
-    REQUIRE_NOTHROW(st = memkv_test::run_differential(m, o));
-    CHECK(m.point_index_active());
-    CHECK(st.find_batches > 0);
-  }
-  SECTION("FastArt, keys coded from 16 on, small maps that empty often (64-bit slots)") {
-    small_maps(1);
-    INFO("seed " << o.seed << ", " << o.ops << " ops");
-    memkv::FastArt<> m(memkv::art_options{16, true});
-    REQUIRE_NOTHROW(st = memkv_test::run_differential(m, o));
-    CHECK(st.times_empty > 0);
-    CHECK(m.point_index_active());
-  }
-  SECTION("ArenaArt<string>, raw keys, small maps that empty often") {
-    small_maps(2);
-    INFO("seed " << o.seed << ", " << o.ops << " ops");
-    StrArena m(memkv::art_options{0, true});
-    REQUIRE_NOTHROW(st = memkv_test::run_differential(m, o));
-    CHECK(st.times_empty > 0);
-  }
+  memkv_test::point_index_differentials<Arena, memkv::FastArt<>, StrArena, memkv::art_options>(9900);
 }
 
 TEMPLATE_TEST_CASE("ArenaArt: the point index answers like the tree, is counted, grows, shrinks and is freed",

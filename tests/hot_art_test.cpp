@@ -1174,38 +1174,7 @@ TEST_CASE("HotArt differential: coded keys, a code learnt from 16 keys, maps tha
 // ---------------------------------------------------------------------------------------------
 
 TEST_CASE("HotArt differential: the point index, raw and coded keys", "[hot_art][differential][point_index]") {
-  auto o = default_options();
-  o.seed += 9800;
-  o.ops = std::max<std::size_t>(1, o.ops / 3);
-  auto small_maps = [&o](std::uint64_t seed_plus) {  // maps of <= 300 keys that empty often
-    o.seed += seed_plus;
-    o.max_size = 300;
-    o.invariant_every = 500;
-    o.copy_every = 20000;
-  };
-  memkv_test::DiffStats st;
-  SECTION("ArenaHotArt, keys coded from 4096 on (32-bit slots)") {
-    INFO("seed " << o.seed << ", " << o.ops << " ops");
-    ArenaHot m(memkv::hot_options{4096, true});
-    REQUIRE_NOTHROW(st = memkv_test::run_differential(m, o));
-    CHECK(m.point_index_active());
-    CHECK(st.find_batches > 0);
-  }
-  SECTION("HotArt, keys coded from 16 on, small maps that empty often (64-bit slots)") {
-    small_maps(1);
-    INFO("seed " << o.seed << ", " << o.ops << " ops");
-    Hot m(memkv::hot_options{16, true});
-    REQUIRE_NOTHROW(st = memkv_test::run_differential(m, o));
-    CHECK(st.times_empty > 0);
-    CHECK(m.point_index_active());
-  }
-  SECTION("ArenaHotArt<string>, raw keys, small maps that empty often") {
-    small_maps(2);
-    INFO("seed " << o.seed << ", " << o.ops << " ops");
-    StrArenaHot m(memkv::hot_options{0, true});
-    REQUIRE_NOTHROW(st = memkv_test::run_differential(m, o));
-    CHECK(st.times_empty > 0);
-  }
+  memkv_test::point_index_differentials<ArenaHot, Hot, StrArenaHot, memkv::hot_options>(9800);
 }
 
 TEMPLATE_TEST_CASE("HotArt: the point index answers like the trie, is counted, grows, shrinks and is freed",

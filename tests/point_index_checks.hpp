@@ -5,13 +5,56 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include <memkv/detail/point_index.hpp>
 
+#include "differential.hpp"
+
 namespace memkv_test {
+
+// Differential runs against std::map with the index on, in three sections: Arena (an arena map,
+// 32-bit slots) with keys coded from 4096 on; Pointer (64-bit slots) with a code learnt at 16
+// keys in small maps that empty often; Str (std::string values) with raw keys, small maps.
+template <class Arena, class Pointer, class Str, class Options>
+void point_index_differentials(std::uint64_t seed_offset) {
+  DiffOptions o;
+  o.seed = base_seed() + seed_offset;
+  o.ops = std::max<std::size_t>(1, test_ops() / 3);
+  auto small_maps = [&o](std::uint64_t seed_plus) {  // maps of <= 300 keys that empty often
+    o.seed += seed_plus;
+    o.max_size = 300;
+    o.invariant_every = 500;
+    o.copy_every = 20000;
+  };
+  DiffStats st;
+  SECTION("an arena map, keys coded from 4096 on (32-bit slots)") {
+    INFO("seed " << o.seed << ", " << o.ops << " ops");
+    Arena m(Options{4096, true});
+    REQUIRE_NOTHROW(st = run_differential(m, o));
+    CHECK(m.point_index_active());
+    CHECK(st.find_batches > 0);
+  }
+  SECTION("a pointer map, keys coded from 16 on, small maps that empty often (64-bit slots)") {
+    small_maps(1);
+    INFO("seed " << o.seed << ", " << o.ops << " ops");
+    Pointer m(Options{16, true});
+    REQUIRE_NOTHROW(st = run_differential(m, o));
+    CHECK(st.times_empty > 0);
+    CHECK(m.point_index_active());
+  }
+  SECTION("std::string values, raw keys, small maps that empty often") {
+    small_maps(2);
+    INFO("seed " << o.seed << ", " << o.ops << " ops");
+    Str m(Options{0, true});
+    REQUIRE_NOTHROW(st = run_differential(m, o));
+    CHECK(st.times_empty > 0);
+  }
+}
 
 // The index answers like the tree, is counted in memory_usage(), grows, shrinks and is freed;
 // copies and clear() build it again. Nasty keys: empty, NUL, 0xff, 1000 bytes (coded over 160),
