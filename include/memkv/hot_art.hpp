@@ -640,40 +640,22 @@ private:
   // Every leaf of the trie into the index (after a copy, or once the leaves are coded); if that
   // cannot allocate, the index is left broken (the trie answers).
   void index_build() noexcept {
-    index_.build(store_, code_.get(), size_, [this](auto&& emit) {
-      if (!root_) return;
-      std::vector<Ref> stack{root_};
-      while (!stack.empty()) {
-        const Ref r = stack.back();
-        stack.pop_back();
-        if (r.is_leaf()) {
-          emit(r);
-          continue;
-        }
-        const NodeHeader* h = store_.node(r);
-        const Ref* c = detail::hot::children<Ref>(h);
-        stack.insert(stack.end(), c, c + h->count);
-      }
+    index_.build(store_, code_.get(), size_, root_, [this](Ref r, auto&& push) {
+      const NodeHeader* h = store_.node(r);
+      const Ref* c = detail::hot::children<Ref>(h);
+      for (unsigned j = 0; j < h->count; ++j) push(c[j]);
     });
   }
 
   // The key code: learnt once the map holds options().code_sample_keys keys. With the index, a
   // key already held is found (and assigned) without the trie, and a new leaf is indexed.
   bool upsert_learn(std::string_view key, V& value, bool assign) {
-    Ref added{};
-    bool inserted = false;
-    if (index_.usable()) {
-      typename Index::Key q;
-      index_.make_key(key, code_.get(), q);
-      if (const LeafTag* l = index_.find(store_, code_.get(), q)) {
-        if (assign) Leaf::value(const_cast<LeafTag*>(l)) = std::move(value);
-        return false;
-      }
-      inserted = upsert(key, value, assign, added);
-      if (added) index_.add(store_, code_.get(), q.h, Index::id_of(added));
-    } else {
-      inserted = upsert(key, value, assign, added);
-    }
+    Ref added{};  // the new leaf (the index's upsert takes its own)
+    const bool inserted =
+        index_.usable()
+            ? index_.upsert(store_, code_.get(), key, value, assign,
+                            [&](Ref& leaf) { return upsert(key, value, assign, leaf); })
+            : upsert(key, value, assign, added);
     if (inserted && code_.due(size_)) learn_code();
     return inserted;
   }
@@ -1192,16 +1174,8 @@ void BasicHotArt<V, Store>::check_invariants() const {
     ++leaves;
   }
   if (leaves != size_) fail("size " + std::to_string(size_) + " but " + std::to_string(leaves) + " leaves");
-  if (index_.usable()) {
-    std::size_t ids = index_.for_each_leaf(store_, [&](const LeafTag* l) {
-      std::string buf;
-      if (find_leaf_in_trie(detail::art::leaf_key<Leaf>(l, code_.get(), buf)) != l)
-        fail("the point index holds a leaf the trie does not");
-    });
-    if (ids != size_ || index_.size() != size_)
-      fail("point index of " + std::to_string(ids) + " ids, size " + std::to_string(index_.size()) +
-           ", map size " + std::to_string(size_));
-  }
+  if (index_.usable())
+    index_.check(store_, code_.get(), size_, [this](std::string_view k) { return find_leaf_in_trie(k); });
 }
 
 // HotArt<V, Alloc>: see the comment at the top of this file. Every node and leaf is a block from

@@ -3202,20 +3202,60 @@ public:
     const std::uint64_t id = find_id(store, code, q);
     return id == point_index::npos ? nullptr : leaf_of(store, id);
   }
-  // A new leaf, whose key (absent before) hashes to h; a leaf leaving the tree (the other leaves
-  // must be readable: a shrinking rebuild reads them).
-  void add(const Store& store, const key_code* code, std::uint64_t h, std::uint64_t id) noexcept {
-    index_.add(h, id, Source{&store, code});
-  }
+  // A leaf leaving the tree (the other leaves must be readable: a shrinking rebuild reads them).
   void remove(const Store& store, const key_code* code, std::uint64_t h, std::uint64_t id) noexcept {
     index_.remove(h, id, Source{&store, code});
   }
-  // Every leaf of the tree (after a copy, or once the leaves are coded): for_each(emit) calls
-  // emit(Ref) for each of the tree's n leaves. If that cannot allocate, the index is left broken.
-  template <class ForEach>
-  void build(const Store& store, const key_code* code, std::size_t n, ForEach&& for_each) noexcept {
+  // insert/insert_or_assign of a tree with a usable index: a key held is found (and, with
+  // assign, assigned) here; otherwise tree_upsert(Ref& added) inserts it into the tree, setting
+  // added to the new leaf, which is then indexed. Returns whether the key was inserted.
+  template <class V, class TreeUpsert>
+  bool upsert(const Store& store, const key_code* code, std::string_view key, V& value, bool assign,
+              TreeUpsert&& tree_upsert) {
+    Key q;
+    make_key(key, code, q);
+    if (const LeafTag* l = find(store, code, q)) {
+      if (assign) Layout::value(const_cast<LeafTag*>(l)) = std::move(value);
+      return false;
+    }
+    Ref added{};
+    const bool inserted = tree_upsert(added);
+    if (added) index_.add(q.h, id_of(added), Source{&store, code});
+    return inserted;
+  }
+  // Every leaf below root, n of them (after a copy, or once the leaves are coded):
+  // children(r, push) calls push(c) for each child of inner node r. If that cannot allocate, the
+  // index is left broken.
+  template <class Children>
+  void build(const Store& store, const key_code* code, std::size_t n, Ref root, Children&& children) noexcept {
     if (!index_.enabled()) return;
-    index_.build(n, Source{&store, code}, [&](auto&& emit) { for_each([&](Ref r) { emit(id_of(r)); }); });
+    index_.build(n, Source{&store, code}, [&](auto&& emit) {
+      if (!root) return;
+      std::vector<Ref> stack{root};
+      while (!stack.empty()) {
+        const Ref r = stack.back();
+        stack.pop_back();
+        if (r.is_leaf())
+          emit(id_of(r));
+        else
+          children(r, [&stack](Ref c) { stack.push_back(c); });
+      }
+    });
+  }
+  // check_invariants, when usable: the index holds exactly n ids, each a leaf that in_tree(key)
+  // (the tree's own lookup) reaches by its key. (That every leaf of the tree is found through
+  // the index, the tree checks as it walks its leaves.) Throws memkv::error.
+  template <class InTree>
+  void check(const Store& store, const key_code* code, std::size_t n, InTree&& in_tree) const {
+    const std::size_t ids = index_.for_each_id([&](std::uint64_t id) {
+      const LeafTag* l = leaf_of(store, id);
+      std::string buf;
+      if (in_tree(leaf_key<Layout>(l, code, buf)) != l)
+        detail::throw_error("point index invariant: it holds a leaf the tree does not reach by its key");
+    });
+    if (ids != n || index_.size() != n)
+      detail::throw_error("point index invariant: " + std::to_string(ids) + " ids, size " +
+                          std::to_string(index_.size()) + ", tree size " + std::to_string(n));
   }
   // find() of each key, in three steps kLag keys apart so that the misses of different keys
   // overlap: key t is hashed (its bucket prefetched) and coded, its bucket's first candidate leaf
@@ -3235,12 +3275,6 @@ public:
       if (t >= 2 * kLag && t - 2 * kLag < n) done(t - 2 * kLag, find(store, code, q[(t - 2 * kLag) % kRing]));
     }
   }
-  // check_invariants: f(leaf) for each leaf the index holds; returns their count.
-  template <class F>
-  std::size_t for_each_leaf(const Store& store, F&& f) const {
-    return index_.for_each_id([&](std::uint64_t id) { f(leaf_of(store, id)); });
-  }
-
   static std::uint64_t id_of(Ref r) noexcept {
     if constexpr (requires { r.address(); }) return r.address();
     else return r.raw() >> 1;
@@ -3672,20 +3706,11 @@ private:
   // The key code: learnt once the tree holds options().code_sample_keys keys. With the point
   // index, a key already held is found (and assigned) without the tree, and a new leaf indexed.
   bool upsert_learn(std::string_view key, V& value, bool assign) {
-    bool inserted = false;
-    if (index_.usable()) {
-      typename Index::Key q;
-      index_.make_key(key, code_.get(), q);
-      if (const LeafTag* l = index_.find(store_, code_.get(), q)) {
-        if (assign) Leaf::value(const_cast<LeafTag*>(l)) = std::move(value);
-        return false;
-      }
-      Ref added{};
-      inserted = upsert(key, value, assign, &added);
-      if (added) index_.add(store_, code_.get(), q.h, Index::id_of(added));
-    } else {
-      inserted = upsert(key, value, assign);
-    }
+    const bool inserted =
+        index_.usable()
+            ? index_.upsert(store_, code_.get(), key, value, assign,
+                            [&](Ref& added) { return upsert(key, value, assign, &added); })
+            : upsert(key, value, assign);
     if (inserted && code_.due(size_)) learn_code();
     return inserted;
   }
@@ -4529,37 +4554,19 @@ void Tree<V, Store>::check_invariants() const {
   if (leaves != size_)
     fail("size " + std::to_string(size_) + " but " + std::to_string(leaves) + " leaves");
   if (index_.usable()) {
-    // Every leaf is found through the index by its key, and the index holds only leaves the tree
-    // reaches by their keys.
     Tree& self = const_cast<Tree&>(*this);
     for (auto it = begin(); it != end(); ++it)
       if (self.find_leaf((*it).key) != it.at_.leaf()) fail("a leaf the point index does not find by its key");
-    const std::size_t ids = index_.for_each_leaf(store_, [&](const LeafTag* l) {
-      std::string buf;
-      if (self.find_leaf_in_tree(key_of(l, buf)) != l) fail("the point index holds a leaf the tree does not");
-    });
-    if (ids != size_ || index_.size() != size_)
-      fail("point index of " + std::to_string(ids) + " ids, size " + std::to_string(index_.size()) +
-           ", tree size " + std::to_string(size_));
+    index_.check(store_, code_.get(), size_, [&](std::string_view k) { return self.find_leaf_in_tree(k); });
   }
 }
 
 template <class V, class Store>
 void Tree<V, Store>::index_build() noexcept {
-  index_.build(store_, code_.get(), size_, [this](auto&& emit) {
-    if (!root_) return;
-    std::vector<Ref> stack{root_};
-    while (!stack.empty()) {
-      const Ref r = stack.back();
-      stack.pop_back();
-      if (r.is_leaf()) {
-        emit(r);
-        continue;
-      }
-      const NodeHeader* h = node(r);
-      if (const Ref e = detail::art::end_leaf<Ref>(h)) stack.push_back(e);
-      detail::art::for_each_child<Ref>(h, [&](std::uint8_t, Ref c) { stack.push_back(c); });
-    }
+  index_.build(store_, code_.get(), size_, root_, [this](Ref r, auto&& push) {
+    const NodeHeader* h = node(r);
+    if (const Ref e = detail::art::end_leaf<Ref>(h)) push(e);
+    detail::art::for_each_child<Ref>(h, [&](std::uint8_t, Ref c) { push(c); });
   });
 }
 
@@ -9169,40 +9176,22 @@ private:
   // Every leaf of the trie into the index (after a copy, or once the leaves are coded); if that
   // cannot allocate, the index is left broken (the trie answers).
   void index_build() noexcept {
-    index_.build(store_, code_.get(), size_, [this](auto&& emit) {
-      if (!root_) return;
-      std::vector<Ref> stack{root_};
-      while (!stack.empty()) {
-        const Ref r = stack.back();
-        stack.pop_back();
-        if (r.is_leaf()) {
-          emit(r);
-          continue;
-        }
-        const NodeHeader* h = store_.node(r);
-        const Ref* c = detail::hot::children<Ref>(h);
-        stack.insert(stack.end(), c, c + h->count);
-      }
+    index_.build(store_, code_.get(), size_, root_, [this](Ref r, auto&& push) {
+      const NodeHeader* h = store_.node(r);
+      const Ref* c = detail::hot::children<Ref>(h);
+      for (unsigned j = 0; j < h->count; ++j) push(c[j]);
     });
   }
 
   // The key code: learnt once the map holds options().code_sample_keys keys. With the index, a
   // key already held is found (and assigned) without the trie, and a new leaf is indexed.
   bool upsert_learn(std::string_view key, V& value, bool assign) {
-    Ref added{};
-    bool inserted = false;
-    if (index_.usable()) {
-      typename Index::Key q;
-      index_.make_key(key, code_.get(), q);
-      if (const LeafTag* l = index_.find(store_, code_.get(), q)) {
-        if (assign) Leaf::value(const_cast<LeafTag*>(l)) = std::move(value);
-        return false;
-      }
-      inserted = upsert(key, value, assign, added);
-      if (added) index_.add(store_, code_.get(), q.h, Index::id_of(added));
-    } else {
-      inserted = upsert(key, value, assign, added);
-    }
+    Ref added{};  // the new leaf (the index's upsert takes its own)
+    const bool inserted =
+        index_.usable()
+            ? index_.upsert(store_, code_.get(), key, value, assign,
+                            [&](Ref& leaf) { return upsert(key, value, assign, leaf); })
+            : upsert(key, value, assign, added);
     if (inserted && code_.due(size_)) learn_code();
     return inserted;
   }
@@ -9721,16 +9710,8 @@ void BasicHotArt<V, Store>::check_invariants() const {
     ++leaves;
   }
   if (leaves != size_) fail("size " + std::to_string(size_) + " but " + std::to_string(leaves) + " leaves");
-  if (index_.usable()) {
-    std::size_t ids = index_.for_each_leaf(store_, [&](const LeafTag* l) {
-      std::string buf;
-      if (find_leaf_in_trie(detail::art::leaf_key<Leaf>(l, code_.get(), buf)) != l)
-        fail("the point index holds a leaf the trie does not");
-    });
-    if (ids != size_ || index_.size() != size_)
-      fail("point index of " + std::to_string(ids) + " ids, size " + std::to_string(index_.size()) +
-           ", map size " + std::to_string(size_));
-  }
+  if (index_.usable())
+    index_.check(store_, code_.get(), size_, [this](std::string_view k) { return find_leaf_in_trie(k); });
 }
 
 // HotArt<V, Alloc>: see the comment at the top of this file. Every node and leaf is a block from
