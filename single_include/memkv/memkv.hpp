@@ -122,7 +122,7 @@ inline void set_huge_pages(bool on, std::size_t threshold_bytes = std::size_t{16
   detail::g_huge_page_threshold.store(threshold_bytes, std::memory_order_relaxed);
 }
 // Bytes that memkv maps itself, outside malloc, in this process: its allocators' huge-page
-// regions and HotArt's point-index tables (memkv/detail/point_index.hpp).
+// regions and the trees' point-index tables (memkv/detail/point_index.hpp).
 inline std::size_t huge_page_bytes_mapped() noexcept {
   return detail::g_huge_page_bytes.load(std::memory_order_relaxed);
 }
@@ -1458,7 +1458,7 @@ inline std::optional<std::string> prefix_successor(std::string_view p) {
 }
 
 // A fast 64-bit hash of a byte string (8 bytes a step, multiply-xorshift mixing). In-memory use
-// only (HybridStore's filters, HotArt's point index): nothing stores it, so it may change.
+// only (HybridStore's filters, the trees' point index): nothing stores it, so it may change.
 inline std::uint64_t hash_key(std::string_view key) noexcept {
   constexpr std::uint64_t m = 0x9fb21c651e98df25ULL;
   const char* p = key.data();
@@ -2268,7 +2268,8 @@ private:
 // ---- begin memkv/detail/point_index.hpp ----
 // memkv/detail/point_index.hpp - a hash index from keys to a tree's leaves, so that a point
 // lookup reads one bucket and one leaf instead of descending the tree (HotArt and ArenaHotArt
-// with hot_options::point_index; see "Point index" in memkv/hot_art.hpp).
+// with hot_options::point_index, FastArt and ArenaArt with art_options::point_index, through
+// detail::art::LeafIndex; see "Point index" in memkv/hot_art.hpp).
 //
 // The index holds no keys: a slot is one word holding a leaf's id (the tree's leaf reference,
 // tag bit dropped) and a fingerprint of the key's hash in the bits the ids leave free:
@@ -2277,7 +2278,7 @@ private:
 //   empty = 0, tombstone = 1 << fp_bits (any slot with fp == 0 that is not empty)
 //
 // Buckets are one cache line: 16 32-bit slots, or 8 64-bit slots when the ids need more than 26
-// bits (HotArt's pointers; an ArenaHotArt of more than ~512 MiB). A key's bucket is
+// bits (HotArt's and FastArt's pointers; an arena of more than ~512 MiB). A key's bucket is
 // (hash >> 32) * buckets >> 32; its fingerprint the hash's low fp_bits. A lookup compares the
 // fingerprint with every slot of the bucket and asks the tree (`is(id)`) about each match; it
 // goes on to the next bucket only while the bucket has no empty slot. Erasing from a bucket

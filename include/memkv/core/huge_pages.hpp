@@ -65,7 +65,7 @@ inline void set_huge_pages(bool on, std::size_t threshold_bytes = std::size_t{16
   detail::g_huge_page_threshold.store(threshold_bytes, std::memory_order_relaxed);
 }
 // Bytes that memkv maps itself, outside malloc, in this process: its allocators' huge-page
-// regions and HotArt's point-index tables (memkv/detail/point_index.hpp).
+// regions and the trees' point-index tables (memkv/detail/point_index.hpp).
 inline std::size_t huge_page_bytes_mapped() noexcept {
   return detail::g_huge_page_bytes.load(std::memory_order_relaxed);
 }

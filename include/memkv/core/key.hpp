@@ -50,7 +50,7 @@ inline std::optional<std::string> prefix_successor(std::string_view p) {
 }
 
 // A fast 64-bit hash of a byte string (8 bytes a step, multiply-xorshift mixing). In-memory use
-// only (HybridStore's filters, HotArt's point index): nothing stores it, so it may change.
+// only (HybridStore's filters, the trees' point index): nothing stores it, so it may change.
 inline std::uint64_t hash_key(std::string_view key) noexcept {
   constexpr std::uint64_t m = 0x9fb21c651e98df25ULL;
   const char* p = key.data();

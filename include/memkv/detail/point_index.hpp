@@ -1,6 +1,7 @@
 // memkv/detail/point_index.hpp - a hash index from keys to a tree's leaves, so that a point
 // lookup reads one bucket and one leaf instead of descending the tree (HotArt and ArenaHotArt
-// with hot_options::point_index; see "Point index" in memkv/hot_art.hpp).
+// with hot_options::point_index, FastArt and ArenaArt with art_options::point_index, through
+// detail::art::LeafIndex; see "Point index" in memkv/hot_art.hpp).
 //
 // The index holds no keys: a slot is one word holding a leaf's id (the tree's leaf reference,
 // tag bit dropped) and a fingerprint of the key's hash in the bits the ids leave free:
@@ -9,7 +10,7 @@
 //   empty = 0, tombstone = 1 << fp_bits (any slot with fp == 0 that is not empty)
 //
 // Buckets are one cache line: 16 32-bit slots, or 8 64-bit slots when the ids need more than 26
-// bits (HotArt's pointers; an ArenaHotArt of more than ~512 MiB). A key's bucket is
+// bits (HotArt's and FastArt's pointers; an arena of more than ~512 MiB). A key's bucket is
 // (hash >> 32) * buckets >> 32; its fingerprint the hash's low fp_bits. A lookup compares the
 // fingerprint with every slot of the bucket and asks the tree (`is(id)`) about each match; it
 // goes on to the next bucket only while the bucket has no empty slot. Erasing from a bucket
