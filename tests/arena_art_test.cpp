@@ -265,6 +265,28 @@ TEMPLATE_TEST_CASE("ArenaArt: a point index that cannot allocate is dropped; the
   memkv_test::check_point_index_failure<TestType, memkv::art_options>();
 }
 
+TEMPLATE_TEST_CASE("ArenaArt: the point index grows to a load of 0.6, not HotArt's 0.7", "[arena_art][point_index]",
+                   Arena, memkv::FastArt<>) {
+  // 32-bit slots for ArenaArt's small arena, 64-bit for FastArt's pointers; tables this small
+  // (under 128 KiB) are sized exactly.
+  const double slot = std::is_same_v<TestType, Arena> ? 4.0 : 8.0;
+  TestType m(memkv::art_options{64, true});
+  std::size_t growths = 0;
+  for (int i = 0; i < 8000; ++i) {
+    const std::size_t before = m.point_index_bytes();
+    REQUIRE(m.insert("https://h/" + std::to_string(i * 7919 % 8000), static_cast<std::uint64_t>(i)));
+    const std::size_t after = m.point_index_bytes();
+    if (after > before && m.size() > 500) {
+      ++growths;
+      const double load = static_cast<double>(m.size()) * slot / static_cast<double>(after);
+      CHECK(load <= 0.602);
+      CHECK(load >= 0.58);
+    }
+  }
+  CHECK(growths >= 4);
+  REQUIRE_NOTHROW(m.check_invariants());
+}
+
 TEST_CASE("ArenaArt: compact(), moves and swaps keep the point index", "[arena_art][point_index]") {
   Arena m(memkv::art_options{64, true});
   std::vector<std::string> keys;

@@ -1217,6 +1217,36 @@ TEST_CASE("point_index: slots of 32 bits for small ids, 64 for large; ids that o
   CHECK(ix.usable());
 }
 
+TEST_CASE("point_index: a growth rebuild leaves the table at the load the tree asked for (refill_percent)", "[hot_art][point_index]") {
+  using memkv::detail::point_index;
+  struct Src {
+    std::uint64_t hash(std::uint64_t id) const { return memkv::detail::hash_key(std::to_string(id)); }
+    void prefetch(std::uint64_t) const noexcept {}
+  } src;
+  for (const unsigned refill : {60u, 70u}) {
+    point_index ix(true, refill);
+    std::size_t growths = 0;
+    for (std::uint64_t id = 1; id <= 60000; ++id) {
+      const std::size_t before = ix.buckets();
+      ix.add(src.hash(id), id, src);
+      if (ix.buckets() != before && id > 1000) {
+        // Just after a growth: the table holds id ids at about refill% of its 16-id buckets
+        // (tables under 128 KiB are not rounded; one bucket of rounding at most).
+        ++growths;
+        const double load = static_cast<double>(ix.size()) / static_cast<double>(ix.buckets() * 16);
+        CHECK(load <= refill / 100.0 + 0.002);  // the integer sizing rounds by a slot or so
+        CHECK(load >= refill / 100.0 - 0.02);
+      }
+    }
+    CHECK(growths >= (refill == 60 ? 5u : 8u));
+    CHECK(ix.size() == 60000);
+    auto is = [](std::uint64_t want) { return [want](std::uint64_t id) { return id == want; }; };
+    for (std::uint64_t id = 1; id <= 60000; id += 7) CHECK(ix.find(src.hash(id), is(id)) == id);
+    // Never fuller than 0.9 (the growth trigger), whatever the refill.
+    CHECK(static_cast<double>(ix.size()) / static_cast<double>(ix.buckets() * 16) <= 0.9);
+  }
+}
+
 TEMPLATE_TEST_CASE("HotArt: a point index that cannot allocate is dropped; the trie answers; clear() brings it back",
                    "[hot_art][point_index][exceptions]", Hot, ArenaHot) {
   memkv_test::check_point_index_failure<TestType, memkv::hot_options>();

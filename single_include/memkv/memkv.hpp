@@ -2286,12 +2286,15 @@ private:
 // tombstones, not empty slots, are what erasing from full buckets leaves); otherwise it leaves a
 // tombstone, and rebuilds drop them.
 //
-// Size: rebuilt to a load of 0.7 whenever live slots and tombstones pass 0.9 of the slots
-// (growth) or live slots fall under 1/8 (shrinking), and when an id does not fit (the id bits
-// are as many as the largest id needs: so about once each time the arena doubles). A rebuild asks
-// the tree for the hash of each leaf (one read of the leaf, prefetched 16 ids ahead; the new
-// bucket is prefetched 16 ids before it is written). Memory per key
-// is slot bytes / load: 4.4-5.7 bytes with 32-bit slots, twice that with 64-bit ones.
+// Size: rebuilt to a load of 0.7 (HotArt, ArenaHotArt) or 0.6 (FastArt, ArenaArt: the tree's
+// choice, refill_percent) whenever live slots and tombstones pass 0.9 of the slots (growth) or
+// live slots fall under 1/8 (shrinking), and when an id does not fit (the id bits are as many as
+// the largest id needs: so about once each time the arena doubles). A rebuild asks the tree for
+// the hash of each leaf (one read of the leaf, prefetched 16 ids ahead; the new bucket is
+// prefetched 16 ids before it is written). Growing by 0.9 / refill, a table that grows with the
+// tree rehashes 0.9 / (0.9 - refill) keys per key added: 4.5 at 0.7, 3.0 at 0.6. Memory per key
+// is slot bytes / load: 4.4-5.7 bytes with 32-bit slots at 0.7, 4.4-6.7 at 0.6, twice that with
+// 64-bit ones.
 //
 // Tables of 128 KiB and more are mappings of their own (memkv/core/huge_pages.hpp), so that the
 // tables that rebuilds free go back to the system rather than stay as holes in malloc's heap;
@@ -2322,7 +2325,9 @@ public:
   static constexpr std::uint64_t npos = ~std::uint64_t{0};
 
   point_index() noexcept = default;
-  explicit point_index(bool enabled) noexcept : enabled_(enabled) {}
+  // refill_percent: the load a rebuild leaves (see "Size" above), 50..85.
+  explicit point_index(bool enabled, unsigned refill_percent = 70) noexcept
+      : refill_(std::clamp(refill_percent, 50u, 85u)), enabled_(enabled) {}
   point_index(const point_index&) = delete;  // a copy of a tree has other leaf ids: build()
   point_index& operator=(const point_index&) = delete;
   point_index(point_index&& o) noexcept { take(o); }
@@ -2397,7 +2402,7 @@ public:
       release();
     } else if (live_ * 8 < slots() && nb_ > 4) {
       // Shrink; if that cannot allocate, the old table is still right: keep it.
-      point_index smaller(true);
+      point_index smaller(true, refill_);
       if (smaller.rebuild(live_, biggest_id(), src, [&](auto&& emit) { each_id(emit); })) *this = std::move(smaller);
     }
   }
@@ -2540,7 +2545,7 @@ private:
   // one, on failure this one is released and broken.
   template <class Source, class ForEach>
   bool rebuild(std::size_t n, std::uint64_t biggest, const Source& src, ForEach&& for_each) noexcept {
-    point_index fresh(true);
+    point_index fresh(true, refill_);
     // As few id bits as the ids need, so that the fingerprint has the most: an id that does not
     // fit rebuilds (once each time the tree's address range doubles).
     const unsigned id_bits = std::max(1u, static_cast<unsigned>(std::bit_width(biggest)));
@@ -2555,7 +2560,7 @@ private:
     }
     fresh.max_id_ = (std::uint64_t{1} << id_bits) - 1;
     const std::size_t per = fresh.wide_ ? 8 : 16;
-    fresh.nb_ = std::max<std::size_t>(1, (n * 10 / 7 + per - 1) / per);
+    fresh.nb_ = std::max<std::size_t>(1, (n * 100 / refill_ + per - 1) / per);
     std::size_t bytes = fresh.nb_ * 64;
     if (unsigned f = g_point_index_fail_allocations.load(std::memory_order_relaxed); f != 0) {
       g_point_index_fail_allocations.store(f - 1, std::memory_order_relaxed);
@@ -2643,6 +2648,7 @@ private:
     used_ = std::exchange(o.used_, 0);
     max_id_ = std::exchange(o.max_id_, 0);
     fpb_ = o.fpb_;
+    refill_ = o.refill_;
     wide_ = o.wide_;
     mapped_ = std::exchange(o.mapped_, false);
     enabled_ = o.enabled_;
@@ -2659,6 +2665,7 @@ private:
   std::size_t used_ = 0;  // slots not empty: ids and tombstones
   std::uint64_t max_id_ = 0;
   unsigned fpb_ = 0;
+  unsigned refill_ = 70;  // percent: the load a rebuild leaves
   bool wide_ = false;
   bool mapped_ = false;  // table_ is a mapping of its own (memkv/core/huge_pages.hpp)
   bool enabled_ = false;
@@ -3164,7 +3171,9 @@ public:
     char buf[264];  // a coded form of <= kCoded bytes (<= 12 bits a byte), written 8 at a time
   };
 
-  explicit LeafIndex(bool enabled = false) noexcept : index_(enabled) {}
+  // refill_percent: the load the table's rebuilds leave (point_index; 70 unless the tree says).
+  explicit LeafIndex(bool enabled = false, unsigned refill_percent = 70) noexcept
+      : index_(enabled, refill_percent) {}
   LeafIndex(LeafIndex&&) noexcept = default;
   LeafIndex& operator=(LeafIndex&&) noexcept = default;
   void swap(LeafIndex& o) noexcept { index_.swap(o.index_); }
@@ -3353,6 +3362,10 @@ class Tree {
   using Node256 = detail::art::Node256<Ref>;
   using Leaf = detail::art::LeafLayout<V, 1>;  // flag 1: the key is coded
   using Index = detail::art::LeafIndex<Leaf, Store>;  // the point index
+  // Its table is rebuilt to a load of 0.6, not the 0.7 HotArt keeps: 3.0 keys rehashed per key
+  // inserted instead of 4.5 (see "Point index" in fast_art.hpp), for 4.4-6.7 bytes a key with
+  // 32-bit slots instead of 4.4-5.7 (twice that with 64-bit ones).
+  static constexpr unsigned kIndexRefillPercent = 60;
   using KeyCode = detail::key_code;
 
 public:
@@ -3374,9 +3387,10 @@ public:
   template <class... StoreArgs>
     requires std::is_constructible_v<Store, StoreArgs...>
   explicit Tree(art_options options, StoreArgs&&... args)
-      : store_(std::forward<StoreArgs>(args)...), code_(options.code_sample_keys), index_(options.point_index) {}
+      : store_(std::forward<StoreArgs>(args)...), code_(options.code_sample_keys),
+        index_(options.point_index, kIndexRefillPercent) {}
   Tree(const Tree& other)
-      : store_(other.store_), code_(other.code_), index_(other.index_.enabled()) {
+      : store_(other.store_), code_(other.code_), index_(other.index_.enabled(), kIndexRefillPercent) {
     root_ = clone(other);
     size_ = other.size_;
     index_build();  // the copy's leaves are elsewhere
@@ -3759,7 +3773,7 @@ private:
   std::size_t size_ = 0;
   Store store_{};
   detail::art::CodeSlot code_{default_code_sample_keys<Store>};
-  Index index_{false};
+  Index index_{false, kIndexRefillPercent};
 };
 
 // ============================================================================================
