@@ -42,7 +42,9 @@
 // Point index: memkv::ArenaArt<V> m(memkv::art_options{4096, true}) keeps a hash index of the
 // leaves beside the tree, in 32-bit slots (see "Point index" in memkv/fast_art.hpp). On npm-urls
 // (2026-12-03 11:49 UTC, medians of 3): 12.2 -> 17.2 B/key, lookups 1.83x -> 4.97x std::map,
-// inserts 2.25x -> 1.19x.
+// inserts 2.25x -> 1.19x; with the table rebuilt to a load of 0.6 (15:32 UTC,
+// bench/results/npm-urls-refill-2026-12-03.md): lookups 1.57x -> 4.63x, inserts 1.98x -> 1.26x,
+// mixed life 1.99x -> 1.76x.
 //
 // Guarantees: as FastArt (strong guarantee for insert; iterators invalidated by every
 // modification; find() pointers stable until the key is erased, the map cleared, assigned or

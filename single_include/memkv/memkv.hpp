@@ -1689,7 +1689,9 @@ static_assert(sizeof(TaggedPtr<void, void>) == sizeof(void*), "a tagged pointer 
 // Point index: memkv::ArenaArt<V> m(memkv::art_options{4096, true}) keeps a hash index of the
 // leaves beside the tree, in 32-bit slots (see "Point index" in memkv/fast_art.hpp). On npm-urls
 // (2026-12-03 11:49 UTC, medians of 3): 12.2 -> 17.2 B/key, lookups 1.83x -> 4.97x std::map,
-// inserts 2.25x -> 1.19x.
+// inserts 2.25x -> 1.19x; with the table rebuilt to a load of 0.6 (15:32 UTC,
+// bench/results/npm-urls-refill-2026-12-03.md): lookups 1.57x -> 4.63x, inserts 1.98x -> 1.26x,
+// mixed life 1.99x -> 1.76x.
 //
 // Guarantees: as FastArt (strong guarantee for insert; iterators invalidated by every
 // modification; find() pointers stable until the key is erased, the map cleared, assigned or
@@ -4723,8 +4725,8 @@ using ArenaArt = detail::art::Tree<V, detail::art::ArenaStore>;
 // key's leaf instead of descending the tree; get_many and find_many pipeline that over 8 + 8
 // keys; insert and insert_or_assign look the key up there first (a key held is assigned without
 // the tree), erase asks it first (an absent key costs no descent); iteration, lower_bound,
-// prefix and range use the tree. Slots are 32-bit for ArenaArt up to a 512 MiB arena (4.4-5.7
-// bytes a key), 64-bit with FastArt's pointers (8.9-11.4). The index is rebuilt from the leaves
+// prefix and range use the tree. Slots are 32-bit for ArenaArt up to a 512 MiB arena (4.4-6.7
+// bytes a key), 64-bit with FastArt's pointers (8.9-13.3). The index is rebuilt from the leaves
 // when it grows or shrinks, once the key code is learnt, in copies and by compact(); if a table
 // cannot be allocated it is dropped (point_index_active() false, the tree answers) until clear(),
 // emptying the map, a copy or compact() builds it again. memory_usage() counts it
@@ -4733,8 +4735,14 @@ using ArenaArt = detail::art::Tree<V, detail::art::ArenaStore>;
 // medians of 3; std::map 0.39 M inserts/s, 0.43 M lookups/s): ArenaArt 12.2 -> 17.2 B/key,
 // lookups 0.78 -> 2.13 M/s (1.83x -> 4.97x std::map), misses 1.26 -> 3.63, get_many 1.87 ->
 // 5.61, inserts 0.88 -> 0.46 M/s (2.25x -> 1.19x): an insert still descends the tree, and the
-// index's growth rebuilds (3.5-4.5 keys rehashed per key inserted at loads 0.7-0.9, each
-// decoded first) cost about as much again.
+// index's growth rebuilds (each key decoded first, ~230 ns) cost about as much again. Since
+// 2026-12-03 15:30 UTC the table is rebuilt to a load of 0.6 rather than HotArt's 0.7, so a
+// growing map rehashes 3.0 keys per key inserted instead of 4.5, for at most ~1 B/key more at
+// the worst point of the cycle (6.7 instead of 5.7 B/key of index; at npm-urls' size the 2 MiB
+// rounding gives both the same 8.4 MB table). Scratch program (ArenaArt+index, npm-urls
+// shuffled, built in alternation): 1822-2140 -> 1507-1745 ns an insert. bench/results/
+// npm-urls-refill-2026-12-03.md (15:32 UTC, std::map 0.42 M inserts/s): inserts 1.26x (1.02x in
+// the 12:27 table, std::map 0.47), lookups 4.63x, mixed life 1.76x (1.06x), 17.2 B/key.
 //
 // Guarantees:
 //   - insert and insert_or_assign: strong guarantee; every allocation happens before the tree is
