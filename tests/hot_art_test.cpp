@@ -1230,8 +1230,8 @@ TEST_CASE("point_index: a growth rebuild leaves the table at the load the tree a
       const std::size_t before = ix.buckets();
       ix.add(src.hash(id), id, src);
       if (ix.buckets() != before && id > 1000) {
-        // Just after a growth: the table holds id ids at about refill% of its 16-id buckets
-        // (tables under 128 KiB are not rounded; one bucket of rounding at most).
+        // Just after a growth: the table's 16-slot buckets are about refill% full (tables of
+        // 128 KiB and more are rounded up to whole 4 KiB pages: at most ~1% emptier here).
         ++growths;
         const double load = static_cast<double>(ix.size()) / static_cast<double>(ix.buckets() * 16);
         CHECK(load <= refill / 100.0 + 0.002);  // the integer sizing rounds by a slot or so
