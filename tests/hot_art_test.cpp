@@ -1182,12 +1182,15 @@ TEMPLATE_TEST_CASE("HotArt: the point index answers like the trie, is counted, g
   memkv_test::check_point_index_life<TestType, memkv::hot_options>();
 }
 
+// What point_index asks of a tree, for ids standing for keys: the hash of id's decimal form.
+struct IdSource {
+  std::uint64_t hash(std::uint64_t id) const { return memkv::detail::hash_key(std::to_string(id)); }
+  void prefetch(std::uint64_t) const noexcept {}
+};
+
 TEST_CASE("point_index: slots of 32 bits for small ids, 64 for large; ids that outgrow them rebuild", "[hot_art][point_index]") {
   using memkv::detail::point_index;
-  struct Src {
-    std::uint64_t hash(std::uint64_t id) const { return memkv::detail::hash_key(std::to_string(id)); }
-    void prefetch(std::uint64_t) const noexcept {}
-  } src;
+  const IdSource src;
   point_index ix(true);
   auto is = [](std::uint64_t want) { return [want](std::uint64_t id) { return id == want; }; };
   for (std::uint64_t id = 1; id <= 1000; ++id) ix.add(src.hash(id), id, src);
@@ -1219,10 +1222,7 @@ TEST_CASE("point_index: slots of 32 bits for small ids, 64 for large; ids that o
 
 TEST_CASE("point_index: a growth rebuild leaves the table at the load the tree asked for (refill_percent)", "[hot_art][point_index]") {
   using memkv::detail::point_index;
-  struct Src {
-    std::uint64_t hash(std::uint64_t id) const { return memkv::detail::hash_key(std::to_string(id)); }
-    void prefetch(std::uint64_t) const noexcept {}
-  } src;
+  const IdSource src;
   for (const unsigned refill : {60u, 70u}) {
     point_index ix(true, refill);
     std::size_t growths = 0;
