@@ -267,9 +267,12 @@ TEMPLATE_TEST_CASE("ArenaArt: a point index that cannot allocate is dropped; the
 
 TEMPLATE_TEST_CASE("ArenaArt: the point index grows to a load of 0.6, not HotArt's 0.7", "[arena_art][point_index]",
                    Arena, memkv::FastArt<>) {
-  // 32-bit slots for ArenaArt's small arena, 64-bit for FastArt's pointers; tables this small
-  // (under 128 KiB) are sized exactly.
-  const double slot = std::is_same_v<TestType, Arena> ? 4.0 : 8.0;
+  // Slots are 32-bit for ArenaArt's small arena; FastArt's pointers usually need 64-bit ones,
+  // but low heap addresses (under valgrind, say) fit 32: whichever width, the load after a
+  // growth is 0.6. Tables this small (under 128 KiB) are sized exactly.
+  auto load_at = [](double slot, std::size_t n, std::size_t bytes) {
+    return static_cast<double>(n) * slot / static_cast<double>(bytes);
+  };
   TestType m(memkv::art_options{64, true});
   std::size_t growths = 0;
   for (int i = 0; i < 8000; ++i) {
@@ -278,9 +281,11 @@ TEMPLATE_TEST_CASE("ArenaArt: the point index grows to a load of 0.6, not HotArt
     const std::size_t after = m.point_index_bytes();
     if (after > before && m.size() > 500) {
       ++growths;
-      const double load = static_cast<double>(m.size()) * slot / static_cast<double>(after);
-      CHECK(load <= 0.602);
-      CHECK(load >= 0.58);
+      const double l32 = load_at(4.0, m.size(), after), l64 = load_at(8.0, m.size(), after);
+      const bool at_refill = (l32 >= 0.58 && l32 <= 0.602) || (l64 >= 0.58 && l64 <= 0.602);
+      INFO("load " << l32 << " with 32-bit slots, " << l64 << " with 64-bit ones");
+      CHECK(at_refill);
+      if (std::is_same_v<TestType, Arena>) CHECK(l32 <= 0.602);  // ArenaArt: 32-bit slots
     }
   }
   CHECK(growths >= 4);
