@@ -529,8 +529,9 @@ public:
     char buf[264];  // a coded form of <= kCoded bytes (<= 12 bits a byte), written 8 at a time
   };
 
-  // refill_percent: the load the table's rebuilds leave (point_index; 70 unless the tree says).
-  explicit LeafIndex(bool enabled = false, unsigned refill_percent = 70) noexcept
+  // refill_percent: the load the table's rebuilds leave (point_index).
+  explicit LeafIndex(bool enabled = false,
+                     unsigned refill_percent = point_index::kDefaultRefillPercent) noexcept
       : index_(enabled, refill_percent) {}
   LeafIndex(LeafIndex&&) noexcept = default;
   LeafIndex& operator=(LeafIndex&&) noexcept = default;

@@ -58,10 +58,11 @@ inline std::atomic<unsigned> g_point_index_fail_allocations{0};
 class point_index {
 public:
   static constexpr std::uint64_t npos = ~std::uint64_t{0};
+  static constexpr unsigned kDefaultRefillPercent = 70;  // HotArt's (see "Size" above)
 
   point_index() noexcept = default;
   // refill_percent: the load a rebuild leaves (see "Size" above), 50..85.
-  explicit point_index(bool enabled, unsigned refill_percent = 70) noexcept
+  explicit point_index(bool enabled, unsigned refill_percent = kDefaultRefillPercent) noexcept
       : refill_(std::clamp(refill_percent, 50u, 85u)), enabled_(enabled) {}
   point_index(const point_index&) = delete;  // a copy of a tree has other leaf ids: build()
   point_index& operator=(const point_index&) = delete;
@@ -400,7 +401,7 @@ private:
   std::size_t used_ = 0;  // slots not empty: ids and tombstones
   std::uint64_t max_id_ = 0;
   unsigned fpb_ = 0;
-  unsigned refill_ = 70;  // percent: the load a rebuild leaves
+  unsigned refill_ = kDefaultRefillPercent;  // percent: the load a rebuild leaves
   bool wide_ = false;
   bool mapped_ = false;  // table_ is a mapping of its own (memkv/core/huge_pages.hpp)
   bool enabled_ = false;
