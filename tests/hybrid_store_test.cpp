@@ -474,6 +474,39 @@ TEMPLATE_TEST_CASE("HybridStore: save and open round-trip, the delta starts empt
   std::filesystem::remove(path);
 }
 
+TEMPLATE_TEST_CASE("HybridStore: a 16 MiB key through the delta, merges, scans and a file", "[hybrid][keys]", memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
+  // The contract's longest key (256 KiB under a sanitizer or valgrind: the same code paths).
+  using Store = TestType;
+  const std::size_t size = memkv_test::kSanitized ? std::size_t{256} << 10 : std::size_t{16} << 20;
+  std::string huge(size, '\0');
+  for (std::size_t i = 0; i < huge.size(); i += 4097) huge[i] = static_cast<char>(i * 31);
+  const auto path = temp_path("huge");
+  {
+    Store s;
+    CHECK(s.insert(huge, 5));
+    CHECK(s.insert("a", 6));
+    s.merge();
+    CHECK(s.insert(huge + "y", 7));  // in the delta, sharing the base key's 16 MiB
+    CHECK(s.erase("a"));
+    CHECK(s.size() == 2);
+    CHECK(s.get(huge) == 5u);
+    CHECK(s.get(huge + "y") == 7u);
+    CHECK_FALSE(s.contains(huge.substr(0, size - 1)));
+    std::vector<std::size_t> sizes;
+    for (auto e : s) sizes.push_back(e.key.size());
+    CHECK(sizes == std::vector<std::size_t>{size, size + 1});
+    auto lb = s.lower_bound(huge.substr(0, 10));
+    REQUIRE(lb != s.end());
+    CHECK((*lb).key == huge);
+    s.save(path);
+  }
+  Store t = Store::open(path);
+  CHECK(t.size() == 2);
+  CHECK(t.get(huge + "y") == 7u);
+  CHECK((*t.begin()).key == huge);
+  std::filesystem::remove(path);
+}
+
 TEMPLATE_TEST_CASE("HybridStore: corrupt, truncated or foreign files throw format_error", "[hybrid][file]", memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
   using Store = TestType;
   const auto path = temp_path("corrupt");

@@ -6355,8 +6355,9 @@ using FrontCodedSet = FrontCodedIndex<keys_only>;
 // lower_bound/prefix/range/nth: O(|key| + transitions on the path). ++it: amortised O(1) states.
 // Builder: O(total key bytes) with a bounded registry; its memory is the registry (32 B per cell
 // + 8 B of ring, `registry_cells` cells at most, 64 Ki by default: 2.5 MiB; 1 Mi: 42 MiB with its
-// front) + ~20 B per byte of the longest key + the
-// sample buffer (`sample_bytes`, 4 MiB by default) + (memory output) the image itself. When
+// front) + 32 B per byte of the longest key (its path: one transition and one node a byte, up
+// to twice that while they grow) + the states written by one freeze pass but not yet registered
+// (at most 4,096) + the sample buffer (`sample_bytes`, 4 MiB by default) + (memory output) the image itself. When
 // writing to a file, the value column is spooled to an anonymous temporary file, so memory does
 // not grow with the key count.
 // Thread safety: const members may be called concurrently. Iterators hold a pointer to an
@@ -7129,29 +7130,37 @@ public:
       key_.push_back(static_cast<char>(r_->label(s, i)));
       push(r_->target(s, i), base);
     }
+    // Takes the run of chain links from the top state (most of a key's tail) for as long as
+    // accept(label, links taken so far) allows, as ONE frame: their states have no other
+    // transition to come back for, and a chain link is never final and outputs 0, so the run's
+    // last target gets the next frame with the same base. Returns the links taken (0: the top
+    // state is not a chain link, or accept refused its first). One frame a run, not a state,
+    // keeps an iterator on a 16 MiB key at a few frames instead of 16M (512 MiB).
+    template <class Accept>
+    std::uint32_t take_chain(Accept&& accept) {
+      const std::uint64_t a = stack_.back().addr;
+      if (a < 57) return 0;
+      std::uint32_t links = 0;
+      std::uint64_t last = 0;
+      r_->chain_run(a, [&](std::uint8_t label, std::uint64_t target) {
+        if (!accept(label, links)) return false;
+        key_.push_back(static_cast<char>(label));
+        ++links;
+        last = target;
+        return true;
+      });
+      if (links == 0) return 0;
+      frame& f = stack_.back();
+      f.idx = 0;
+      f.ntrans = 1;
+      f.links = links;
+      push(last, f.base);
+      return links;
+    }
     // From the top state, follow first transitions down to the first final state.
     void leftmost() {
       for (;;) {
-        // A run of chain links (most of a key's tail): one frame for the whole run, whose
-        // states have no other transition to come back for; its last target gets the next.
-        if (const std::uint64_t a = stack_.back().addr; a >= 57) {
-          std::uint32_t links = 0;
-          std::uint64_t last = 0;
-          const unsigned used = r_->chain_run(a, [&](std::uint8_t label, std::uint64_t target) {
-            key_.push_back(static_cast<char>(label));
-            ++links;
-            last = target;
-            return true;
-          });
-          if (used > 0) {
-            frame& f = stack_.back();
-            f.idx = 0;
-            f.ntrans = 1;
-            f.links = links;
-            push(last, f.base);
-            continue;
-          }
-        }
+        if (take_chain([](std::uint8_t, std::uint32_t) { return true; }) > 0) continue;
         const detail::fst::state s = r_->decode(stack_.back().addr);
         if (s.final) break;
         if (s.ntrans == 0) detail::fst::corrupt("dead-end state", stack_.back().addr);
@@ -7393,6 +7402,11 @@ public:
     if (r_->n == 0) return it;
     it.push(r_->hdr.root, 0);
     for (std::size_t d = 0;; ++d) {
+      // The chain links that the key follows byte for byte: one frame (see take_chain).
+      const std::uint32_t run = it.take_chain([&](std::uint8_t label, std::uint32_t j) {
+        return d + j < key.size() && label == static_cast<std::uint8_t>(key[d + j]);
+      });
+      d += run;
       const detail::fst::state s = r_->decode(it.stack_.back().addr);
       if (d == key.size()) {
         it.leftmost();  // the key itself if final, else its smallest extension
@@ -7432,6 +7446,8 @@ public:
     if (i >= r_->n) return it;
     it.push(r_->hdr.root, 0);
     for (;;) {
+      // Chain links are not final and output 0: a run of them is taken whatever i is.
+      it.take_chain([](std::uint8_t, std::uint32_t) { return true; });
       const detail::fst::state s = r_->decode(it.stack_.back().addr);
       const std::uint64_t base = it.stack_.back().base;
       if (s.final && base == i) break;
@@ -7667,6 +7683,9 @@ private:
       flush_pending();
     }
     nodes_.resize(l + 1);
+    // Room for the key's new path at once (a long key would otherwise be copied at each doubling).
+    reserve_more(trans_, key.size() - l);
+    reserve_more(nodes_, key.size() - l);
     for (std::size_t d = l; d < key.size(); ++d) {
       trans_.push_back({(std::uint64_t{static_cast<unsigned char>(key[d])} << 56), 0});
       nodes_.push_back({trans_.size(), false});
@@ -7678,7 +7697,17 @@ private:
     ++added_;
   }
 
-  // Compiles node d (the deepest) and points its parent's last transition at it.
+  template <class T>
+  static void reserve_more(std::vector<T>& v, std::size_t more) {
+    const std::size_t need = v.size() + more;
+    if (need > v.capacity()) v.reserve(std::max(need, 2 * v.capacity()));
+  }
+
+  // Compiles node d (the deepest) and points its parent's last transition at it. A pass that
+  // writes more than kMaxPending new states (the tail of a very long key: one state a byte)
+  // registers them as it goes, so the pass's memory stays bounded; registering early changes
+  // nothing else (a state is found only by its later parents, which are compiled after it).
+  static constexpr std::size_t kMaxPending = 4096;
   void freeze_into_parent(std::size_t d, bool& child_fresh) {
     const frozen f = compile(d, child_fresh);
     auto& t = trans_[nodes_[d].first - 1];
@@ -7686,6 +7715,7 @@ private:
     t.count = f.count;
     trans_.resize(nodes_[d].first);
     nodes_.pop_back();
+    if (pending_.size() >= kMaxPending) flush_pending();
   }
 
   // Compiles node d. `child_fresh`: its last transition points to a state written during this
