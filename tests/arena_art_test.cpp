@@ -128,6 +128,47 @@ TEST_CASE("ChunkArena: large blocks get their own chunk and give it back", "[are
   CHECK(a.bytes_in_use() == 0);
 }
 
+TEST_CASE("ChunkArena: medium blocks (2-64 KiB) share chunks, never overlap, and are reused by size class", "[arena_art][arena]") {
+  memkv::ChunkArena a;
+  std::mt19937_64 rng(3);
+  struct block {
+    std::uint32_t at;
+    std::size_t bytes;
+  };
+  std::vector<block> blocks;
+  auto fill = [&](const block& b, std::size_t i) { std::memset(a.at(b.at), static_cast<int>(i % 251), b.bytes); };
+  // Every medium size class and its edges, then random sizes of all three kinds.
+  std::vector<std::size_t> sizes;
+  for (std::size_t s = memkv::ChunkArena::kMaxSmall - 8; s <= memkv::ChunkArena::kMaxMedium + 8; s += 2048 / 8)
+    for (std::size_t d : {std::size_t{0}, std::size_t{1}, std::size_t{7}}) sizes.push_back(s + d);
+  for (int i = 0; i < 600; ++i) sizes.push_back(1 + rng() % (80u << 10));
+  for (std::size_t s : sizes) {
+    blocks.push_back({a.allocate(s), s});
+    fill(blocks.back(), blocks.size() - 1);
+  }
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    const auto* p = reinterpret_cast<const unsigned char*>(a.at(blocks[i].at));
+    for (std::size_t j = 0; j < blocks[i].bytes; ++j)
+      if (p[j] != i % 251) FAIL("block " << i << " of " << blocks[i].bytes << " bytes overwritten at " << j);
+  }
+  // Medium blocks are carved from the shared chunks: only the 31 blocks over 64 KiB (of 80 KiB
+  // at most) have chunks of their own, so far fewer chunks than blocks.
+  std::size_t large = 0;
+  for (const block& b : blocks) large += b.bytes > memkv::ChunkArena::kMaxMedium;
+  INFO("chunks " << a.chunk_count() << ", blocks " << blocks.size() << ", large " << large);
+  CHECK(a.chunk_count() < large + 120);
+  // A freed medium block is reused by the next block of its class (a few bytes smaller here).
+  const block m = blocks[sizes.size() / 2];
+  REQUIRE(m.bytes > memkv::ChunkArena::kMaxSmall);
+  REQUIRE(m.bytes <= memkv::ChunkArena::kMaxMedium);
+  a.deallocate(m.at, m.bytes);
+  CHECK(a.allocate(m.bytes - 1) == m.at);
+  a.deallocate(m.at, m.bytes - 1);
+  for (std::size_t i = 0; i < blocks.size(); ++i)
+    if (i != sizes.size() / 2) a.deallocate(blocks[i].at, blocks[i].bytes);
+  CHECK(a.bytes_in_use() == 0);
+}
+
 TEST_CASE("ChunkArena: copies are new empty arenas, moves hand the blocks over", "[arena_art][arena]") {
   memkv::ChunkArena a;
   const std::uint32_t x = a.allocate(24);
@@ -198,6 +239,28 @@ TEST_CASE("ArenaArt: a 16 MiB key and keys over 64 KiB live in chunks of their o
   CHECK(m.memory_usage() < 1u << 20);
   CHECK(m.erase(long1));
   CHECK(m.erase(long2));
+  CHECK(m.memory_usage() == Arena().memory_usage());
+}
+
+TEST_CASE("ArenaArt: 17,000 keys over 2 KiB fit (each once took one of the arena's 16,383 chunks)", "[arena_art][keys]") {
+  // Until 2026-12-03 every block over 2 KiB had a chunk of its own, so the 16,384th key over
+  // 2 KiB threw "chunks all in use" at ~35 MB. Now blocks up to 64 KiB share the chunks.
+  Arena m;
+  std::mt19937_64 rng(5);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 17000; ++i) {
+    std::string k(2100 + rng() % 300, '\0');
+    for (std::size_t j = 0; j < k.size(); j += 8) {
+      const std::uint64_t r = rng();
+      std::memcpy(k.data() + j, &r, std::min<std::size_t>(8, k.size() - j));
+    }
+    keys.push_back(std::move(k));
+  }
+  for (std::size_t i = 0; i < keys.size(); ++i) REQUIRE(m.insert(keys[i], i));
+  CHECK(m.size() == keys.size());
+  for (std::size_t i = 0; i < keys.size(); i += 97) CHECK(m.get(keys[i]) == i);
+  REQUIRE_NOTHROW(m.check_invariants());
+  for (const auto& k : keys) REQUIRE(m.erase(k));
   CHECK(m.memory_usage() == Arena().memory_usage());
 }
 

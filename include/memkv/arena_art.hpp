@@ -24,7 +24,8 @@
 //
 // Every block is carved from the map's ChunkArena (memkv/core/arena.hpp): chunks from 4 KiB to
 // 1 MiB, no per-block malloc header, blocks rounded to 8 bytes, freed blocks on free lists of their
-// exact size and reused first; blocks over 2 KiB (leaves of long keys) get a chunk of their own.
+// exact size and reused first; blocks of 2-64 KiB (leaves of long keys) share the chunks too, in
+// size classes 12.5% apart; blocks over 64 KiB get a chunk of their own.
 // memory_usage() counts the chunks as malloc gave them, free blocks and unused tails included.
 // Once the arena holds 16 MiB, its 1 MiB chunks come from 2 MiB regions on transparent huge pages
 // (memkv/core/huge_pages.hpp), counted whole: fewer TLB misses for at most one partly used region.
@@ -34,7 +35,8 @@
 // map's); compact() rewrites the map densely into a fresh arena after heavy erasure.
 //
 // Limits: an arena addresses 2^14 - 1 chunks of 1 MiB, about 16 GiB of nodes, leaves and keys
-// (roughly 300 million 45-byte URLs coded, 230 million raw); an insert beyond that throws memkv::error and changes
+// (roughly 300 million 45-byte URLs coded, 230 million raw), of which at most ~16,000 leaves
+// over 64 KiB (each takes a chunk); an insert beyond that throws memkv::error and changes
 // nothing. Keys up to 2^32 - 1 bytes; alignof(V) <= 8.
 //
 // Batches: get_many(keys, out) as FastArt's (memkv/fast_art.hpp, "Complexity").

@@ -181,8 +181,9 @@
 // runs alternating the two builds went 0.65 and 0.84 -> 0.84 and 0.91 M/s (2026-12-02 15:30 UTC,
 // medians of 3; within this machine's noise, but never slower). HotArt's allocator has no zones.
 // The arena bounds the map to ~16 GiB of nodes and leaves (about 340 million 44-byte URL keys
-// coded, 250 million raw): past it an insert throws memkv::error and changes nothing. Maps that
-// may grow beyond that use HotArt.
+// coded, 250 million raw), of which at most ~16,000 leaves over 64 KiB (each takes one of the
+// arena's chunks): past it an insert throws memkv::error and changes nothing. Maps that may
+// grow beyond that use HotArt.
 // A small ArenaHotArt can hold more than a HotArt: its chunks double from 4 KiB to 1 MiB, and
 // the newest is partly used (measured: 50,000 30-byte keys, 33.0 against 29.4 B/key).
 //

@@ -15,13 +15,17 @@
 //     struct Zone {                         // blocks of one placement zone (below)
 //       std::uint32_t free[257];            //   per size (in units, up to 2 KiB): a free list
 //                                           //   threaded through the freed blocks themselves
+//       std::uint32_t medium_free[40];      //   per medium size class (2 KiB to 64 KiB)
 //       cur, bump, bump_end;                //   the chunk being carved, in units
 //     } zones_[2];
 //   };
 //
 // Blocks of up to 2 KiB are carved from chunks that start at 4 KiB and double up to 1 MiB, and
-// come back on a free list of their exact size (8-byte granules) for reuse. Larger blocks get a
-// chunk of their own, released when the block is freed. When the last block is freed the whole
+// come back on a free list of their exact size (8-byte granules) for reuse. Medium blocks (over
+// 2 KiB, up to 64 KiB: leaves of long keys) are carved from the same chunks, their size rounded
+// up to one of 8 classes per doubling (at most 12.5% more), a free list per class. Larger blocks
+// get a chunk of their own, released when the block is freed. (Until 2026-12-03 every block over
+// 2 KiB had its own chunk, so 16,383 keys over 2 KiB, ~35 MB, exhausted an arena.) When the last block is freed the whole
 // arena is given back (memory_usage returns to zero); in between, freed blocks are reused, not
 // returned: a map that shrinks for good calls its compact(). Once the arena holds 16 MiB, its
 // 1 MiB chunks come from 2 MiB regions on transparent huge pages (memkv/core/huge_pages.hpp;
@@ -33,13 +37,15 @@
 // TLB and the caches, instead of one 4 KiB page each among the leaves (a free list per zone:
 // a block freed into the wrong zone is merely reused there).
 //
-// Limits: 2^14 - 1 chunks of up to 1 MiB of small blocks (plus one chunk per large block):
-// about 16 GiB of blocks per arena. Past that, allocate throws memkv::error (never wraps around).
+// Limits: 2^14 - 1 chunks of up to 1 MiB of small and medium blocks, one chunk per large block
+// among them: about 16 GiB of blocks per arena, of which at most ~16,000 over 64 KiB (keys over
+// 64 KiB: at least 1 GiB of them). Past that, allocate throws memkv::error (never wraps around).
 // A billion URL keys (~45 B) need about 60 GB: that takes 64-bit references (+4 bytes per edge)
 // or several maps; the limit is stated, not silently exceeded.
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 #include <cstddef>
 #include <iterator>
@@ -66,6 +72,10 @@ public:
   static constexpr std::size_t kFirstChunkBytes = 4096;
   static constexpr std::size_t kMaxSmall = 2048;
   static constexpr std::size_t kClasses = kMaxSmall / kUnitBytes + 1;
+  // Medium blocks (over kMaxSmall, up to kMaxMedium) are carved from the chunks too, their sizes
+  // rounded up to one of 8 classes per doubling (at most 12.5% more), a free list per class.
+  static constexpr std::size_t kMaxMedium = std::size_t{64} << 10;
+  static constexpr std::size_t kMediumClasses = 40;  // 8 per doubling from 2 KiB to 64 KiB
   static constexpr std::uint32_t kNone = 0;  // address 0 is never a block (chunk 0 is unused)
 
   ChunkArena() noexcept { reset_free_lists(); }
@@ -92,7 +102,8 @@ public:
   // std::bad_alloc, or memkv::error when the arena's address space is exhausted.
   std::uint32_t allocate(std::size_t bytes, unsigned zone = 0) {
     assert(zone < kZones);
-    if (bytes > kMaxSmall) return allocate_large(bytes);
+    if (bytes > kMaxMedium) return allocate_large(bytes);
+    if (bytes > kMaxSmall) return allocate_medium(bytes, zones_[zone]);
     Zone& z = zones_[zone];
     const std::uint32_t units = units_of(bytes);
     if (const std::uint32_t a = z.free[units]; a != kNone) {
@@ -108,7 +119,12 @@ public:
   }
 
   void deallocate(std::uint32_t address, std::size_t bytes, unsigned zone = 0) noexcept {
-    if (bytes > kMaxSmall) {
+    if (bytes > kMaxSmall && bytes <= kMaxMedium) {
+      assert(zone < kZones);
+      const medium m = medium_of(bytes);
+      std::memcpy(at(address), &zones_[zone].medium_free[m.cls], sizeof(std::uint32_t));
+      zones_[zone].medium_free[m.cls] = address;
+    } else if (bytes > kMaxSmall) {
       const std::uint32_t chunk = address >> kOffsetBits;
       std::free(chunks_[chunk]);
       chunks_[chunk] = nullptr;
@@ -135,12 +151,41 @@ public:
 private:
   struct Zone {
     std::uint32_t free[kClasses];
+    std::uint32_t medium_free[kMediumClasses];
     std::uint32_t cur = 0, bump = 0, bump_end = 0;
     std::size_t next_chunk_bytes = kFirstChunkBytes;
   };
 
   static std::uint32_t units_of(std::size_t bytes) noexcept {
     return bytes == 0 ? 1u : static_cast<std::uint32_t>((bytes + kUnitBytes - 1) / kUnitBytes);
+  }
+
+  // A medium block's class and its size rounded up to the class, in units: 8 classes per
+  // doubling, (256, 512] units in steps of 32, ..., (4096, 8192] in steps of 512.
+  struct medium {
+    std::uint32_t cls, units;
+  };
+  static medium medium_of(std::size_t bytes) noexcept {
+    assert(bytes > kMaxSmall && bytes <= kMaxMedium);
+    const std::uint32_t u = units_of(bytes);
+    const unsigned bw = static_cast<unsigned>(std::bit_width(u - 1));  // 9..13
+    const unsigned shift = bw - 4;
+    const std::uint32_t steps = (u + (std::uint32_t{1} << shift) - 1) >> shift;  // 9..16
+    return {(bw - 9) * 8 + (steps - 9), steps << shift};
+  }
+
+  std::uint32_t allocate_medium(std::size_t bytes, Zone& z) {
+    const medium m = medium_of(bytes);
+    if (const std::uint32_t a = z.medium_free[m.cls]; a != kNone) {
+      std::memcpy(&z.medium_free[m.cls], at(a), sizeof(std::uint32_t));
+      ++live_;
+      return a;
+    }
+    if (z.bump_end - z.bump < m.units) new_chunk(z, m.units);
+    const std::uint32_t a = (z.cur << kOffsetBits) | z.bump;
+    z.bump += m.units;
+    ++live_;
+    return a;
   }
 
   void push_free(Zone& z, std::uint32_t address, std::uint32_t units) noexcept {
@@ -191,8 +236,10 @@ private:
     return index << kOffsetBits;
   }
 
-  void new_chunk(Zone& z) {
-    const std::size_t bytes = z.next_chunk_bytes;
+  // A new chunk to carve from, of the zone's next size, or larger if `min_units` need it.
+  void new_chunk(Zone& z, std::uint32_t min_units = 0) {
+    std::size_t bytes = z.next_chunk_bytes;
+    while (bytes < std::size_t{min_units} * kUnitBytes) bytes *= 2;  // <= kChunkBytes: medium
     const std::uint32_t index =
         add_chunk(bytes, bytes == kChunkBytes && detail::want_huge_chunk(bytes_in_use()));
     // The old chunk's tail becomes free blocks rather than waste.
@@ -205,12 +252,13 @@ private:
     z.cur = index;
     z.bump = 0;
     z.bump_end = static_cast<std::uint32_t>(bytes / kUnitBytes);
-    if (z.next_chunk_bytes < kChunkBytes) z.next_chunk_bytes *= 2;
+    z.next_chunk_bytes = std::min(kChunkBytes, 2 * bytes);
   }
 
   void reset_free_lists() noexcept {
     for (Zone& z : zones_) {
       for (std::uint32_t& f : z.free) f = kNone;
+      for (std::uint32_t& f : z.medium_free) f = kNone;
       z.cur = z.bump = z.bump_end = 0;
       z.next_chunk_bytes = kFirstChunkBytes;
     }
