@@ -87,9 +87,9 @@
 // + 8 B of ring, `registry_cells` cells at most, 64 Ki by default: 2.5 MiB; 1 Mi: 42 MiB with its
 // front) + 32 B per byte of the longest key (its path: one transition and one node a byte, up
 // to twice that while they grow) + the states written by one freeze pass but not yet registered
-// (at most 4,096) + the sample buffer (`sample_bytes`, 4 MiB by default) + (memory output) the image itself. When
-// writing to a file, the value column is spooled to an anonymous temporary file, so memory does
-// not grow with the key count.
+// (at most 4,096) + the sample buffer (`sample_bytes`, 4 MiB by default) + (memory output) the
+// image itself. When writing to a file, the value column is spooled to an anonymous temporary
+// file, so memory does not grow with the key count.
 // Thread safety: const members may be called concurrently. Iterators hold a pointer to an
 // internal object that survives moves of the FrozenLayer; they are invalidated by its
 // destruction or assignment. An entry's key lives in the iterator and is valid until the
@@ -1443,8 +1443,9 @@ private:
 
   // Compiles node d (the deepest) and points its parent's last transition at it. A pass that
   // writes more than kMaxPending new states (the tail of a very long key: one state a byte)
-  // registers them as it goes, so the pass's memory stays bounded; registering early changes
-  // nothing else (a state is found only by its later parents, which are compiled after it).
+  // registers them as it goes, so the pass's memory stays bounded. That changes no answer: once
+  // a pass has written a new state, every later state of the pass points at a new one and skips
+  // the registry lookup (child_fresh), so no lookup of the pass can see the early entries.
   static constexpr std::size_t kMaxPending = 4096;
   void freeze_into_parent(std::size_t d, bool& child_fresh) {
     const frozen f = compile(d, child_fresh);

@@ -25,9 +25,10 @@
 // 2 KiB, up to 64 KiB: leaves of long keys) are carved from the same chunks, their size rounded
 // up to one of 8 classes per doubling (at most 12.5% more), a free list per class. Larger blocks
 // get a chunk of their own, released when the block is freed. (Until 2026-12-03 every block over
-// 2 KiB had its own chunk, so 16,383 keys over 2 KiB, ~35 MB, exhausted an arena.) When the last block is freed the whole
-// arena is given back (memory_usage returns to zero); in between, freed blocks are reused, not
-// returned: a map that shrinks for good calls its compact(). Once the arena holds 16 MiB, its
+// 2 KiB had its own chunk, so 16,383 keys over 2 KiB, ~35 MB, exhausted an arena.) When the last
+// block is freed the whole arena is given back (memory_usage returns to zero); in between, freed
+// small and medium blocks are reused, not returned: a map that shrinks for good calls its
+// compact(). Once the arena holds 16 MiB, its
 // 1 MiB chunks come from 2 MiB regions on transparent huge pages (memkv/core/huge_pages.hpp;
 // chunk_bytes_ 0 marks them), counted whole.
 //
