@@ -128,7 +128,7 @@ TEST_CASE("ChunkArena: large blocks get their own chunk and give it back", "[are
   CHECK(a.bytes_in_use() == 0);
 }
 
-TEST_CASE("ChunkArena: medium blocks (2-64 KiB) share chunks, never overlap, and are reused by size class", "[arena_art][arena]") {
+TEST_CASE("ChunkArena: medium blocks (2-64 KiB) are carved from chunks of their own, never overlap, and are reused by size class", "[arena_art][arena]") {
   memkv::ChunkArena a;
   std::mt19937_64 rng(3);
   struct block {
@@ -151,8 +151,8 @@ TEST_CASE("ChunkArena: medium blocks (2-64 KiB) share chunks, never overlap, and
     for (std::size_t j = 0; j < blocks[i].bytes; ++j)
       if (p[j] != i % 251) FAIL("block " << i << " of " << blocks[i].bytes << " bytes overwritten at " << j);
   }
-  // Medium blocks are carved from the shared chunks: only the 31 blocks over 64 KiB (of 80 KiB
-  // at most) have chunks of their own, so far fewer chunks than blocks.
+  // Medium blocks are carved from chunks (of their own): only the blocks over 64 KiB (of 80 KiB
+  // at most) have a chunk each, so far fewer chunks than blocks.
   std::size_t large = 0;
   for (const block& b : blocks) large += b.bytes > memkv::ChunkArena::kMaxMedium;
   INFO("chunks " << a.chunk_count() << ", blocks " << blocks.size() << ", large " << large);
@@ -167,6 +167,17 @@ TEST_CASE("ChunkArena: medium blocks (2-64 KiB) share chunks, never overlap, and
   for (std::size_t i = 0; i < blocks.size(); ++i)
     if (i != sizes.size() / 2) a.deallocate(blocks[i].at, blocks[i].bytes);
   CHECK(a.bytes_in_use() == 0);
+  // Medium blocks come from chunks of their own: small blocks around one stay side by side.
+  memkv::ChunkArena b;
+  const std::uint32_t s1 = b.allocate(24);
+  const std::uint32_t mid = b.allocate(3000);
+  const std::uint32_t s2 = b.allocate(24);
+  CHECK(s2 == s1 + 3);  // the next three 8-byte units
+  CHECK((mid >> memkv::ChunkArena::kOffsetBits) != (s1 >> memkv::ChunkArena::kOffsetBits));
+  b.deallocate(s1, 24);
+  b.deallocate(mid, 3000);
+  b.deallocate(s2, 24);
+  CHECK(b.bytes_in_use() == 0);
 }
 
 TEST_CASE("ChunkArena: copies are new empty arenas, moves hand the blocks over", "[arena_art][arena]") {

@@ -17,20 +17,20 @@
 //                                           //   threaded through the freed blocks themselves
 //       std::uint32_t medium_free[40];      //   per medium size class (2 KiB to 64 KiB)
 //       cur, bump, bump_end;                //   the chunk being carved, in units
-//     } zones_[2];
+//     } zones_[3];                         // zones 0 and 1, and the medium blocks' own
 //   };
 //
 // Blocks of up to 2 KiB are carved from chunks that start at 4 KiB and double up to 1 MiB, and
 // come back on a free list of their exact size (8-byte granules) for reuse. Medium blocks (over
-// 2 KiB, up to 64 KiB: leaves of long keys) are carved from the same chunks, their size rounded
-// up to one of 8 classes per doubling (at most 12.5% more), a free list per class. Larger blocks
-// get a chunk of their own, released when the block is freed. (Until 2026-12-03 every block over
-// 2 KiB had its own chunk, so 16,383 keys over 2 KiB, ~35 MB, exhausted an arena.) When the last
-// block is freed the whole arena is given back (memory_usage returns to zero); in between, freed
-// small and medium blocks are reused, not returned: a map that shrinks for good calls its
-// compact(). Once the arena holds 16 MiB, its
-// 1 MiB chunks come from 2 MiB regions on transparent huge pages (memkv/core/huge_pages.hpp;
-// chunk_bytes_ 0 marks them), counted whole.
+// 2 KiB, up to 64 KiB: leaves of long keys) are carved the same way from chunks of their own (so
+// that they do not spread the small nodes apart), their size rounded up to one of 8 classes per
+// doubling (at most 12.5% more), a free list per class. Larger blocks get a chunk of their own,
+// released when the block is freed. (Until 2026-12-03 every block over 2 KiB had its own chunk,
+// so 16,383 keys over 2 KiB, ~35 MB, exhausted an arena.) When the last block is freed the
+// whole arena is given back (memory_usage returns to zero); in between, freed small and medium
+// blocks are reused, not returned: a map that shrinks for good calls its compact(). Once the
+// arena holds 16 MiB, its 1 MiB chunks come from 2 MiB regions on transparent huge pages
+// (memkv/core/huge_pages.hpp; chunk_bytes_ 0 marks them), counted whole.
 //
 // Zones: a caller may place blocks in zone 1 instead of zone 0, and then they are carved from
 // chunks of their own. ArenaHotArt puts its upper nodes there (those above the bottom level: ~0.5%
@@ -73,7 +73,7 @@ public:
   static constexpr std::size_t kFirstChunkBytes = 4096;
   static constexpr std::size_t kMaxSmall = 2048;
   static constexpr std::size_t kClasses = kMaxSmall / kUnitBytes + 1;
-  // Medium blocks (over kMaxSmall, up to kMaxMedium) are carved from the chunks too, their sizes
+  // Medium blocks (over kMaxSmall, up to kMaxMedium) are carved from chunks too, their sizes
   // rounded up to one of 8 classes per doubling (at most 12.5% more), a free list per class.
   static constexpr std::size_t kMaxMedium = std::size_t{64} << 10;
   static constexpr std::size_t kMediumClasses = 40;  // 8 per doubling from 2 KiB to 64 KiB
@@ -104,7 +104,7 @@ public:
   std::uint32_t allocate(std::size_t bytes, unsigned zone = 0) {
     assert(zone < kZones);
     if (bytes > kMaxMedium) return allocate_large(bytes);
-    if (bytes > kMaxSmall) return allocate_medium(bytes, zones_[zone]);
+    if (bytes > kMaxSmall) return allocate_medium(bytes);
     Zone& z = zones_[zone];
     const std::uint32_t units = units_of(bytes);
     if (const std::uint32_t a = z.free[units]; a != kNone) {
@@ -121,10 +121,10 @@ public:
 
   void deallocate(std::uint32_t address, std::size_t bytes, unsigned zone = 0) noexcept {
     if (bytes > kMaxSmall && bytes <= kMaxMedium) {
-      assert(zone < kZones);
       const medium m = medium_of(bytes);
-      std::memcpy(at(address), &zones_[zone].medium_free[m.cls], sizeof(std::uint32_t));
-      zones_[zone].medium_free[m.cls] = address;
+      Zone& mz = zones_[kMediumZone];
+      std::memcpy(at(address), &mz.medium_free[m.cls], sizeof(std::uint32_t));
+      mz.medium_free[m.cls] = address;
     } else if (bytes > kMaxSmall) {
       const std::uint32_t chunk = address >> kOffsetBits;
       std::free(chunks_[chunk]);
@@ -175,7 +175,10 @@ private:
     return {(bw - 9) * 8 + (steps - 9), steps << shift};
   }
 
-  std::uint32_t allocate_medium(std::size_t bytes, Zone& z) {
+  // Medium blocks have chunks of their own (whatever the caller's zone), so that a few long
+  // keys' leaves do not spread a tree's small nodes apart.
+  std::uint32_t allocate_medium(std::size_t bytes) {
+    Zone& z = zones_[kMediumZone];
     const medium m = medium_of(bytes);
     if (const std::uint32_t a = z.medium_free[m.cls]; a != kNone) {
       std::memcpy(&z.medium_free[m.cls], at(a), sizeof(std::uint32_t));
@@ -237,8 +240,10 @@ private:
     return index << kOffsetBits;
   }
 
-  // A new chunk to carve from, of the zone's next size, or larger if `min_units` need it.
+  // A new chunk to carve from, of the zone's next size, or larger if `min_units` need it. The
+  // old chunk's tail goes to zone `z`'s small free lists (zone 0's for the medium zone).
   void new_chunk(Zone& z, std::uint32_t min_units = 0) {
+    Zone& tail_to = &z == &zones_[kMediumZone] ? zones_[0] : z;
     std::size_t bytes = z.next_chunk_bytes;
     while (bytes < std::size_t{min_units} * kUnitBytes) bytes *= 2;  // <= kChunkBytes: medium
     const std::uint32_t index =
@@ -247,7 +252,7 @@ private:
     while (z.bump < z.bump_end) {
       const std::uint32_t units =
           std::min<std::uint32_t>(z.bump_end - z.bump, static_cast<std::uint32_t>(kClasses - 1));
-      push_free(z, (z.cur << kOffsetBits) | z.bump, units);
+      push_free(tail_to, (z.cur << kOffsetBits) | z.bump, units);
       z.bump += units;
     }
     z.cur = index;
@@ -294,7 +299,8 @@ private:
   std::vector<std::byte*> chunks_;
   std::vector<std::size_t> chunk_bytes_;
   std::vector<std::uint32_t> spare_;
-  Zone zones_[kZones];
+  static constexpr unsigned kMediumZone = kZones;  // internal: the medium blocks' chunks
+  Zone zones_[kZones + 1];
   std::size_t bytes_ = 0;
   std::size_t live_ = 0;
   detail::HugeChunks huge_{kChunkBytes};  // 1 MiB chunks, once bytes_in_use() >= threshold
