@@ -754,6 +754,7 @@ bool BasicHotArt<V, Store>::upsert(std::string_view key, V& value, bool assign, 
     r = detail::hot::children<Ref>(h)[i];
   }
   static thread_local std::string buf;  // a coded leaf's key (reused: no allocation per insert)
+  const detail::scratch_trim trim_buf{buf};
   const std::string_view old = leaf_key(r, buf);
   if (old == key) {
     if (assign) Leaf::value(store_.leaf(r)) = std::move(value);

@@ -1539,6 +1539,16 @@ inline bool starts_with(std::string_view s, std::string_view p) noexcept {
   return s.size() >= p.size() && std::memcmp(s.data(), p.data(), p.size()) == 0;
 }
 
+// Gives a per-thread scratch string (a decoded key, reused from insert to insert) back when it
+// goes out of scope holding more than 64 KiB: one long key, up to the contract's 16 MiB, must
+// not stay pinned in every thread that once inserted near it.
+struct scratch_trim {
+  std::string& s;
+  ~scratch_trim() {
+    if (s.capacity() > (std::size_t{64} << 10)) std::string().swap(s);
+  }
+};
+
 }  // namespace memkv::detail
 // ---- end memkv/core/key.hpp ----
 // ---- begin memkv/core/simd.hpp ----
@@ -3978,6 +3988,7 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref* ad
   // The key of a leaf on key's path, once a compressed path needs it (see leaf_on_path).
   std::string_view path;
   static thread_local std::string path_buf;
+  const detail::scratch_trim trim_path{path_buf};
   if (!root_) {
     root_ = alloc_leaf(key, value);
     if (added) *added = root_;
@@ -3988,6 +3999,7 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref* ad
     const Ref cur = *slot;
     if (cur.is_leaf()) {
       static thread_local std::string buf;  // a coded leaf's key (reused: no allocation per insert)
+      const detail::scratch_trim trim_buf{buf};
       std::string_view old = leaf_key(cur, buf);
       if (old == key) {
         if (assign) Leaf::value(store_.leaf(cur)) = std::move(value);
@@ -9430,6 +9442,7 @@ bool BasicHotArt<V, Store>::upsert(std::string_view key, V& value, bool assign, 
     r = detail::hot::children<Ref>(h)[i];
   }
   static thread_local std::string buf;  // a coded leaf's key (reused: no allocation per insert)
+  const detail::scratch_trim trim_buf{buf};
   const std::string_view old = leaf_key(r, buf);
   if (old == key) {
     if (assign) Leaf::value(store_.leaf(r)) = std::move(value);

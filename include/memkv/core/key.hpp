@@ -76,4 +76,14 @@ inline bool starts_with(std::string_view s, std::string_view p) noexcept {
   return s.size() >= p.size() && std::memcmp(s.data(), p.data(), p.size()) == 0;
 }
 
+// Gives a per-thread scratch string (a decoded key, reused from insert to insert) back when it
+// goes out of scope holding more than 64 KiB: one long key, up to the contract's 16 MiB, must
+// not stay pinned in every thread that once inserted near it.
+struct scratch_trim {
+  std::string& s;
+  ~scratch_trim() {
+    if (s.capacity() > (std::size_t{64} << 10)) std::string().swap(s);
+  }
+};
+
 }  // namespace memkv::detail

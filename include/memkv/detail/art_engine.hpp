@@ -1276,6 +1276,7 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref* ad
   // The key of a leaf on key's path, once a compressed path needs it (see leaf_on_path).
   std::string_view path;
   static thread_local std::string path_buf;
+  const detail::scratch_trim trim_path{path_buf};
   if (!root_) {
     root_ = alloc_leaf(key, value);
     if (added) *added = root_;
@@ -1286,6 +1287,7 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref* ad
     const Ref cur = *slot;
     if (cur.is_leaf()) {
       static thread_local std::string buf;  // a coded leaf's key (reused: no allocation per insert)
+      const detail::scratch_trim trim_buf{buf};
       std::string_view old = leaf_key(cur, buf);
       if (old == key) {
         if (assign) Leaf::value(store_.leaf(cur)) = std::move(value);
