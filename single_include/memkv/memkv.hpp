@@ -623,27 +623,21 @@ public:
   std::uint32_t allocate(std::size_t bytes, unsigned zone = 0) {
     assert(zone < kZones);
     if (bytes > kMaxMedium) return allocate_large(bytes);
-    if (bytes > kMaxSmall) return allocate_medium(bytes);
+    if (bytes > kMaxSmall) {
+      // Medium blocks have chunks of their own (whatever the caller's zone), so that a few long
+      // keys' leaves do not spread a tree's small nodes apart.
+      const medium m = medium_of(bytes);
+      Zone& mz = zones_[kMediumZone];
+      return carve(mz, mz.medium_free[m.cls], m.units);
+    }
     Zone& z = zones_[zone];
     const std::uint32_t units = units_of(bytes);
-    if (const std::uint32_t a = z.free[units]; a != kNone) {
-      std::memcpy(&z.free[units], at(a), sizeof(std::uint32_t));
-      ++live_;
-      return a;
-    }
-    if (z.bump_end - z.bump < units) new_chunk(z);
-    const std::uint32_t a = (z.cur << kOffsetBits) | z.bump;
-    z.bump += units;
-    ++live_;
-    return a;
+    return carve(z, z.free[units], units);
   }
 
   void deallocate(std::uint32_t address, std::size_t bytes, unsigned zone = 0) noexcept {
     if (bytes > kMaxSmall && bytes <= kMaxMedium) {
-      const medium m = medium_of(bytes);
-      Zone& mz = zones_[kMediumZone];
-      std::memcpy(at(address), &mz.medium_free[m.cls], sizeof(std::uint32_t));
-      mz.medium_free[m.cls] = address;
+      push_free(zones_[kMediumZone].medium_free[medium_of(bytes).cls], address);
     } else if (bytes > kMaxSmall) {
       const std::uint32_t chunk = address >> kOffsetBits;
       std::free(chunks_[chunk]);
@@ -653,7 +647,7 @@ public:
       spare_.push_back(chunk);  // capacity reserved when the chunk was made: cannot throw
     } else {
       assert(zone < kZones);
-      push_free(zones_[zone], address, units_of(bytes));
+      push_free(zones_[zone].free[units_of(bytes)], address);
     }
     if (--live_ == 0) release_all();
   }
@@ -694,26 +688,25 @@ private:
     return {(bw - 9) * 8 + (steps - 9), steps << shift};
   }
 
-  // Medium blocks have chunks of their own (whatever the caller's zone), so that a few long
-  // keys' leaves do not spread a tree's small nodes apart.
-  std::uint32_t allocate_medium(std::size_t bytes) {
-    Zone& z = zones_[kMediumZone];
-    const medium m = medium_of(bytes);
-    if (const std::uint32_t a = z.medium_free[m.cls]; a != kNone) {
-      std::memcpy(&z.medium_free[m.cls], at(a), sizeof(std::uint32_t));
+  // A block of `units` from zone z: the head of its free list `head` (one of z's), else carved
+  // from z's chunk (a new one when the chunk has too little left).
+  std::uint32_t carve(Zone& z, std::uint32_t& head, std::uint32_t units) {
+    if (const std::uint32_t a = head; a != kNone) {
+      std::memcpy(&head, at(a), sizeof(std::uint32_t));
       ++live_;
       return a;
     }
-    if (z.bump_end - z.bump < m.units) new_chunk(z, m.units);
+    if (z.bump_end - z.bump < units) new_chunk(z, units);
     const std::uint32_t a = (z.cur << kOffsetBits) | z.bump;
-    z.bump += m.units;
+    z.bump += units;
     ++live_;
     return a;
   }
 
-  void push_free(Zone& z, std::uint32_t address, std::uint32_t units) noexcept {
-    std::memcpy(at(address), &z.free[units], sizeof(std::uint32_t));
-    z.free[units] = address;
+  // Threads the block at `address` onto the free list `head`.
+  void push_free(std::uint32_t& head, std::uint32_t address) noexcept {
+    std::memcpy(at(address), &head, sizeof(std::uint32_t));
+    head = address;
   }
 
   // A chunk index for a new chunk of `bytes`, its memory allocated; tables grown first, so a
@@ -771,7 +764,7 @@ private:
     while (z.bump < z.bump_end) {
       const std::uint32_t units =
           std::min<std::uint32_t>(z.bump_end - z.bump, static_cast<std::uint32_t>(kClasses - 1));
-      push_free(tail_to, (z.cur << kOffsetBits) | z.bump, units);
+      push_free(tail_to.free[units], (z.cur << kOffsetBits) | z.bump);
       z.bump += units;
     }
     z.cur = index;
