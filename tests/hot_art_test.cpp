@@ -1000,6 +1000,44 @@ TEST_CASE("key_code: every key codes and decodes back, and equals() tells coded 
   CHECK(shorter > 0);
 }
 
+TEST_CASE("key_code: mismatch_with() finds where a coded key and a key part, decoding no further", "[hot_art][key_code]") {
+  const auto code = url_code();
+  std::vector<std::string> keys = {""s, "h"s, "https://github.com/a/b"s, std::string(1, '\0'),
+                                   std::string(300, '\xff'), std::string(4000, '/')};
+  for (const auto& k : memkv_test::nasty_keys(43, 400, 3)) keys.push_back(k);
+  std::mt19937_64 rng(7);
+  std::size_t checked = 0, equal = 0, ends = 0;
+  for (const std::string& a : keys) {
+    const std::string c = coded(*code, a);
+    // Against every key sharing a random prefix with a: a itself, extended, cut, changed.
+    std::vector<std::string> others = {a, a + "x", a + '\0', a + '\xff', keys[rng() % keys.size()]};
+    if (!a.empty()) {
+      others.push_back(a.substr(0, rng() % a.size()));
+      std::string changed = a;
+      const std::size_t at = rng() % a.size();
+      changed[at] = static_cast<char>(changed[at] + 1 + rng() % 255);
+      others.push_back(changed);
+      others.push_back(changed.substr(0, at + 1 + rng() % (a.size() - at)));
+    }
+    for (const std::string& b : others) {
+      const std::size_t lcp = memkv::detail::common_prefix_length(a, b);
+      const int next = lcp < a.size() ? static_cast<unsigned char>(a[lcp]) : -1;
+      for (std::size_t from : {std::size_t{0}, lcp / 2, lcp}) {
+        INFO("a " << show(a) << " b " << show(b) << " from " << from);
+        const auto m = code->mismatch_with(c, b, from);
+        REQUIRE(m.common == lcp);
+        REQUIRE(m.next == next);
+        ++checked;
+      }
+      equal += a == b;
+      ends += lcp == a.size() && a != b;
+    }
+  }
+  CHECK(checked > 3000);
+  CHECK(equal >= keys.size());  // a itself, and the random pick when it is a
+  CHECK(ends > 0);
+}
+
 TEMPLATE_TEST_CASE("HotArt: keys are stored coded once the map holds code_sample_keys keys", "[hot_art][key_code]",
                    Hot, ArenaHot) {
   std::vector<std::string> keys;

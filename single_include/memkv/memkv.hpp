@@ -2245,6 +2245,40 @@ public:
     return end - c == 1 && *c == last;
   }
 
+  // How far the key whose coded form is `coded` (a non-empty result of encode) agrees with key,
+  // decoding it only that far, from byte `from` on: the caller knows their first `from` bytes
+  // are equal (from <= key.size()). Returns the length of their common prefix and the coded key's
+  // byte there, or -1 when the coded key ends there; the two are equal exactly when common ==
+  // key.size() and next == -1.
+  struct mismatch {
+    std::size_t common;
+    int next;
+  };
+  mismatch mismatch_with(std::string_view coded, std::string_view key, std::size_t from) const noexcept {
+    const auto* c = reinterpret_cast<const unsigned char*>(coded.data());
+    const std::size_t n = coded.size();
+    const auto* k = reinterpret_cast<const unsigned char*>(key.data());
+    std::uint64_t pos = 0;
+    for (std::size_t i = 0; i < from; ++i) pos += enc_[k[i]] & 15u;
+    const std::uint64_t total = 8 * n - 1 - static_cast<unsigned>(std::countr_zero(c[n - 1]));
+    // The last 8 bytes, copied with zeros after them, for windows that would read past the end.
+    unsigned char tail[16] = {};
+    const std::size_t tail_at = n > 8 ? n - 8 : 0;
+    std::memcpy(tail, c + tail_at, n - tail_at);
+    const unsigned drop = 64 - max_;
+    std::size_t i = from;
+    while (pos < total) {
+      const std::size_t q = static_cast<std::size_t>(pos >> 3);
+      const std::uint64_t win = (q + 8 <= n ? load_be(c + q) : load_be(tail + (q - tail_at))) << (pos & 7);
+      const std::uint32_t e = dec_[win >> drop];
+      const unsigned b = e & 0xffu;
+      if (i == key.size() || b != k[i]) return {i, static_cast<int>(b)};
+      pos += (e >> 16) & 15u;
+      ++i;
+    }
+    return {i, -1};
+  }
+
   // Appends the key whose coded form is `coded` (a non-empty result of encode) to out; with
   // from > 0, only its bytes whose codes start at bit `from` or later (a byte boundary of the
   // code: see resume_point).
@@ -3707,6 +3741,25 @@ private:
     return detail::art::leaf_key<Leaf>(l, code_.get(), buf);
   }
   std::string_view leaf_key(Ref r, std::string& buf) const { return key_of(store_.leaf(r), buf); }
+  // The leaf of a walk along a key that leaf_on_path fetched, and its key (decoded into a
+  // scratch string if coded): null until a compressed path needs it, then kept for the walk.
+  struct PathLeaf {
+    const LeafTag* leaf = nullptr;
+    std::string_view key;
+  };
+  // How far leaf l's key agrees with key, given that their first `depth` bytes do (a leaf below
+  // the node at depth `depth` on key's path): {common prefix length, l's byte there or -1 if its
+  // key ends there}. A coded key is decoded only as far as it agrees; `path`'s, already decoded,
+  // is not decoded again.
+  detail::key_code::mismatch leaf_mismatch(const LeafTag* l, std::string_view key, std::size_t depth,
+                                           const PathLeaf& path) const noexcept {
+    unsigned flags = 0;
+    const std::string_view s = l == path.leaf ? path.key : Leaf::stored(l, flags);
+    if (flags != 0) return code_.get()->mismatch_with(s, key, depth);
+    const std::size_t common =
+        depth + detail::common_prefix_length(s.substr(depth), key.substr(depth));
+    return {common, common < s.size() ? static_cast<int>(static_cast<unsigned char>(s[common])) : -1};
+  }
   bool leaf_is(const LeafTag* l, std::string_view key) const noexcept {
     return detail::art::leaf_holds<Leaf>(l, code_.get(), key);
   }
@@ -3743,20 +3796,28 @@ private:
     }
   }
 
-  // Byte i of h's compressed path (h sits at depth `depth`); `path` caches the key of
-  // leaf_on_path(h, key, depth) (its data() is null until needed), decoded into buf if coded.
+  std::string_view path_key(PathLeaf& path, const NodeHeader* h, std::string_view key, std::size_t depth,
+                            std::string& buf) const {
+    if (path.leaf == nullptr) {
+      path.leaf = leaf_on_path(h, key, depth);
+      path.key = key_of(path.leaf, buf);
+    }
+    return path.key;
+  }
+
+  // Byte i of h's compressed path (h sits at depth `depth`), read from `path` when h does not
+  // store it.
   std::uint8_t prefix_byte(const NodeHeader* h, std::string_view key, std::size_t depth, std::size_t i,
-                           std::string_view& path, std::string& buf) const {
+                           PathLeaf& path, std::string& buf) const {
     if (i < detail::art::kStoredPrefix) return h->prefix[i];
-    if (path.data() == nullptr) path = key_of(leaf_on_path(h, key, depth), buf);
-    return static_cast<std::uint8_t>(path[depth + i]);
+    return static_cast<std::uint8_t>(path_key(path, h, key, depth, buf)[depth + i]);
   }
 
   // Length of the match between h's compressed path and key[depth..]: prefix_len when it all
   // matches, else the index of the first difference (or of key's end). `path`/`buf` as in
   // prefix_byte: one leaf serves every node of a walk along key.
   std::size_t prefix_match(const NodeHeader* h, std::string_view key, std::size_t depth,
-                           std::string_view& path, std::string& buf) const {
+                           PathLeaf& path_leaf, std::string& buf) const {
     const std::size_t plen = h->prefix_len;
     const std::size_t avail = key.size() - depth;
     const std::size_t stored = std::min<std::size_t>(plen, detail::art::kStoredPrefix);
@@ -3765,7 +3826,7 @@ private:
       if (i >= avail || h->prefix[i] != static_cast<std::uint8_t>(key[depth + i])) return i;
     }
     if (plen > stored) {
-      if (path.data() == nullptr) path = key_of(leaf_on_path(h, key, depth), buf);
+      const std::string_view path = path_key(path_leaf, h, key, depth, buf);
       const std::size_t n = std::min(plen, avail);
       i += detail::common_prefix_length(path.substr(depth + i, n - i), key.substr(depth + i, n - i));
     }
@@ -3978,8 +4039,8 @@ template <class V, class Store>
 bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref* added) {
   Ref* slot = &root_;
   std::size_t depth = 0;
-  // The key of a leaf on key's path, once a compressed path needs it (see leaf_on_path).
-  std::string_view path;
+  // A leaf on key's path and its key, once a compressed path needs them (see leaf_on_path).
+  PathLeaf path;
   static thread_local std::string path_buf;
   const detail::scratch_trim trim_path{path_buf};
   if (!root_) {
@@ -3991,30 +4052,29 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref* ad
   for (;;) {
     const Ref cur = *slot;
     if (cur.is_leaf()) {
-      static thread_local std::string buf;  // a coded leaf's key (reused: no allocation per insert)
-      const detail::scratch_trim trim_buf{buf};
-      std::string_view old = leaf_key(cur, buf);
-      if (old == key) {
+      // The leaf's first `depth` bytes are key's (every path above was checked).
+      const auto [split, old_next] = leaf_mismatch(store_.leaf(cur), key, depth, path);
+      if (split == key.size() && old_next < 0) {
         if (assign) Leaf::value(store_.leaf(cur)) = std::move(value);
         return false;
       }
       // Lazy expansion ends here: a Node4 holding both leaves below their common prefix.
-      const std::size_t lcp = detail::common_prefix_length(old.substr(depth), key.substr(depth));
-      const std::size_t split = depth + lcp;
-      const bool one_ends = old.size() == split || key.size() == split;
+      const std::size_t lcp = split - depth;
+      const bool one_ends = old_next < 0 || key.size() == split;
       LeafGuard guard{this, alloc_leaf(key, value)};
       const NewNode n = alloc_node(NodeType::N4, one_ends ? 1 : 2, one_ends);
       n.h->prefix_len = static_cast<std::uint32_t>(lcp);
       std::memcpy(n.h->prefix, key.data() + depth,
                   std::min<std::size_t>(lcp, detail::art::kStoredPrefix));
       const Ref fresh = guard.release();
-      const std::pair<Ref, std::string_view> both[] = {{cur, old}, {fresh, key}};
-      for (const auto& [l, k] : both) {
-        if (k.size() == split)
-          *detail::art::end_slot<Ref>(n.h) = l;
-        else
-          add_child_in_place(n.h, static_cast<std::uint8_t>(k[split]), l);
-      }
+      if (old_next < 0)
+        *detail::art::end_slot<Ref>(n.h) = cur;
+      else
+        add_child_in_place(n.h, static_cast<std::uint8_t>(old_next), cur);
+      if (key.size() == split)
+        *detail::art::end_slot<Ref>(n.h) = fresh;
+      else
+        add_child_in_place(n.h, static_cast<std::uint8_t>(key[split]), fresh);
       *slot = n.ref;
       if (added) *added = fresh;
       ++size_;
@@ -4364,12 +4424,13 @@ auto Tree<V, Store>::lower_bound(std::string_view key) const -> const_iterator {
   Ref r = root_;
   std::size_t depth = 0;
   std::string buf;
-  std::string_view path;  // the key of a leaf on key's path, once needed (see leaf_on_path)
+  PathLeaf path;  // a leaf on key's path and its key, once needed (see leaf_on_path)
   std::string path_buf;
   while (r) {
     if (r.is_leaf()) {
-      if (leaf_key(r, buf).compare(key) >= 0)
-        it.at_.set(store_.leaf(r));
+      const LeafTag* const l = store_.leaf(r);
+      if ((l == path.leaf ? path.key : key_of(l, buf)).compare(key) >= 0)
+        it.at_.set(l);
       else
         it.advance();
       return it;
@@ -4381,8 +4442,7 @@ auto Tree<V, Store>::lower_bound(std::string_view key) const -> const_iterator {
       if (plen <= detail::art::kStoredPrefix) {
         full = std::string_view(reinterpret_cast<const char*>(h->prefix), plen);
       } else {
-        if (path.data() == nullptr) path = key_of(leaf_on_path(h, key, depth), path_buf);
-        full = path.substr(depth, plen);
+        full = path_key(path, h, key, depth, path_buf).substr(depth, plen);
       }
       std::string_view part = key.substr(depth, plen);
       const int c = full.compare(part);

@@ -172,6 +172,40 @@ public:
     return end - c == 1 && *c == last;
   }
 
+  // How far the key whose coded form is `coded` (a non-empty result of encode) agrees with key,
+  // decoding it only that far, from byte `from` on: the caller knows their first `from` bytes
+  // are equal (from <= key.size()). Returns the length of their common prefix and the coded key's
+  // byte there, or -1 when the coded key ends there; the two are equal exactly when common ==
+  // key.size() and next == -1.
+  struct mismatch {
+    std::size_t common;
+    int next;
+  };
+  mismatch mismatch_with(std::string_view coded, std::string_view key, std::size_t from) const noexcept {
+    const auto* c = reinterpret_cast<const unsigned char*>(coded.data());
+    const std::size_t n = coded.size();
+    const auto* k = reinterpret_cast<const unsigned char*>(key.data());
+    std::uint64_t pos = 0;
+    for (std::size_t i = 0; i < from; ++i) pos += enc_[k[i]] & 15u;
+    const std::uint64_t total = 8 * n - 1 - static_cast<unsigned>(std::countr_zero(c[n - 1]));
+    // The last 8 bytes, copied with zeros after them, for windows that would read past the end.
+    unsigned char tail[16] = {};
+    const std::size_t tail_at = n > 8 ? n - 8 : 0;
+    std::memcpy(tail, c + tail_at, n - tail_at);
+    const unsigned drop = 64 - max_;
+    std::size_t i = from;
+    while (pos < total) {
+      const std::size_t q = static_cast<std::size_t>(pos >> 3);
+      const std::uint64_t win = (q + 8 <= n ? load_be(c + q) : load_be(tail + (q - tail_at))) << (pos & 7);
+      const std::uint32_t e = dec_[win >> drop];
+      const unsigned b = e & 0xffu;
+      if (i == key.size() || b != k[i]) return {i, static_cast<int>(b)};
+      pos += (e >> 16) & 15u;
+      ++i;
+    }
+    return {i, -1};
+  }
+
   // Appends the key whose coded form is `coded` (a non-empty result of encode) to out; with
   // from > 0, only its bytes whose codes start at bit `from` or later (a byte boundary of the
   // code: see resume_point).
