@@ -2273,8 +2273,17 @@ public:
       const std::uint32_t e = dec_[win >> drop];
       const unsigned b = e & 0xffu;
       if (i == key.size() || b != k[i]) return {i, static_cast<int>(b)};
-      pos += (e >> 16) & 15u;
-      ++i;
+      // A second byte in the same entry counts only if its code ends before the end mark.
+      const unsigned both = (e >> 20) & 15u;
+      if ((e >> 24) != 0 && pos + both <= total) {
+        const unsigned b2 = (e >> 8) & 0xffu;
+        if (i + 1 == key.size() || b2 != k[i + 1]) return {i + 1, static_cast<int>(b2)};
+        pos += both;
+        i += 2;
+      } else {
+        pos += (e >> 16) & 15u;
+        ++i;
+      }
     }
     return {i, -1};
   }
@@ -4423,16 +4432,14 @@ auto Tree<V, Store>::lower_bound(std::string_view key) const -> const_iterator {
   const_iterator it(&store_, code_.get());
   Ref r = root_;
   std::size_t depth = 0;
-  std::string buf;
   PathLeaf path;  // a leaf on key's path and its key, once needed (see leaf_on_path)
   std::string path_buf;
   while (r) {
     if (r.is_leaf()) {
-      const LeafTag* const l = store_.leaf(r);
-      if ((l == path.leaf ? path.key : key_of(l, buf)).compare(key) >= 0)
-        it.at_.set(l);
-      else
-        it.advance();
+      // The cursor decodes a coded key once; if it is smaller than key, the next leaf's decoding
+      // resumes from it.
+      it.at_.set(store_.leaf(r));
+      if (it.at_.key().compare(key) < 0) it.advance();
       return it;
     }
     const NodeHeader* h = node(r);

@@ -1684,16 +1684,14 @@ auto Tree<V, Store>::lower_bound(std::string_view key) const -> const_iterator {
   const_iterator it(&store_, code_.get());
   Ref r = root_;
   std::size_t depth = 0;
-  std::string buf;
   PathLeaf path;  // a leaf on key's path and its key, once needed (see leaf_on_path)
   std::string path_buf;
   while (r) {
     if (r.is_leaf()) {
-      const LeafTag* const l = store_.leaf(r);
-      if ((l == path.leaf ? path.key : key_of(l, buf)).compare(key) >= 0)
-        it.at_.set(l);
-      else
-        it.advance();
+      // The cursor decodes a coded key once; if it is smaller than key, the next leaf's decoding
+      // resumes from it.
+      it.at_.set(store_.leaf(r));
+      if (it.at_.key().compare(key) < 0) it.advance();
       return it;
     }
     const NodeHeader* h = node(r);

@@ -200,8 +200,17 @@ public:
       const std::uint32_t e = dec_[win >> drop];
       const unsigned b = e & 0xffu;
       if (i == key.size() || b != k[i]) return {i, static_cast<int>(b)};
-      pos += (e >> 16) & 15u;
-      ++i;
+      // A second byte in the same entry counts only if its code ends before the end mark.
+      const unsigned both = (e >> 20) & 15u;
+      if ((e >> 24) != 0 && pos + both <= total) {
+        const unsigned b2 = (e >> 8) & 0xffu;
+        if (i + 1 == key.size() || b2 != k[i + 1]) return {i + 1, static_cast<int>(b2)};
+        pos += both;
+        i += 2;
+      } else {
+        pos += (e >> 16) & 15u;
+        ++i;
+      }
     }
     return {i, -1};
   }
