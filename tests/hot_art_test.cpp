@@ -1038,6 +1038,38 @@ TEST_CASE("key_code: mismatch_with() finds where a coded key and a key part, dec
   CHECK(ends > 0);
 }
 
+TEST_CASE("key_code: decoding resumed from another key's decoding gives the key, in either order", "[hot_art][key_code]") {
+  const auto code = url_code();
+  std::vector<std::string> keys = {"h"s, "https://github.com/a/b"s, std::string(1, '\0'), std::string(300, '\xff')};
+  for (const auto& k : memkv_test::nasty_keys(47, 300, 3)) keys.push_back(k);
+  std::mt19937_64 rng(11);
+  std::size_t resumed = 0, prefix_pairs = 0;
+  for (const std::string& a : keys) {
+    if (a.size() < 2) continue;  // one-byte keys are never stored coded
+    const std::string ca = coded(*code, a);
+    // b: a prefix of a (it sorts before a), an extension, a neighbour, any key.
+    std::vector<std::string> others = {a.substr(0, 2 + rng() % (a.size() - 1)), a + "p", a + '\0',
+                                       keys[rng() % keys.size()]};
+    std::string next = a;
+    next.back() = static_cast<char>(next.back() + 1);
+    others.push_back(next);
+    for (std::string& b : others) {
+      if (b.size() < 2) b += "zz";
+      INFO("from " << show(a) << " to " << show(b));
+      const std::string cb = coded(*code, b);
+      const auto [keep, bit] = code->resume_point(a, ca, cb);
+      REQUIRE(keep <= a.size());
+      std::string out = a.substr(0, keep);
+      code->decode(cb, out, bit);
+      REQUIRE(out == b);
+      resumed += keep > 0;
+      prefix_pairs += b.size() < a.size() && a.compare(0, b.size(), b) == 0;
+    }
+  }
+  CHECK(resumed > keys.size());
+  CHECK(prefix_pairs > keys.size() / 2);
+}
+
 TEMPLATE_TEST_CASE("HotArt: keys are stored coded once the map holds code_sample_keys keys", "[hot_art][key_code]",
                    Hot, ArenaHot) {
   std::vector<std::string> keys;

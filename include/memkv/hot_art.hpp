@@ -524,12 +524,19 @@ private:
   template <class GetFrame>
   static Spot locate(std::size_t depth, GetFrame&& frame, std::uint64_t m) noexcept;
 
-  // The key of leaf r: its stored bytes, or decoded into buf.
-  std::string_view leaf_key(Ref r, std::string& buf) const {
-    return detail::art::leaf_key<Leaf>(store_.leaf(r), code_.get(), buf);
-  }
   bool leaf_is(const LeafTag* l, std::string_view key) const noexcept {
     return detail::art::leaf_holds<Leaf>(l, code_.get(), key);
+  }
+  // The first bit position (detail::hot's 9-bit units) where leaf r's key and key differ, or
+  // npos when they are equal; a coded key is decoded only as far as it agrees with key.
+  static constexpr std::uint64_t kSameKey = ~std::uint64_t{0};
+  std::uint64_t leaf_mismatch_bit(Ref r, std::string_view key) const noexcept {
+    unsigned flags = 0;
+    const std::string_view s = Leaf::stored(store_.leaf(r), flags);
+    if (flags == 0) return s == key ? kSameKey : detail::hot::mismatch_bit(key, s);
+    const auto [common, next] = code_.get()->mismatch_with(s, key, 0);
+    if (common == key.size() && next < 0) return kSameKey;
+    return detail::hot::mismatch_bit_at(key, common, next < 0 ? 0u : 0x100u | static_cast<unsigned>(next));
   }
   unsigned height_of(Ref r) const noexcept { return r.is_leaf() ? 0u : store_.node(r)->height; }
   // The height of a node holding d's entries: one more than its tallest child's.
@@ -753,14 +760,11 @@ bool BasicHotArt<V, Store>::upsert(std::string_view key, V& value, bool assign, 
     path.push({h, i, r});
     r = detail::hot::children<Ref>(h)[i];
   }
-  static thread_local std::string buf;  // a coded leaf's key (reused: no allocation per insert)
-  const detail::scratch_trim trim_buf{buf};
-  const std::string_view old = leaf_key(r, buf);
-  if (old == key) {
+  const std::uint64_t m = leaf_mismatch_bit(r, key);
+  if (m == kSameKey) {
     if (assign) Leaf::value(store_.leaf(r)) = std::move(value);
     return false;
   }
-  const std::uint64_t m = detail::hot::mismatch_bit(key, old);
   const bool right = detail::hot::key_bit(key, m) != 0;
 
   Fresh fresh(this, alloc_leaf(key, value));
@@ -965,16 +969,15 @@ auto BasicHotArt<V, Store>::lower_bound(std::string_view key) const -> const_ite
     it.stack_.push_back({h, i});
     r = detail::hot::children<Ref>(h)[i];
   }
-  std::string buf;
-  const std::string_view found = leaf_key(r, buf);
-  if (found == key) {
-    it.at_.set(store_.leaf(r));
-    return it;
-  }
+  // The cursor decodes a coded key once: the answer is often this leaf, and if not, the
+  // answer's decoding resumes from it.
+  it.at_.set(store_.leaf(r));
+  const std::string_view found = it.at_.key();
+  if (found == key) return it;
   const std::uint64_t m = detail::hot::mismatch_bit(key, found);
   const bool right = detail::hot::key_bit(key, m) != 0;
   if (it.stack_.empty()) {  // a single leaf
-    if (!right) it.at_.set(store_.leaf(r));
+    if (right) it.at_.reset();
     return it;
   }
   // The key sits beside the subtree that the BiNode at m would split off: before it or after it.

@@ -2135,12 +2135,18 @@ public:
 
   unsigned length(std::uint8_t b) const noexcept { return enc_[b] & 15u; }
 
-  // Decoding the next key of a scan reuses the bytes it shares with the previous one: if
-  // `prev_coded` decoded to `prev`, and `common` leading bytes of the next coded form equal
-  // prev_coded's, then the first `keep` bytes of prev are the next key's too, and its other
-  // bytes are decode(next, out, bit). Returns {keep, bit}.
-  std::pair<std::size_t, std::uint64_t> resume_point(std::string_view prev, std::size_t common) const noexcept {
-    const std::uint64_t limit = std::uint64_t{common} * 8;
+  // Decoding another key after one already decoded reuses the bytes they share: if `prev_coded`
+  // decoded to `prev`, the bytes of prev whose codes lie wholly within the leading bits that
+  // `next_coded` shares with it, and before next_coded's end mark, are the next key's first
+  // bytes too (the code is prefix-free: both parse those bits alike), and its other bytes are
+  // decode(next_coded, out, bit). Returns {keep, bit}. Any two keys, in any order (the end mark
+  // matters when the next key is a prefix of prev: its end mark and padding may agree with
+  // prev's next code for a byte or more).
+  std::pair<std::size_t, std::uint64_t> resume_point(std::string_view prev, std::string_view prev_coded,
+                                                     std::string_view next_coded) const noexcept {
+    const std::size_t common = common_prefix_length(prev_coded, next_coded);
+    std::uint64_t limit = std::uint64_t{common} * 8;
+    if (!next_coded.empty()) limit = std::min(limit, content_bits(next_coded));
     std::uint64_t bit = 0;
     const auto* p = reinterpret_cast<const unsigned char*>(prev.data());
     const std::size_t n = prev.size();
@@ -2151,6 +2157,11 @@ public:
       bit += len;
     }
     return {keep, bit};
+  }
+  // Bits before the end mark of a (non-empty) coded form: the last byte's lowest 1 bit.
+  static std::uint64_t content_bits(std::string_view coded) noexcept {
+    const auto last = static_cast<unsigned char>(coded.back());
+    return 8 * std::uint64_t{coded.size()} - 1 - static_cast<unsigned>(std::countr_zero(last));
   }
 
   // Bytes of key's coded form.
@@ -3234,7 +3245,7 @@ public:
     const std::string_view stored = Layout::stored(l, flags);
     if (flags != 0) {
       if (coded_ && leaf_ != nullptr) {
-        const auto [keep, bit] = code_->resume_point(buf_, common_prefix_length(raw_, stored));
+        const auto [keep, bit] = code_->resume_point(buf_, raw_, stored);
         buf_.resize(keep);
         code_->decode(stored, buf_, bit);
       } else {
@@ -8418,12 +8429,17 @@ inline unsigned unit_value(std::string_view key, std::uint64_t unit) noexcept {
 inline unsigned key_bit(std::string_view key, std::uint64_t pos) noexcept {
   return (unit_value(key, pos / kUnitBits) >> (8 - pos % kUnitBits)) & 1u;
 }
+// The first bit position where key a and another key differ, given their common prefix length
+// l and the other key's unit l (b_unit: unit_value of it, 0 where it ends). They must differ.
+inline std::uint64_t mismatch_bit_at(std::string_view a, std::size_t l, unsigned b_unit) noexcept {
+  const unsigned x = unit_value(a, l) ^ b_unit;
+  assert(x != 0);
+  return std::uint64_t{l} * kUnitBits + (8u - static_cast<unsigned>(std::bit_width(x) - 1));
+}
 // The first bit position where two distinct keys differ.
 inline std::uint64_t mismatch_bit(std::string_view a, std::string_view b) noexcept {
   const std::size_t l = common_prefix_length(a, b);
-  const unsigned x = unit_value(a, l) ^ unit_value(b, l);
-  assert(x != 0);
-  return std::uint64_t{l} * kUnitBits + (8u - static_cast<unsigned>(std::bit_width(x) - 1));
+  return mismatch_bit_at(a, l, unit_value(b, l));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -9272,12 +9288,19 @@ private:
   template <class GetFrame>
   static Spot locate(std::size_t depth, GetFrame&& frame, std::uint64_t m) noexcept;
 
-  // The key of leaf r: its stored bytes, or decoded into buf.
-  std::string_view leaf_key(Ref r, std::string& buf) const {
-    return detail::art::leaf_key<Leaf>(store_.leaf(r), code_.get(), buf);
-  }
   bool leaf_is(const LeafTag* l, std::string_view key) const noexcept {
     return detail::art::leaf_holds<Leaf>(l, code_.get(), key);
+  }
+  // The first bit position (detail::hot's 9-bit units) where leaf r's key and key differ, or
+  // npos when they are equal; a coded key is decoded only as far as it agrees with key.
+  static constexpr std::uint64_t kSameKey = ~std::uint64_t{0};
+  std::uint64_t leaf_mismatch_bit(Ref r, std::string_view key) const noexcept {
+    unsigned flags = 0;
+    const std::string_view s = Leaf::stored(store_.leaf(r), flags);
+    if (flags == 0) return s == key ? kSameKey : detail::hot::mismatch_bit(key, s);
+    const auto [common, next] = code_.get()->mismatch_with(s, key, 0);
+    if (common == key.size() && next < 0) return kSameKey;
+    return detail::hot::mismatch_bit_at(key, common, next < 0 ? 0u : 0x100u | static_cast<unsigned>(next));
   }
   unsigned height_of(Ref r) const noexcept { return r.is_leaf() ? 0u : store_.node(r)->height; }
   // The height of a node holding d's entries: one more than its tallest child's.
@@ -9501,14 +9524,11 @@ bool BasicHotArt<V, Store>::upsert(std::string_view key, V& value, bool assign, 
     path.push({h, i, r});
     r = detail::hot::children<Ref>(h)[i];
   }
-  static thread_local std::string buf;  // a coded leaf's key (reused: no allocation per insert)
-  const detail::scratch_trim trim_buf{buf};
-  const std::string_view old = leaf_key(r, buf);
-  if (old == key) {
+  const std::uint64_t m = leaf_mismatch_bit(r, key);
+  if (m == kSameKey) {
     if (assign) Leaf::value(store_.leaf(r)) = std::move(value);
     return false;
   }
-  const std::uint64_t m = detail::hot::mismatch_bit(key, old);
   const bool right = detail::hot::key_bit(key, m) != 0;
 
   Fresh fresh(this, alloc_leaf(key, value));
@@ -9713,16 +9733,15 @@ auto BasicHotArt<V, Store>::lower_bound(std::string_view key) const -> const_ite
     it.stack_.push_back({h, i});
     r = detail::hot::children<Ref>(h)[i];
   }
-  std::string buf;
-  const std::string_view found = leaf_key(r, buf);
-  if (found == key) {
-    it.at_.set(store_.leaf(r));
-    return it;
-  }
+  // The cursor decodes a coded key once: the answer is often this leaf, and if not, the
+  // answer's decoding resumes from it.
+  it.at_.set(store_.leaf(r));
+  const std::string_view found = it.at_.key();
+  if (found == key) return it;
   const std::uint64_t m = detail::hot::mismatch_bit(key, found);
   const bool right = detail::hot::key_bit(key, m) != 0;
   if (it.stack_.empty()) {  // a single leaf
-    if (!right) it.at_.set(store_.leaf(r));
+    if (right) it.at_.reset();
     return it;
   }
   // The key sits beside the subtree that the BiNode at m would split off: before it or after it.

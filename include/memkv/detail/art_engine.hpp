@@ -486,7 +486,7 @@ public:
     const std::string_view stored = Layout::stored(l, flags);
     if (flags != 0) {
       if (coded_ && leaf_ != nullptr) {
-        const auto [keep, bit] = code_->resume_point(buf_, common_prefix_length(raw_, stored));
+        const auto [keep, bit] = code_->resume_point(buf_, raw_, stored);
         buf_.resize(keep);
         code_->decode(stored, buf_, bit);
       } else {

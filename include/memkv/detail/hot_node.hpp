@@ -58,12 +58,17 @@ inline unsigned unit_value(std::string_view key, std::uint64_t unit) noexcept {
 inline unsigned key_bit(std::string_view key, std::uint64_t pos) noexcept {
   return (unit_value(key, pos / kUnitBits) >> (8 - pos % kUnitBits)) & 1u;
 }
+// The first bit position where key a and another key differ, given their common prefix length
+// l and the other key's unit l (b_unit: unit_value of it, 0 where it ends). They must differ.
+inline std::uint64_t mismatch_bit_at(std::string_view a, std::size_t l, unsigned b_unit) noexcept {
+  const unsigned x = unit_value(a, l) ^ b_unit;
+  assert(x != 0);
+  return std::uint64_t{l} * kUnitBits + (8u - static_cast<unsigned>(std::bit_width(x) - 1));
+}
 // The first bit position where two distinct keys differ.
 inline std::uint64_t mismatch_bit(std::string_view a, std::string_view b) noexcept {
   const std::size_t l = common_prefix_length(a, b);
-  const unsigned x = unit_value(a, l) ^ unit_value(b, l);
-  assert(x != 0);
-  return std::uint64_t{l} * kUnitBits + (8u - static_cast<unsigned>(std::bit_width(x) - 1));
+  return mismatch_bit_at(a, l, unit_value(b, l));
 }
 
 // ---------------------------------------------------------------------------------------------

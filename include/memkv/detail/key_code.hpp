@@ -27,6 +27,7 @@
 #include <string_view>
 #include <utility>
 
+#include "memkv/core/key.hpp"
 #include "memkv/detail/fst_codec.hpp"
 
 namespace memkv::detail {
@@ -62,12 +63,18 @@ public:
 
   unsigned length(std::uint8_t b) const noexcept { return enc_[b] & 15u; }
 
-  // Decoding the next key of a scan reuses the bytes it shares with the previous one: if
-  // `prev_coded` decoded to `prev`, and `common` leading bytes of the next coded form equal
-  // prev_coded's, then the first `keep` bytes of prev are the next key's too, and its other
-  // bytes are decode(next, out, bit). Returns {keep, bit}.
-  std::pair<std::size_t, std::uint64_t> resume_point(std::string_view prev, std::size_t common) const noexcept {
-    const std::uint64_t limit = std::uint64_t{common} * 8;
+  // Decoding another key after one already decoded reuses the bytes they share: if `prev_coded`
+  // decoded to `prev`, the bytes of prev whose codes lie wholly within the leading bits that
+  // `next_coded` shares with it, and before next_coded's end mark, are the next key's first
+  // bytes too (the code is prefix-free: both parse those bits alike), and its other bytes are
+  // decode(next_coded, out, bit). Returns {keep, bit}. Any two keys, in any order (the end mark
+  // matters when the next key is a prefix of prev: its end mark and padding may agree with
+  // prev's next code for a byte or more).
+  std::pair<std::size_t, std::uint64_t> resume_point(std::string_view prev, std::string_view prev_coded,
+                                                     std::string_view next_coded) const noexcept {
+    const std::size_t common = common_prefix_length(prev_coded, next_coded);
+    std::uint64_t limit = std::uint64_t{common} * 8;
+    if (!next_coded.empty()) limit = std::min(limit, content_bits(next_coded));
     std::uint64_t bit = 0;
     const auto* p = reinterpret_cast<const unsigned char*>(prev.data());
     const std::size_t n = prev.size();
@@ -78,6 +85,11 @@ public:
       bit += len;
     }
     return {keep, bit};
+  }
+  // Bits before the end mark of a (non-empty) coded form: the last byte's lowest 1 bit.
+  static std::uint64_t content_bits(std::string_view coded) noexcept {
+    const auto last = static_cast<unsigned char>(coded.back());
+    return 8 * std::uint64_t{coded.size()} - 1 - static_cast<unsigned>(std::countr_zero(last));
   }
 
   // Bytes of key's coded form.
