@@ -528,7 +528,7 @@ private:
     return detail::art::leaf_holds<Leaf>(l, code_.get(), key);
   }
   // The first bit position (detail::hot's 9-bit units) where leaf r's key and key differ, or
-  // npos when they are equal; a coded key is decoded only as far as it agrees with key.
+  // kSameKey when they are equal; a coded key is decoded only as far as it agrees with key.
   static constexpr std::uint64_t kSameKey = ~std::uint64_t{0};
   std::uint64_t leaf_mismatch_bit(Ref r, std::string_view key) const noexcept {
     unsigned flags = 0;

@@ -3271,7 +3271,12 @@ private:
 // this class what it needs from the tree: a leaf's id, a key's hash and whether a leaf holds it).
 //
 // A key is hashed as it is (not coded): a lookup hashes it and prefetches its bucket at once, and
-// codes it while the bucket is on its way; a rebuild decodes each coded leaf to hash it. A coded
+// codes it while the bucket is on its way; a rebuild decodes each coded leaf to hash it. (Tried,
+// 2026-12-04: hashing the stored, coded form instead, so that rebuilds need not decode. npm-urls
+// shuffled, then every key's get(), scratch program, old/new alternating: ArenaArt+index inserts
+// 1748/1788/1814 -> 1493/1611/1505 ns but get() 417/481/496 -> 510/563/523 ns, ArenaHotArt+index
+// inserts 3057/2842 -> 2482/2375 ns and get() 463/448 -> 584/475 ns: the bucket's miss then
+// waits for the coding. Lookups are what the index is for: not kept.) A coded
 // form longer than kCoded bytes is not made by a lookup: a leaf holding one is compared by
 // key_code::equals. Leaf ids are the leaf references without their tag bit: an arena address, or
 // a pointer >> 1.
@@ -9292,7 +9297,7 @@ private:
     return detail::art::leaf_holds<Leaf>(l, code_.get(), key);
   }
   // The first bit position (detail::hot's 9-bit units) where leaf r's key and key differ, or
-  // npos when they are equal; a coded key is decoded only as far as it agrees with key.
+  // kSameKey when they are equal; a coded key is decoded only as far as it agrees with key.
   static constexpr std::uint64_t kSameKey = ~std::uint64_t{0};
   std::uint64_t leaf_mismatch_bit(Ref r, std::string_view key) const noexcept {
     unsigned flags = 0;
