@@ -2113,7 +2113,7 @@ public:
     k->max_ = c.max_length;
     k->min_ = *std::min_element(c.length.begin(), c.length.end());
     for (unsigned s = 0; s < 256; ++s) k->enc_[s] = (std::uint32_t{c.code[s]} << 4) | c.length[s];
-    // The byte whose code starts each max_-bit index, then the byte after it if it fits too.
+    // The byte whose code starts each max_-bit index.
     std::array<std::uint16_t, 1u << fst::max_code_length> one{};  // length << 8 | byte
     for (unsigned s = 0; s < 256; ++s) {
       const unsigned shift = k->max_ - c.length[s];
@@ -2123,12 +2123,18 @@ public:
     }
     const std::uint32_t all = (1u << k->max_) - 1;
     for (std::uint32_t i = 0; i <= all; ++i) {
-      const unsigned l1 = one[i] >> 8;
-      std::uint32_t e = (one[i] & 0xffu) | (l1 << 16) | (l1 << 20);
-      const std::uint16_t second = one[(i << l1) & all];
-      const unsigned l2 = second >> 8;
-      if (l1 + l2 <= k->max_) e = (e & ~(15u << 20)) | ((second & 0xffu) << 8) | ((l1 + l2) << 20) | (1u << 24);
-      k->dec_[i] = e;
+      // Up to three bytes whose codes fit, one after another, in the max_ bits of i.
+      std::uint32_t e = 0;
+      unsigned used = 0, count = 0;
+      while (count < 3) {
+        const std::uint16_t sym = one[(i << used) & all];
+        const unsigned len = sym >> 8;
+        if (count > 0 && used + len > k->max_) break;
+        e |= std::uint32_t{sym & 0xffu} << (8 * count);
+        used += len;
+        ++count;
+      }
+      k->dec_[i] = e | ((count - 1) << 24) | (used << 26);
     }
     return k;
   }
@@ -2271,7 +2277,7 @@ public:
     const auto* k = reinterpret_cast<const unsigned char*>(key.data());
     std::uint64_t pos = 0;
     for (std::size_t i = 0; i < from; ++i) pos += enc_[k[i]] & 15u;
-    const std::uint64_t total = 8 * n - 1 - static_cast<unsigned>(std::countr_zero(c[n - 1]));
+    const std::uint64_t total = content_bits(coded);
     // The last 8 bytes, copied with zeros after them, for windows that would read past the end.
     unsigned char tail[16] = {};
     const std::size_t tail_at = n > 8 ? n - 8 : 0;
@@ -2282,19 +2288,18 @@ public:
       const std::size_t q = static_cast<std::size_t>(pos >> 3);
       const std::uint64_t win = (q + 8 <= n ? load_be(c + q) : load_be(tail + (q - tail_at))) << (pos & 7);
       const std::uint32_t e = dec_[win >> drop];
-      const unsigned b = e & 0xffu;
-      if (i == key.size() || b != k[i]) return {i, static_cast<int>(b)};
-      // A second byte in the same entry counts only if its code ends before the end mark.
-      const unsigned both = (e >> 20) & 15u;
-      if ((e >> 24) != 0 && pos + both <= total) {
-        const unsigned b2 = (e >> 8) & 0xffu;
-        if (i + 1 == key.size() || b2 != k[i + 1]) return {i + 1, static_cast<int>(b2)};
-        pos += both;
-        i += 2;
-      } else {
-        pos += (e >> 16) & 15u;
-        ++i;
+      // The entry's later bytes count only if their codes end before the end mark; the first
+      // byte's code always does (a code that starts before the end mark is a byte of the key).
+      unsigned count = ((e >> 24) & 3u) + 1, bits = e >> 26;
+      if (pos + bits > total) {
+        count = 1;
+        bits = enc_[e & 0xffu] & 15u;
       }
+      for (unsigned j = 0; j < count; ++j, ++i) {
+        const unsigned b = (e >> (8 * j)) & 0xffu;
+        if (i == key.size() || b != k[i]) return {i, static_cast<int>(b)};
+      }
+      pos += bits;
     }
     return {i, -1};
   }
@@ -2305,45 +2310,47 @@ public:
   void decode(std::string_view coded, std::string& out, std::uint64_t from = 0) const {
     const std::size_t n = coded.size();
     if (n == 0) return;
-    // A copy with 8 zero bytes after it, so that every 8-byte load below stays inside.
-    unsigned char local[256];
-    std::string heap;
-    unsigned char* c = local;
-    if (n + 8 > sizeof local) {
-      heap.assign(n + 8, '\0');
-      c = reinterpret_cast<unsigned char*>(heap.data());
-    }
-    std::memcpy(c, coded.data(), n);
-    std::memset(c + n, 0, 8);
-    // Bits before the end mark: the last byte's lowest 1 bit.
-    const std::uint64_t total = 8 * n - 1 - static_cast<unsigned>(std::countr_zero(c[n - 1]));
+    const auto* c = reinterpret_cast<const unsigned char*>(coded.data());
+    // The last 8 bytes, copied with zeros after them, for 8-byte loads that would read past the
+    // end: window(q) loads the 8 bytes from byte q.
+    unsigned char tail[16] = {};
+    const std::size_t tail_at = n > 8 ? n - 8 : 0;
+    std::memcpy(tail, c + tail_at, n - tail_at);
+    auto window = [&](std::size_t q) { return q + 8 <= n ? load_be(c + q) : load_be(tail + (q - tail_at)); };
+    const std::uint64_t total = content_bits(coded);
     const std::size_t at = out.size();
-    out.resize(at + total / min_ + 2);  // at most a byte per shortest code, + 2 of slack
+    out.resize(at + total / min_ + 3);  // at most a byte per shortest code, + 3 of slack
     char* o = out.data() + at;
-    const unsigned drop = 64 - max_;
+    const unsigned max_bits = max_;  // locals: the char stores below could alias members
+    const unsigned drop = 64 - max_bits;
     const std::uint32_t* dec = dec_;
     std::uint64_t pos = from;
-    // Whole windows of >= 57 bits, one or two bytes a step, while a whole entry surely fits
-    // before the end mark.
-    while (pos + max_ <= total) {
-      const std::uint64_t win = load_be(c + (pos >> 3)) << (pos & 7);
-      unsigned used = 0;
-      const unsigned room = 57 - max_;
-      do {
-        const std::uint32_t e = dec[(win << used) >> drop];
-        o[0] = static_cast<char>(e & 0xff);  // the first byte
-        o[1] = static_cast<char>((e >> 8) & 0xff);  // the second, if any
-        o += 1 + (e >> 24);
-        used += (e >> 20) & 15u;
-      } while (used <= room && pos + used + max_ <= total);
-      pos += used;
+    // Whole windows of >= 57 bits, up to three bytes a step, while a whole entry surely fits
+    // before the end mark (pos + used + max_bits <= total).
+    if (total >= max_bits) {
+      const std::uint64_t last_start = total - max_bits;
+      while (pos <= last_start) {
+        std::uint64_t win = window(static_cast<std::size_t>(pos >> 3)) << (pos & 7);
+        unsigned used = 0;
+        const unsigned room = 57 - max_bits;
+        do {
+          const std::uint32_t e = dec[win >> drop];
+          o[0] = static_cast<char>(e & 0xff);  // the first byte
+          o[1] = static_cast<char>((e >> 8) & 0xff);  // the second and third, if any
+          o[2] = static_cast<char>((e >> 16) & 0xff);
+          o += 1 + ((e >> 24) & 3u);
+          win <<= e >> 26;
+          used += e >> 26;
+        } while (used <= room && pos + used <= last_start);
+        pos += used;
+      }
     }
     // The last few bits: one byte a step.
     while (pos < total) {
-      const std::uint64_t win = load_be(c + (pos >> 3)) << (pos & 7);
+      const std::uint64_t win = window(static_cast<std::size_t>(pos >> 3)) << (pos & 7);
       const std::uint32_t e = dec[win >> drop];
       *o++ = static_cast<char>(e & 0xff);
-      pos += (e >> 16) & 15u;
+      pos += enc_[e & 0xffu] & 15u;
     }
     out.resize(static_cast<std::size_t>(o - out.data()));
   }
@@ -2372,8 +2379,8 @@ private:
   // Plain arrays, indexed through pointers in the loops: unoptimized (Debug, sanitizer) builds
   // then run them without a function call per byte.
   std::uint32_t enc_[256] = {};                              // code << 4 | length
-  // By the next max_ bits: first byte | second byte << 8 | first length << 16 |
-  // length of both << 20 | (1 if there is a second byte) << 24.
+  // By the next max_ bits: the bytes whose codes fill them, up to three (first byte in bits 0-7,
+  // then 8-15, 16-23) | (count - 1) << 24 | their code lengths' sum << 26.
   std::uint32_t dec_[1u << fst::max_code_length] = {};
   unsigned max_ = 8;  // longest code
   unsigned min_ = 8;  // shortest code
