@@ -99,12 +99,16 @@ public:
     return 8 * std::uint64_t{coded.size()} - 1 - static_cast<unsigned>(std::countr_zero(last));
   }
 
+  // Bits of the codes of key's bytes (its coded form without the end mark).
+  std::uint64_t code_bits(std::string_view key) const noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(key.data());
+    std::uint64_t bits = 0;
+    for (std::size_t i = 0; i < key.size(); ++i) bits += enc_[p[i]] & 15u;
+    return bits;
+  }
   // Bytes of key's coded form.
   std::size_t coded_bytes(std::string_view key) const noexcept {
-    const auto* p = reinterpret_cast<const unsigned char*>(key.data());
-    std::size_t bits = 0;
-    for (std::size_t i = 0; i < key.size(); ++i) bits += enc_[p[i]] & 15u;
-    return bits / 8 + 1;
+    return static_cast<std::size_t>(code_bits(key) / 8 + 1);
   }
 
   // A coding in progress, for callers that code a key a few bytes at a time (HotArt's lookup
@@ -201,22 +205,14 @@ public:
     int next;
   };
   mismatch mismatch_with(std::string_view coded, std::string_view key, std::size_t from) const noexcept {
-    const auto* c = reinterpret_cast<const unsigned char*>(coded.data());
-    const std::size_t n = coded.size();
     const auto* k = reinterpret_cast<const unsigned char*>(key.data());
-    std::uint64_t pos = 0;
-    for (std::size_t i = 0; i < from; ++i) pos += enc_[k[i]] & 15u;
+    std::uint64_t pos = code_bits(key.substr(0, from));
     const std::uint64_t total = content_bits(coded);
-    // The last 8 bytes, copied with zeros after them, for windows that would read past the end.
-    unsigned char tail[16] = {};
-    const std::size_t tail_at = n > 8 ? n - 8 : 0;
-    std::memcpy(tail, c + tail_at, n - tail_at);
+    const bit_reader in(coded);
     const unsigned drop = 64 - max_;
     std::size_t i = from;
     while (pos < total) {
-      const std::size_t q = static_cast<std::size_t>(pos >> 3);
-      const std::uint64_t win = (q + 8 <= n ? load_be(c + q) : load_be(tail + (q - tail_at))) << (pos & 7);
-      const std::uint32_t e = dec_[win >> drop];
+      const std::uint32_t e = dec_[in.window(pos) >> drop];
       // The entry's later bytes count only if their codes end before the end mark; the first
       // byte's code always does (a code that starts before the end mark is a byte of the key).
       unsigned count = ((e >> 24) & 3u) + 1, bits = e >> 26;
@@ -239,13 +235,7 @@ public:
   void decode(std::string_view coded, std::string& out, std::uint64_t from = 0) const {
     const std::size_t n = coded.size();
     if (n == 0) return;
-    const auto* c = reinterpret_cast<const unsigned char*>(coded.data());
-    // The last 8 bytes, copied with zeros after them, for 8-byte loads that would read past the
-    // end: window(q) loads the 8 bytes from byte q.
-    unsigned char tail[16] = {};
-    const std::size_t tail_at = n > 8 ? n - 8 : 0;
-    std::memcpy(tail, c + tail_at, n - tail_at);
-    auto window = [&](std::size_t q) { return q + 8 <= n ? load_be(c + q) : load_be(tail + (q - tail_at)); };
+    const bit_reader in(coded);
     const std::uint64_t total = content_bits(coded);
     const std::size_t at = out.size();
     out.resize(at + total / min_ + 3);  // at most a byte per shortest code, + 3 of slack
@@ -259,7 +249,7 @@ public:
     if (total >= max_bits) {
       const std::uint64_t last_start = total - max_bits;
       while (pos <= last_start) {
-        std::uint64_t win = window(static_cast<std::size_t>(pos >> 3)) << (pos & 7);
+        std::uint64_t win = in.window(pos);
         unsigned used = 0;
         const unsigned room = 57 - max_bits;
         do {
@@ -276,8 +266,7 @@ public:
     }
     // The last few bits: one byte a step.
     while (pos < total) {
-      const std::uint64_t win = window(static_cast<std::size_t>(pos >> 3)) << (pos & 7);
-      const std::uint32_t e = dec[win >> drop];
+      const std::uint32_t e = dec[in.window(pos) >> drop];
       *o++ = static_cast<char>(e & 0xff);
       pos += enc_[e & 0xffu] & 15u;
     }
@@ -285,6 +274,28 @@ public:
   }
 
 private:
+  // A coded form read 64 bits at a time, in place: window(pos) is the 64 bits from bit pos, most
+  // significant first (at least 57 of them from the coded form, then zeros). Loads that would
+  // read past its end read a copy of its last 8 bytes with zeros after them.
+  class bit_reader {
+  public:
+    explicit bit_reader(std::string_view coded) noexcept
+        : c_(reinterpret_cast<const unsigned char*>(coded.data())), n_(coded.size()),
+          tail_at_(n_ > 8 ? n_ - 8 : 0) {
+      std::memcpy(tail_, c_ + tail_at_, n_ - tail_at_);
+    }
+    std::uint64_t window(std::uint64_t pos) const noexcept {
+      const auto q = static_cast<std::size_t>(pos >> 3);
+      return (q + 8 <= n_ ? load_be(c_ + q) : load_be(tail_ + (q - tail_at_))) << (pos & 7);
+    }
+
+  private:
+    const unsigned char* c_;
+    std::size_t n_;
+    std::size_t tail_at_;
+    unsigned char tail_[16] = {};
+  };
+
   static void store_be(char* p, std::uint64_t v) noexcept {
     if constexpr (std::endian::native == std::endian::little) v = byteswap(v);
     std::memcpy(p, &v, 8);
