@@ -531,14 +531,7 @@ private:
   // kSameKey when they are equal; a coded key is decoded only as far as it agrees with key.
   static constexpr std::uint64_t kSameKey = ~std::uint64_t{0};
   std::uint64_t leaf_mismatch_bit(Ref r, std::string_view key) const noexcept {
-    unsigned flags = 0;
-    const std::string_view s = Leaf::stored(store_.leaf(r), flags);
-    if (flags == 0) {
-      const std::size_t l = detail::common_prefix_length(key, s);
-      return l == key.size() && l == s.size() ? kSameKey
-                                              : detail::hot::mismatch_bit_at(key, l, detail::hot::unit_value(s, l));
-    }
-    const auto [common, next] = code_.get()->mismatch_with(s, key, 0);
+    const auto [common, next] = detail::art::leaf_mismatch<Leaf>(store_.leaf(r), code_.get(), key, 0);
     if (common == key.size() && next < 0) return kSameKey;
     return detail::hot::mismatch_bit_at(key, common, next < 0 ? 0u : 0x100u | static_cast<unsigned>(next));
   }

@@ -3195,6 +3195,21 @@ bool leaf_holds(const LeafTag* l, const key_code* code, std::string_view key) no
   return flags == 0 ? s == key : code->equals(s, key);
 }
 
+// How far `stored` (a key as it is) agrees with key, given that their first `from` bytes do:
+// {common prefix length, stored's byte there or -1 where it ends} (see key_code::mismatch).
+inline key_code::mismatch raw_mismatch(std::string_view stored, std::string_view key, std::size_t from) noexcept {
+  const std::size_t common = from + common_prefix_length(stored.substr(from), key.substr(from));
+  return {common, common < stored.size() ? static_cast<int>(static_cast<unsigned char>(stored[common])) : -1};
+}
+// The same for leaf l's key, decoding a coded one only as far as it agrees with key.
+template <class Layout>
+key_code::mismatch leaf_mismatch(const LeafTag* l, const key_code* code, std::string_view key,
+                                 std::size_t from) noexcept {
+  unsigned flags = 0;
+  const std::string_view s = Layout::stored(l, flags);
+  return flags == 0 ? raw_mismatch(s, key, from) : code->mismatch_with(s, key, from);
+}
+
 // A leaf for key: stored coded when there is a code and the coded form is shorter.
 template <class V, class Layout, class Store>
 typename Store::Ref make_key_leaf(Store& store, std::string_view key, V& value, const key_code* code,
@@ -3797,12 +3812,8 @@ private:
   // is not decoded again.
   detail::key_code::mismatch leaf_mismatch(const LeafTag* l, std::string_view key, std::size_t depth,
                                            const PathLeaf& path) const noexcept {
-    unsigned flags = 0;
-    const std::string_view s = l == path.leaf ? path.key : Leaf::stored(l, flags);
-    if (flags != 0) return code_.get()->mismatch_with(s, key, depth);
-    const std::size_t common =
-        depth + detail::common_prefix_length(s.substr(depth), key.substr(depth));
-    return {common, common < s.size() ? static_cast<int>(static_cast<unsigned char>(s[common])) : -1};
+    if (l == path.leaf) return detail::art::raw_mismatch(path.key, key, depth);
+    return detail::art::leaf_mismatch<Leaf>(l, code_.get(), key, depth);
   }
   bool leaf_is(const LeafTag* l, std::string_view key) const noexcept {
     return detail::art::leaf_holds<Leaf>(l, code_.get(), key);
@@ -9319,14 +9330,7 @@ private:
   // kSameKey when they are equal; a coded key is decoded only as far as it agrees with key.
   static constexpr std::uint64_t kSameKey = ~std::uint64_t{0};
   std::uint64_t leaf_mismatch_bit(Ref r, std::string_view key) const noexcept {
-    unsigned flags = 0;
-    const std::string_view s = Leaf::stored(store_.leaf(r), flags);
-    if (flags == 0) {
-      const std::size_t l = detail::common_prefix_length(key, s);
-      return l == key.size() && l == s.size() ? kSameKey
-                                              : detail::hot::mismatch_bit_at(key, l, detail::hot::unit_value(s, l));
-    }
-    const auto [common, next] = code_.get()->mismatch_with(s, key, 0);
+    const auto [common, next] = detail::art::leaf_mismatch<Leaf>(store_.leaf(r), code_.get(), key, 0);
     if (common == key.size() && next < 0) return kSameKey;
     return detail::hot::mismatch_bit_at(key, common, next < 0 ? 0u : 0x100u | static_cast<unsigned>(next));
   }
