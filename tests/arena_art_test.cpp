@@ -34,6 +34,7 @@ void differential(const char* name, memkv_test::DiffOptions o, std::size_t seeds
     REQUIRE_NOTHROW(stats = memkv_test::run_differential<M>(run));
     CHECK(stats.inserted > 0);
     if (run.ops >= 10000) CHECK(stats.find_batches > 0);  // find_many was checked too
+    if (run.ops >= 10000) CHECK(stats.insert_batches > 0);  // and insert_many
     if (run.ops >= 100000) CHECK(stats.times_empty > 0);
   }
 }

@@ -18,6 +18,7 @@
 #include <optional>
 #include <ranges>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -449,7 +450,9 @@ TEST_CASE("core: bytes_below_at_bit reads 16 bytes at any bit and compares them 
 
 namespace {
 
-enum class Bug { none, signed_bytes, truncate_at_nul, leaks_memory, no_empty_key };
+enum class Bug { none, signed_bytes, truncate_at_nul, leaks_memory, no_empty_key,
+                 batch_assigns,      // insert_many overwrites keys it holds
+                 batch_miscounts };  // insert_many counts a repeated key twice
 
 // A mutable map over std::map with the FastArt interface, optionally with a planted bug.
 template <class V, Bug bug = Bug::none>
@@ -498,6 +501,12 @@ public:
   bool insert_or_assign(std::string_view k, V v) {
     return note(m_.insert_or_assign(norm(k), std::move(v)).second);
   }
+  std::size_t insert_many(std::span<const std::string_view> ks, std::span<const V> vs) {
+    return many(ks, vs, bug == Bug::batch_assigns);
+  }
+  std::size_t insert_or_assign_many(std::span<const std::string_view> ks, std::span<const V> vs) {
+    return many(ks, vs, true);
+  }
   V* find(std::string_view k) noexcept {
     auto it = m_.find(norm(k));
     return it == m_.end() ? nullptr : &it->second;
@@ -540,6 +549,15 @@ private:
   static std::string norm(std::string_view k) {
     if constexpr (bug == Bug::truncate_at_nul) return std::string(k.substr(0, k.find('\0')));
     return std::string(k);
+  }
+  std::size_t many(std::span<const std::string_view> ks, std::span<const V> vs, bool assign) {
+    if (ks.size() != vs.size()) memkv::detail::throw_error("insert_many: spans differ");
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < ks.size(); ++i) {
+      const bool repeat = bug == Bug::batch_miscounts && std::find(ks.begin(), ks.begin() + i, ks[i]) != ks.begin() + i;
+      n += (assign ? insert_or_assign(ks[i], vs[i]) : insert(ks[i], vs[i])) || repeat;
+    }
+    return n;
   }
   bool note(bool inserted) {
     if (bug == Bug::no_empty_key && m_.count(std::string()) != 0) m_.erase(std::string());
@@ -643,6 +661,7 @@ TEST_CASE("harness: a correct model map passes the differential run", "[harness]
   CHECK(s.misses > 1000);
   CHECK(s.scans > 1000);
   CHECK(s.times_empty > 0);
+  CHECK(s.insert_batches > 50);
   REQUIRE_NOTHROW(memkv_test::run_differential<ModelMap<std::string>>(small_run(2)));
 }
 
@@ -657,6 +676,10 @@ TEST_CASE("harness: the differential run catches planted bugs", "[harness]") {
   CHECK_THROWS_AS(run_differential<TruncatesAtNul>(small_run(4)), failure);
   CHECK_THROWS_AS(run_differential<LeaksMemory>(small_run(5)), failure);
   CHECK_THROWS_AS(run_differential<LosesEmptyKey>(small_run(6)), failure);
+  using BatchAssigns = ModelMap<std::uint64_t, Bug::batch_assigns>;
+  using BatchMiscounts = ModelMap<std::uint64_t, Bug::batch_miscounts>;
+  CHECK_THROWS_WITH(run_differential<BatchAssigns>(small_run(7)), Catch::Contains("batch insert"));
+  CHECK_THROWS_WITH(run_differential<BatchMiscounts>(small_run(8)), Catch::Contains("batch insert returned"));
   // The message names the seed and the operation, for replay.
   CHECK_THROWS_WITH(run_differential<SignedBytes>(small_run(3)),
                     Catch::Contains("seed 3") && Catch::Contains(", op "));

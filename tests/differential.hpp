@@ -32,6 +32,7 @@
 #pragma once
 
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -694,7 +695,8 @@ struct DiffOptions {
 struct DiffStats {
   std::size_t ops = 0, inserted = 0, assigned = 0, erased = 0, erase_misses = 0, hits = 0,
               misses = 0, scans = 0, max_size = 0, times_empty = 0, invariant_checks = 0,
-              compactions = 0, bad_allocs = 0, batches = 0, find_batches = 0;
+              compactions = 0, bad_allocs = 0, batches = 0, find_batches = 0,
+              insert_batches = 0, insert_batch_bad_allocs = 0;
 };
 
 inline std::string describe(const DiffStats& s) {
@@ -706,7 +708,9 @@ inline std::string describe(const DiffStats& s) {
          std::to_string(s.times_empty) + " times, " + std::to_string(s.invariant_checks) +
          " invariant checks, " + std::to_string(s.compactions) + " compactions, " +
          std::to_string(s.bad_allocs) + " failed allocations, " + std::to_string(s.batches) +
-         " get_many batches, " + std::to_string(s.find_batches) + " find_many batches";
+         " get_many batches, " + std::to_string(s.find_batches) + " find_many batches, " +
+         std::to_string(s.insert_batches) + " insert_many batches (" +
+         std::to_string(s.insert_batch_bad_allocs) + " failed allocations in them)";
 }
 
 template <class M>
@@ -937,6 +941,90 @@ private:
     check_lookup(k);
   }
 
+  static constexpr bool has_insert_many =
+      requires(M& m, std::span<const std::string_view> ks, std::span<const V> vs) {
+        { m.insert_many(ks, vs) } -> std::same_as<std::size_t>;
+        { m.insert_or_assign_many(ks, vs) } -> std::same_as<std::size_t>;
+      };
+  // insert_many or insert_or_assign_many (maps that have them) of a batch of fresh, remembered,
+  // present and repeated keys, up to 5 of their warm-up groups of 16, against the same calls
+  // one by one on the reference. When an allocation fails, the map must hold the reference with
+  // the batch's first f calls made, for the f of the failing call. Spans of different lengths
+  // throw memkv::error and change nothing.
+  void insert_many_batch() {
+    if constexpr (has_insert_many) {
+      const bool assign = rng_.one_in(2);
+      const std::size_t n = rng_.one_in(4) ? 17 + rng_.below(64) : rng_.below(17);
+      std::vector<std::string> keys;
+      std::vector<V> values;
+      for (std::size_t i = 0; i < n; ++i) {
+        const auto how = rng_.below(10);
+        keys.push_back(i != 0 && how == 0 ? keys[rng_.below(i)]
+                       : how < 6          ? gen_.fresh()
+                       : how < 8          ? gen_.remembered()
+                                          : present_key());
+        values.push_back(next_value());
+      }
+      const std::vector<std::string_view> views(keys.begin(), keys.end());
+      note(assign ? "insert_or_assign_many" : "insert_many", n != 0 ? views[0] : std::string_view());
+      ++stats_.insert_batches;
+      if (n != 0) {
+        bool threw = false;
+        try {
+          const std::span<const V> short_values(values.data(), n - 1);
+          if (assign) m_.insert_or_assign_many(views, short_values);
+          else m_.insert_many(views, short_values);
+        } catch (const memkv::error&) {
+          threw = true;
+        }
+        if (!threw) fail("a batch insert with fewer values than keys did not throw memkv::error");
+        if (m_.size() != ref_.size()) fail("a batch insert that threw for its spans changed size()");
+      }
+      // The reference after the batch's first f calls, and how many of those inserted a key.
+      auto after = [&](std::size_t f, std::size_t* inserted) {
+        Ref r;  // the batch's keys as the reference holds them now
+        for (const std::string& k : keys)
+          if (const auto it = ref_.find(k); it != ref_.end()) r.emplace(k, it->second);
+        std::size_t count = 0;
+        for (std::size_t i = 0; i < f; ++i)
+          count += assign ? r.insert_or_assign(keys[i], values[i]).second
+                          : r.try_emplace(keys[i], values[i]).second;
+        if (inserted) *inserted = count;
+        return r;
+      };
+      auto agrees = [&](const Ref& r) {
+        for (const std::string& k : keys) {
+          const V* p = std::as_const(m_).find(k);
+          const auto it = r.find(k);
+          const bool want = it != r.end();
+          if ((p != nullptr) != want || (want && !(*p == it->second))) return false;
+        }
+        return true;
+      };
+      std::size_t got = 0, f = n;
+      bool failed = false;
+      try {
+        got = assign ? m_.insert_or_assign_many(views, values) : m_.insert_many(views, values);
+      } catch (const std::bad_alloc&) {
+        if (!opt_.allocation_failures) throw;
+        ++stats_.bad_allocs;
+        ++stats_.insert_batch_bad_allocs;
+        failed = true;
+        for (f = n + 1; f-- > 0;)
+          if (agrees(after(f, nullptr))) break;
+        if (f > n) fail("after a batch insert that failed to allocate, the map is not the reference with any prefix of the batch made");
+      }
+      std::size_t want = 0;
+      const Ref r = after(f, &want);
+      if (!failed && got != want)
+        fail("the batch insert returned " + std::to_string(got) + ", expected " + std::to_string(want));
+      if (!agrees(r)) fail("the batch insert left a key with the wrong value or presence");
+      for (const auto& [k, v] : r) ref_.insert_or_assign(k, v);
+      stats_.inserted += want;
+      for (const std::string& k : keys) check_lookup(k);
+    }
+  }
+
   void erase_key(const std::string& k, const char* name = "erase") {
     note(name, k);
     const bool got = m_.erase(k);
@@ -1150,7 +1238,9 @@ private:
       if (mutation_inserts()) {
         const auto how = rng_.below(10);
         const std::string k = how < 6 ? gen_.fresh() : how < 8 ? gen_.remembered() : present_key();
-        if (rng_.below(3) == 0) assign_key(k); else insert_key(k);
+        if (has_insert_many && rng_.one_in(60)) insert_many_batch();
+        else if (rng_.below(3) == 0) assign_key(k);
+        else insert_key(k);
       } else if (phase_ == Phase::drain) {
         erase_key(present_key());
       } else {

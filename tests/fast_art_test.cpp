@@ -1290,6 +1290,7 @@ void differential(const char* name, memkv_test::DiffOptions base, std::size_t se
     CHECK(stats.ops == o.ops);
     CHECK(stats.inserted > 0);
     if (o.ops >= 10000) CHECK(stats.find_batches > 0);  // find_many was checked too
+    if (o.ops >= 10000) CHECK(stats.insert_batches > 0);  // and insert_many
     if (o.ops >= 100000) {
       CHECK(stats.erased > 0);
       CHECK(stats.times_empty > 0);
@@ -1363,6 +1364,7 @@ TEST_CASE("FastArt differential: random allocation failures", "[fast_art][differ
   INFO(memkv_test::describe(stats));
   // About one failed allocation per 1,850 operations at one_in = 500 (54 in 100,000).
   if (o.ops >= 100000) CHECK(stats.bad_allocs > o.ops / 4000);
+  if (o.ops >= 100000) CHECK(stats.insert_batch_bad_allocs > 0);  // some inside insert_many
 }
 
 TEST_CASE("FastArt differential: the MallocAllocator policy", "[fast_art][differential]") {

@@ -872,6 +872,7 @@ void differential(const char* name, memkv_test::DiffOptions base, std::size_t se
     CHECK(stats.ops == o.ops);
     CHECK(stats.inserted > 0);
     if (o.ops >= 10000) CHECK(stats.find_batches > 0);  // find_many was checked too
+    if (o.ops >= 10000) CHECK(stats.insert_batches > 0);  // and insert_many
     if (o.ops >= 100000) {
       CHECK(stats.erased > 0);
       CHECK(stats.times_empty > 0);

@@ -384,6 +384,20 @@ public:
   // --- mutation -----------------------------------------------------------------------------
   bool insert(std::string_view key, V value) { return upsert_learn(key, value, false); }
   bool insert_or_assign(std::string_view key, V value) { return upsert_learn(key, value, true); }
+  // insert()/insert_or_assign() of each (keys[i], values[i]) in turn, with the cache misses of
+  // 16 keys at a time overlapped: the same contract as FastArt's (memkv/detail/art_engine.hpp).
+  std::size_t insert_many(std::span<const std::string_view> keys, std::span<const V> values)
+    requires std::copy_constructible<V>
+  {
+    return detail::art::upsert_many(keys, values, false, [this](auto batch) { warm_paths(batch); },
+                                    [this](std::string_view k, V& v, bool a) { return upsert_learn(k, v, a); });
+  }
+  std::size_t insert_or_assign_many(std::span<const std::string_view> keys, std::span<const V> values)
+    requires std::copy_constructible<V>
+  {
+    return detail::art::upsert_many(keys, values, true, [this](auto batch) { warm_paths(batch); },
+                                    [this](std::string_view k, V& v, bool a) { return upsert_learn(k, v, a); });
+  }
   bool erase(std::string_view key);
   void clear() noexcept {
     destroy(root_);
@@ -593,15 +607,7 @@ private:
         [&](lane& x) {
           const std::string_view key = keys[x.who];
           if (x.r.is_inner()) {
-            const NodeHeader* h = store_.node(x.r);
-            x.r = detail::hot::children<Ref>(h)[detail::hot::match(h, detail::hot::extract(h, key))];
-            if (x.r.is_inner()) {
-              const auto* p = reinterpret_cast<const char*>(store_.node(x.r));
-              detail::prefetch(p);
-              detail::prefetch(p + 64);
-            } else if (x.r) {
-              detail::prefetch(store_.leaf(x.r));
-            }
+            x.r = step_down(x.r, key);
             return false;
           }
           const LeafTag* found = nullptr;
@@ -611,6 +617,42 @@ private:
           }
           done(x.who, found);
           return true;
+        });
+  }
+  // The child of inner node r that key's descent takes, its first lines (or the leaf) prefetched.
+  Ref step_down(Ref r, std::string_view key) const noexcept {
+    const NodeHeader* h = store_.node(r);
+    const Ref c = detail::hot::children<Ref>(h)[detail::hot::match(h, detail::hot::extract(h, key))];
+    if (c.is_inner()) {
+      const auto* p = reinterpret_cast<const char*>(store_.node(c));
+      detail::prefetch(p);
+      detail::prefetch(p + 64);
+    } else if (c) {
+      detail::prefetch(store_.leaf(c));
+    }
+    return c;
+  }
+  // What inserting each key of keys will read, brought into the cache (insert_many): the nodes
+  // of its path and the leaf where it ends, 16 descents interleaved as in find_leaves, and with
+  // a usable point index the key's bucket. Reads only.
+  void warm_paths(std::span<const std::string_view> keys) const noexcept {
+    struct lane {
+      Ref r;
+      std::size_t who;
+    };
+    detail::interleave<16, lane>(
+        keys.size(),
+        [&](lane& x, std::size_t i) {
+          const std::string_view k = keys[i];
+          detail::prefetch(k.data());
+          if (k.size() > 1) detail::prefetch(k.data() + k.size() - 1);
+          if (index_.usable()) index_.prefetch_key(k);
+          x = {root_, i};
+        },
+        [&](lane& x) {
+          if (!x.r.is_inner()) return true;
+          x.r = step_down(x.r, keys[x.who]);
+          return false;
         });
   }
 

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <concepts>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
@@ -563,6 +564,8 @@ public:
   std::size_t memory_usage() const noexcept { return index_.memory_usage(); }
   void reset() noexcept { index_.reset(); }
 
+  // Starts loading key's bucket (insert_many's warm-up).
+  void prefetch_key(std::string_view key) const noexcept { index_.prefetch(detail::hash_key(key)); }
   // Hashes key (prefetching its bucket) and codes it as make_key_leaf would store it.
   void make_key(std::string_view key, const key_code* code, Key& q) const noexcept {
     q.key = q.stored = key;
@@ -701,6 +704,29 @@ private:
 
   point_index index_;
 };
+
+// insert_many / insert_or_assign_many of both engines: keys 16 at a time, warm(batch) first
+// (interleaved descents that bring the batch's paths into the cache), then
+// upsert(key, value, assign) of each key in turn. Returns how many were inserted.
+template <class V, class Warm, class Upsert>
+std::size_t upsert_many(std::span<const std::string_view> keys, std::span<const V> values, bool assign,
+                        Warm&& warm, Upsert&& upsert) {
+  if (values.size() != keys.size())
+    detail::throw_error(std::string(assign ? "insert_or_assign_many" : "insert_many") + ": " +
+                        std::to_string(keys.size()) + " keys but " + std::to_string(values.size()) +
+                        " values");
+  constexpr std::size_t kBatch = 16;  // = the interleaved descents' lanes
+  std::size_t inserted = 0;
+  for (std::size_t s = 0; s < keys.size(); s += kBatch) {
+    const std::size_t len = std::min(kBatch, keys.size() - s);
+    warm(keys.subspan(s, len));
+    for (std::size_t i = s; i < s + len; ++i) {
+      V value = values[i];
+      inserted += upsert(keys[i], value, assign);
+    }
+  }
+  return inserted;
+}
 
 // Statistics of the tree's shape (tests, benchmarks).
 struct Stats {
@@ -879,6 +905,25 @@ public:
   // --- mutation -----------------------------------------------------------------------------
   bool insert(std::string_view key, V value) { return upsert_learn(key, value, false); }
   bool insert_or_assign(std::string_view key, V value) { return upsert_learn(key, value, true); }
+  // insert() of each (keys[i], values[i]) in turn, i = 0, 1, ...: the map ends as those calls
+  // leave it (of a key given twice the first value stays; insert_or_assign_many: the last), but
+  // the cache misses of different keys overlap. 16 keys at a time, their descents interleaved
+  // (as get_many's) only bring each path's nodes and its last leaf into the cache; then the 16
+  // inserts run one by one on those nodes. Returns how many keys were inserted. Throws
+  // memkv::error when values.size() != keys.size(), before inserting anything; when an insert
+  // throws, the keys before it are in the map and it and the keys after it are not.
+  std::size_t insert_many(std::span<const std::string_view> keys, std::span<const V> values)
+    requires std::copy_constructible<V>
+  {
+    return detail::art::upsert_many(keys, values, false, [this](auto batch) { warm_paths(batch); },
+                                    [this](std::string_view k, V& v, bool a) { return upsert_learn(k, v, a); });
+  }
+  std::size_t insert_or_assign_many(std::span<const std::string_view> keys, std::span<const V> values)
+    requires std::copy_constructible<V>
+  {
+    return detail::art::upsert_many(keys, values, true, [this](auto batch) { warm_paths(batch); },
+                                    [this](std::string_view k, V& v, bool a) { return upsert_learn(k, v, a); });
+  }
   bool erase(std::string_view key) {
     if (index_.usable()) {
       // The index says whether the key is held; its slot goes before the leaf (a shrinking
@@ -1180,6 +1225,18 @@ private:
   LeafTag* find_leaf(std::string_view key) noexcept;
   template <class Done>
   void find_leaves(std::span<const std::string_view> keys, Done&& done) noexcept(noexcept(done(0, nullptr)));
+  static Ref step_down(NodeHeader* h, std::size_t& depth, std::string_view key) noexcept;
+  void warm_paths(std::span<const std::string_view> keys) const noexcept;
+  // Starts loading what a descent reads at r: an inner node's first two lines, or the leaf.
+  void prefetch_ref(Ref r) const noexcept {
+    if (r.is_leaf()) {
+      detail::prefetch(store_.leaf(r));
+      return;
+    }
+    const auto* p = reinterpret_cast<const char*>(node(r));
+    detail::prefetch(p);
+    detail::prefetch(p + 64);
+  }
   bool erase_key(std::string_view key);
   bool upsert(std::string_view key, V& value, bool assign, Ref* added = nullptr);  // added: the new leaf
   // The tree's own lookup (find_leaf asks the point index when there is one).
@@ -1215,30 +1272,33 @@ auto Tree<V, Store>::find_leaf(std::string_view key) noexcept -> LeafTag* {
 template <class V, class Store>
 auto Tree<V, Store>::find_leaf_in_tree(std::string_view key) noexcept -> LeafTag* {
   detail::art::SearchKey search(key, code_.get());
-  auto is = [&](LeafTag* l) -> LeafTag* { return search.found_in<Leaf>(l) ? l : nullptr; };
   Ref r = root_;
   std::size_t depth = 0;
-  while (r) {
-    if (r.is_leaf()) return is(store_.leaf(r));
-    NodeHeader* h = node(r);
+  while (r.is_inner()) {
     search.step();
-    if (const std::size_t plen = h->prefix_len) {
-      if (key.size() - depth < plen) return nullptr;
-      const std::size_t stored = std::min<std::size_t>(plen, detail::art::kStoredPrefix);
-      if (std::memcmp(h->prefix, key.data() + depth, stored) != 0) return nullptr;
-      depth += plen;  // bytes past the stored ones are verified against the leaf
-    }
-    if (depth == key.size()) {
-      const Ref e = detail::art::end_leaf<Ref>(h);
-      if (!e) return nullptr;
-      return is(store_.leaf(e));
-    }
-    Ref* c = detail::art::find_child<Ref>(h, static_cast<std::uint8_t>(key[depth]));
-    if (c == nullptr) return nullptr;
-    r = *c;
-    ++depth;
+    r = step_down(node(r), depth, key);
   }
-  return nullptr;
+  if (!r) return nullptr;
+  LeafTag* l = store_.leaf(r);
+  return search.found_in<Leaf>(l) ? l : nullptr;
+}
+
+// The child of inner node h that a descent along key takes at depth (the end slot at the key's
+// end), depth advanced past h's compressed path and the child's byte; null when key leaves the
+// tree at h. Path bytes past the stored ones are not compared: the leaf reached verifies them.
+template <class V, class Store>
+auto Tree<V, Store>::step_down(NodeHeader* h, std::size_t& depth, std::string_view key) noexcept -> Ref {
+  if (const std::size_t plen = h->prefix_len) {
+    if (key.size() - depth < plen) return Ref{};
+    const std::size_t stored = std::min<std::size_t>(plen, detail::art::kStoredPrefix);
+    if (std::memcmp(h->prefix, key.data() + depth, stored) != 0) return Ref{};
+    depth += plen;
+  }
+  if (depth == key.size()) return detail::art::end_leaf<Ref>(h);
+  Ref* c = detail::art::find_child<Ref>(h, static_cast<std::uint8_t>(key[depth]));
+  if (c == nullptr) return Ref{};
+  ++depth;
+  return *c;
 }
 
 // find_leaf of every key, interleaved (see get_many): done(i, leaf or nullptr) as key i's
@@ -1254,15 +1314,6 @@ void Tree<V, Store>::find_leaves(std::span<const std::string_view> keys, Done&& 
     Ref r;
     std::size_t depth;
     std::size_t who;
-  };
-  auto ask = [this](Ref r) noexcept {  // the next node's first lines, or the leaf
-    if (r.is_leaf()) {
-      detail::prefetch(store_.leaf(r));
-      return;
-    }
-    const auto* p = reinterpret_cast<const char*>(node(r));
-    detail::prefetch(p);
-    detail::prefetch(p + 64);
   };
   detail::interleave<16, lane>(
       keys.size(),
@@ -1281,34 +1332,43 @@ void Tree<V, Store>::find_leaves(std::span<const std::string_view> keys, Done&& 
           const LeafTag* leaf = store_.leaf(x.r);
           if (detail::art::leaf_holds<Leaf>(leaf, code_.get(), key)) found = leaf;
         } else {
-          NodeHeader* h = node(x.r);
-          bool go = true;
-          if (const std::size_t plen = h->prefix_len) {
-            if (key.size() - x.depth < plen) {
-              go = false;
-            } else {
-              const std::size_t stored = std::min<std::size_t>(plen, detail::art::kStoredPrefix);
-              if (std::memcmp(h->prefix, key.data() + x.depth, stored) != 0) go = false;
-              x.depth += plen;  // bytes past the stored ones are verified against the leaf
-            }
-          }
-          if (go) {
-            if (x.depth == key.size()) {
-              x.r = detail::art::end_leaf<Ref>(h);
-            } else if (Ref* c = detail::art::find_child<Ref>(h, static_cast<std::uint8_t>(key[x.depth]))) {
-              x.r = *c;
-              ++x.depth;
-            } else {
-              x.r = Ref{};
-            }
-            if (x.r) {
-              ask(x.r);
-              return false;
-            }
+          x.r = step_down(node(x.r), x.depth, key);
+          if (x.r) {
+            prefetch_ref(x.r);
+            return false;
           }
         }
         done(x.who, found);
         return true;
+      });
+}
+
+// What inserting each key of keys will read, brought into the cache (insert_many): up to 16
+// descents interleaved as in find_leaves, each prefetching the next node of its path (or the
+// leaf where the path ends, which the insert compares with its key); with a usable point index,
+// also the key's bucket. Reads only: whatever the tree is, the inserts that follow are correct.
+template <class V, class Store>
+void Tree<V, Store>::warm_paths(std::span<const std::string_view> keys) const noexcept {
+  struct lane {
+    Ref r;
+    std::size_t depth;
+    std::size_t who;
+  };
+  detail::interleave<16, lane>(
+      keys.size(),
+      [&](lane& x, std::size_t i) {
+        const std::string_view k = keys[i];
+        detail::prefetch(k.data());
+        if (k.size() > 1) detail::prefetch(k.data() + k.size() - 1);
+        if (index_.usable()) index_.prefetch_key(k);
+        x = {root_, 0, i};
+      },
+      [&](lane& x) {
+        if (!x.r.is_inner()) return true;
+        x.r = step_down(node(x.r), x.depth, keys[x.who]);
+        if (!x.r) return true;
+        prefetch_ref(x.r);
+        return false;
       });
 }
 
