@@ -21,6 +21,9 @@
 //   void lookup_many(span<const string_view> keys,      // answers of a batch (micro's
 //                    span<optional<uint64_t>> out) const; //   lookup_hit_many); the generic
 //                                                       // adapters call get_many when it exists
+//   void insert_many(span<const string_view> keys,      // a batch of inserts (memkv-compare's
+//                    span<const uint64_t> values);      //   and micro's insert_many); the generic
+//                                                       // adapters call insert_many when it exists
 //   std::size_t destroy_counting_bytes();               // frees everything, returns bytes freed
 //                                                       // (memory figure when memory_usage() can't)
 //   void check_invariants() const;                      // run by --self-check
@@ -205,6 +208,12 @@ struct MemkvMapAdapter {
     requires requires(const Map& m) { m.get_many(keys, out); }
   {
     map.get_many(keys, out);
+  }
+  // memkv-compare's and memkv-micro's batched inserts, for maps with insert_many.
+  void insert_many(std::span<const std::string_view> keys, std::span<const std::uint64_t> values)
+    requires requires(Map& m) { m.insert_many(keys, values); }
+  {
+    map.insert_many(keys, values);
   }
   template <class F>
   void for_each(F f) const {

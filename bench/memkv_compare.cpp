@@ -17,6 +17,10 @@
 //   miss   = as many absent keys (a byte appended/changed/prepended, verified absent)
 //   get_many = structures with a batch API (adapter lookup_many): the lookup keys again, same order,
 //            in spans of 1,024, answers checked; its own table, next to the single-call figure
+//   insert_many = mutable maps with a batch insert (adapter insert_many): after the row, the build
+//            again into a fresh map, same keys, order and values, in spans of 1,024 (timed as the
+//            build: new map, inserts, finish_inserts), then every key's value checked (untimed);
+//            in the batched table, next to the single-call build
 // Mutable maps whose adapter can assign and erase get a second, "mixed life" row (id ":life"):
 //   load   = the first 80% of the insert order
 //   mix    = one shuffled sequence (seed 3003) of n/5 inserts (the other 20% of the keys), n/5
@@ -151,6 +155,8 @@ struct RowResult {
   double life_ops = 0, live_n = 0, live_raw = 0;  // mixed life rows: operations, live keys at the end
   // get_many (structures that have it): the same lookups in spans of 1,024; < 0: not measured
   double batch_s = -1, batch_wall_s = -1, batch_wrong = 0;
+  // insert_many (mutable maps that have it): the build again in spans of 1,024; < 0: not measured
+  double ins_batch_s = -1, ins_batch_wall_s = -1, ins_batch_wrong = 0;
 };
 
 void set_text(char* dst, std::size_t cap, std::string_view s) {
@@ -275,6 +281,38 @@ void record_memory(const A& a, const MemSnapshot& before, RowResult& r) {
   r.rss = after.rss - before.rss;
 }
 
+// The build again, into a fresh map, through insert_many in spans of 1,024: the same keys, order
+// and values as run_mutable's timed build, timed the same way; then (untimed) every key's value.
+template <class A>
+void measure_insert_many(const Context& c, RowResult& r) {
+  if constexpr (requires(A& x, std::span<const std::string_view> k, std::span<const std::uint64_t> v) {
+                  x.insert_many(k, v);
+                }) {
+    const auto& keys = c.insert_keys.keys;
+    const std::vector<std::uint64_t> values(c.insert_order.begin(), c.insert_order.end());
+    const std::span<const std::string_view> all_keys(keys);
+    const std::span<const std::uint64_t> all_values(values);
+    constexpr std::size_t span = 1024;
+    progress(" insert_many");
+    const Stopwatch sw;
+    A* a = new A();
+    for (std::size_t j0 = 0; j0 < keys.size(); j0 += span) {
+      const std::size_t len = std::min(span, keys.size() - j0);
+      a->insert_many(all_keys.subspan(j0, len), all_values.subspan(j0, len));
+    }
+    if constexpr (requires(A& x) { x.finish_inserts(); }) a->finish_inserts();
+    sw.stop(r.ins_batch_s, r.ins_batch_wall_s);
+    progress(" %.2fs", r.ins_batch_wall_s);
+    std::uint64_t wrong = 0;
+    for (std::size_t j = 0; j < keys.size(); ++j) {
+      std::uint64_t v = 0;
+      wrong += !a->lookup(keys[j], v) || v != values[j];
+    }
+    r.ins_batch_wrong = static_cast<double>(wrong);
+    delete a;
+  }
+}
+
 template <class A>
 RowResult run_mutable(const Context& c, Variant) {
   RowResult r;
@@ -291,6 +329,7 @@ RowResult run_mutable(const Context& c, Variant) {
   progress(" %.2fs", r.build_wall_s);
   measure_lookups(*a, c, [](std::uint32_t i) { return std::uint64_t{i}; }, true, r);
   finish_row(a, c, r);
+  measure_insert_many<A>(c, r);
   return r;
 }
 
@@ -575,7 +614,7 @@ RowResult combine(const std::vector<RowResult>& runs) {
   for (auto field : {&RowResult::mem_usage, &RowResult::alloc, &RowResult::rss, &RowResult::image,
                      &RowResult::build_s, &RowResult::lookup_s, &RowResult::miss_s, &RowResult::build_wall_s,
                      &RowResult::lookup_wall_s, &RowResult::miss_wall_s, &RowResult::batch_s,
-                     &RowResult::batch_wall_s})
+                     &RowResult::batch_wall_s, &RowResult::ins_batch_s, &RowResult::ins_batch_wall_s})
     r.*field = med(field);
   for (const auto& x : runs) {
     r.ok = r.ok && x.ok;
@@ -583,6 +622,7 @@ RowResult combine(const std::vector<RowResult>& runs) {
     r.correct = std::min(r.correct, x.correct);
     r.false_hits = std::max(r.false_hits, x.false_hits);
     r.batch_wrong = std::max(r.batch_wrong, x.batch_wrong);
+    r.ins_batch_wrong = std::max(r.ins_batch_wrong, x.ins_batch_wrong);
     if (!x.ok && x.note[0]) std::memcpy(r.note, x.note, sizeof r.note);
   }
   return r;
@@ -591,6 +631,7 @@ RowResult combine(const std::vector<RowResult>& runs) {
 struct Derived {  // figures computed from a combined row
   double mops_build = 0, mops_lookup = 0, mops_miss = 0, build_s = 0;
   double mops_batch = -1;  // get_many; < 0: not measured
+  double mops_ins_batch = -1;  // insert_many; < 0: not measured
   double ovh_alloc = 0, ovh_mu = NAN, ovh_rss = 0;
   double correct_pct = 0;
   bool correct_ok = false;
@@ -608,6 +649,8 @@ Derived derive(const RowResult& r) {
   d.mops_miss = miss > 0 ? r.n / miss / 1e6 : 0;
   const double batch = g_wall_time ? r.batch_wall_s : r.batch_s;
   if (r.batch_s >= 0) d.mops_batch = batch > 0 ? r.n / batch / 1e6 : 0;
+  const double ins_batch = g_wall_time ? r.ins_batch_wall_s : r.ins_batch_s;
+  if (r.ins_batch_s >= 0) d.mops_ins_batch = ins_batch > 0 ? r.n / ins_batch / 1e6 : 0;
   d.build_s = build;
   // per key: the dataset's keys, or for a mixed life the keys live at its end
   const double keys = life ? (r.live_n > 0 ? r.live_n : 1) : n, raw = life ? r.live_raw : r.raw;
@@ -615,7 +658,8 @@ Derived derive(const RowResult& r) {
   d.ovh_rss = (r.rss - raw) / keys;
   if (r.mem_usage >= 0) d.ovh_mu = (r.mem_usage - raw) / keys;
   d.correct_pct = 100.0 * r.correct / n;
-  d.correct_ok = r.ok && r.correct == r.n && r.false_hits == 0 && r.batch_wrong == 0;
+  d.correct_ok = r.ok && r.correct == r.n && r.false_hits == 0 && r.batch_wrong == 0 &&
+                 r.ins_batch_wrong == 0;
   return d;
 }
 
@@ -631,6 +675,7 @@ std::string correctness_cell(const RowResult& r, const Derived& d) {
   std::string s = format("**%.3f%% WRONG**", d.correct_pct);
   if (r.false_hits > 0) s += format(" **%.0f false hits**", r.false_hits);
   if (r.batch_wrong > 0) s += format(" **get_many: %.0f wrong**", r.batch_wrong);
+  if (r.ins_batch_wrong > 0) s += format(" **insert_many: %.0f wrong**", r.ins_batch_wrong);
   return s;
 }
 
@@ -796,18 +841,24 @@ void print_markdown(const Report& rep, std::FILE* out) {
     std::fprintf(out, "\n");
   }
   bool any_batch = false;
-  for (const auto& r : rep.rows) any_batch |= r.ok && r.batch_s >= 0;
+  for (const auto& r : rep.rows) any_batch |= r.ok && (r.batch_s >= 0 || r.ins_batch_s >= 0);
   if (any_batch) {
-    std::fprintf(out, "### Batched lookups (get_many: the lookup keys again, same order, in spans of 1,024; "
-                      "the tables above measure single calls, as CONTRACT.md defines lookups)\n\n");
-    std::fprintf(out, "| structure | get Mops/s | get_many Mops/s | get_many / get | get_many vs map get | wrong |\n");
-    std::fprintf(out, "|---|---:|---:|---:|---:|---:|\n");
+    std::fprintf(out, "### Batched operations (get_many: the lookup keys again, same order, in spans of 1,024; "
+                      "insert_many: the build again into a fresh map, same keys, order and values, in spans "
+                      "of 1,024; the tables above measure single calls, as CONTRACT.md defines lookups and inserts)\n\n");
+    std::fprintf(out, "| structure | get Mops/s | get_many Mops/s | get_many / get | get_many vs map get | "
+                      "insert Mops/s | insert_many Mops/s | insert_many / insert | insert_many vs map insert | wrong |\n");
+    std::fprintf(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    auto mops = [](double v) { return v >= 0 ? format("%.2f", v) : std::string("-"); };
     for (const auto& r : rep.rows) {
-      if (!r.ok || r.batch_s < 0) continue;
+      if (!r.ok || (r.batch_s < 0 && r.ins_batch_s < 0)) continue;
       const Derived x = derive(r);
-      std::fprintf(out, "| %s | %.2f | %.2f | %s | %s | %.0f |\n", r.name, x.mops_lookup, x.mops_batch,
-                   ratio(x.mops_batch, x.mops_lookup).c_str(), ratio(x.mops_batch, dmap.mops_lookup).c_str(),
-                   r.batch_wrong);
+      const bool ins = x.mops_ins_batch >= 0;
+      std::fprintf(out, "| %s | %.2f | %s | %s | %s | %.2f | %s | %s | %s | %.0f |\n", r.name, x.mops_lookup,
+                   mops(x.mops_batch).c_str(), ratio(x.mops_batch, x.mops_lookup).c_str(),
+                   ratio(x.mops_batch, dmap.mops_lookup).c_str(), x.mops_build, mops(x.mops_ins_batch).c_str(),
+                   ins ? ratio(x.mops_ins_batch, x.mops_build).c_str() : "-",
+                   ins ? ratio(x.mops_ins_batch, dmap.mops_build).c_str() : "-", r.batch_wrong + r.ins_batch_wrong);
     }
     std::fprintf(out, "\n");
   }
@@ -858,6 +909,7 @@ void write_json(const Report& rep, const std::string& path) {
       << ", \"miss_wall_seconds\": " << json_number(r.miss_wall_s)
       << ", \"insert_mops\": " << json_number(x.mops_build) << ", \"lookup_mops\": " << json_number(x.mops_lookup)
       << ", \"get_many_mops\": " << (x.mops_batch >= 0 ? json_number(x.mops_batch) : std::string("null"))
+      << ", \"insert_many_mops\": " << (x.mops_ins_batch >= 0 ? json_number(x.mops_ins_batch) : std::string("null"))
       << ", \"miss_mops\": " << json_number(x.mops_miss) << ", \"found\": " << json_number(r.found)
       << ", \"correct\": " << json_number(r.correct) << ", \"false_hits\": " << json_number(r.false_hits)
       << ", \"correct_percent\": " << json_number(x.correct_pct)

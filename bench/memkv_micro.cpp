@@ -1,7 +1,8 @@
 // memkv-micro: Google Benchmark micro-benchmarks of every structure in compare_registry.hpp, for a
 // developer chasing a regression (the comparison table is memkv-compare's job).
 //
-// Per structure and key set: insert (or build, for static structures) of all keys, hit lookup,
+// Per structure and key set: insert (or build, for static structures) of all keys (and, for maps
+// with insert_many, the same inserts 1,024 to a call), hit lookup,
 // miss lookup, full iteration, prefix scans. Key sets, generated (no download), N keys each
 // (MEMKV_MICRO_N, default 100000):
 //   words-16   short keys, ~16 bytes, syllable alphabet with shared prefixes
@@ -99,6 +100,36 @@ struct MicroRegistry {
         }
         st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * n));
       })->Unit(benchmark::kMillisecond);
+      if constexpr (requires(A& a, std::span<const std::string_view> k, std::span<const std::uint64_t> v) {
+                      a.insert_many(k, v);
+                    }) {
+        // insert's keys, order and values, 1024 to a call.
+        benchmark::RegisterBenchmark(bench_name("insert_many").c_str(), [ks, n](benchmark::State& st) {
+          std::vector<std::string_view> keys;
+          std::vector<std::uint64_t> values;
+          for (std::uint32_t i : ks->insert_order) {
+            keys.push_back(ks->data.keys[i]);
+            values.push_back(i);
+          }
+          constexpr std::size_t batch = 1024;
+          for (auto _ : st) {
+            auto a = std::make_unique<A>();
+            for (std::size_t i = 0; i < keys.size(); i += batch) {
+              const std::size_t len = std::min(batch, keys.size() - i);
+              a->insert_many(std::span<const std::string_view>(keys).subspan(i, len),
+                             std::span<const std::uint64_t>(values).subspan(i, len));
+            }
+            if constexpr (requires(A& x) { x.finish_inserts(); }) a->finish_inserts();
+            benchmark::DoNotOptimize(a.get());
+            st.PauseTiming();
+            std::uint64_t v = 0;
+            if (!a->lookup(keys.back(), v) || v != values.back()) st.SkipWithError("insert_many lost a key");
+            a.reset();
+            st.ResumeTiming();
+          }
+          st.SetItemsProcessed(static_cast<std::int64_t>(st.iterations() * n));
+        })->Unit(benchmark::kMillisecond);
+      }
       benchmark::RegisterBenchmark(bench_name("lookup_hit").c_str(), [ks](benchmark::State& st) {
         auto a = build<A>(*ks);
         const auto& keys = ks->data.keys;

@@ -39,7 +39,9 @@
 // over 64 KiB (each takes a chunk); an insert beyond that throws memkv::error and changes
 // nothing. Keys up to 2^32 - 1 bytes; alignof(V) <= 8.
 //
-// Batches: get_many(keys, out) as FastArt's (memkv/fast_art.hpp, "Complexity").
+// Batches: get_many(keys, out), find_many and insert_many(keys, values) as FastArt's
+// (memkv/fast_art.hpp, "Complexity"): on npm-urls, insert_many loads ArenaArt at 1.40 M keys/s
+// against insert()'s 0.81 (3.77x and 2.19x std::map's inserts in the same run).
 //
 // Point index: memkv::ArenaArt<V> m(memkv::art_options{4096, true}) keeps a hash index of the
 // leaves beside the tree, in 32-bit slots (see "Point index" in memkv/fast_art.hpp). On npm-urls

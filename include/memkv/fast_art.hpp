@@ -59,6 +59,16 @@
 // memkv-micro (100,000 keys, mostly in cache) lookup_hit vs lookup_hit_many: fast-art 4.10 ->
 // 5.61 M/s, arena-art 3.06 -> 3.06. find_many(keys, on_found): the same walk without copying
 // values, on_found(i, find(keys[i])) once per key in the order the descents end.
+// insert_many(keys, values) / insert_or_assign_many: insert() / insert_or_assign() of each pair
+// in turn (the map ends as those calls leave it), 16 keys at a time: their descents, interleaved
+// as get_many's, only bring each path's nodes and the leaf it ends at into the cache (with the
+// point index, the key's bucket too); then the 16 inserts run one by one on warm nodes. A new
+// key's insert is its descent's cache misses, so this overlaps most of its cost. memkv-compare,
+// npm-urls, spans of 1,024 (bench/results/npm-urls-insert-many-2026-12-04.md, medians of 3,
+// std::map 0.37 M inserts/s), insert -> insert_many, M keys/s: FastArt 0.93 -> 1.97 (5.31x
+// std::map's insert), ArenaArt 0.81 -> 1.40 (3.77x), ArenaArt+index 0.48 -> 0.81 (2.19x: the
+// index's growth rebuilds are not batched). memkv-micro insert vs insert_many (100,000 synthetic
+// URLs, mostly in cache): fast-art 1.75 -> 2.62 M/s, arena-art 1.36 -> 1.81.
 //
 // Point index (art_options::point_index, off by default; FastArt and ArenaArt): HotArt's hash
 // index of the leaves (memkv/detail/point_index.hpp, with the glue in detail::art::LeafIndex,

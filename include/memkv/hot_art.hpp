@@ -102,6 +102,14 @@
 // lookup_hit_many: hot-art 3.25 -> 3.83 M/s, arena-hot-art 3.80 -> 3.70. find_many(keys,
 // on_found): the same walk without copying values, on_found(i, find(keys[i])) once per key in
 // the order the descents end.
+// insert_many(keys, values) / insert_or_assign_many: the calls one by one, with 16 descents at
+// a time run first, interleaved, only to bring each path into the cache (FastArt's, see
+// memkv/fast_art.hpp). It helps HotArt less than the ART: its insert does more besides the
+// descent (the leaf's mismatch bit, rewriting a compound node). memkv-compare, npm-urls, spans of
+// 1,024 (bench/results/npm-urls-insert-many-2026-12-04.md, medians of 3, std::map 0.37 M
+// inserts/s), insert -> insert_many, M keys/s: HotArt 0.52 -> 0.64 (1.73x std::map's insert),
+// ArenaHotArt 0.55 -> 0.66 (1.77x), ArenaHotArt+index 0.32 -> 0.41 (1.12x). memkv-micro (100,000
+// synthetic URLs): hot-art 0.73 -> 0.90 M/s.
 //
 // Point index (hot_options::point_index, off by default): a hash index of the leaves beside the
 // trie (memkv/detail/point_index.hpp), for maps that are looked up much more than scanned.

@@ -1744,7 +1744,9 @@ static_assert(sizeof(TaggedPtr<void, void>) == sizeof(void*), "a tagged pointer 
 // over 64 KiB (each takes a chunk); an insert beyond that throws memkv::error and changes
 // nothing. Keys up to 2^32 - 1 bytes; alignof(V) <= 8.
 //
-// Batches: get_many(keys, out) as FastArt's (memkv/fast_art.hpp, "Complexity").
+// Batches: get_many(keys, out), find_many and insert_many(keys, values) as FastArt's
+// (memkv/fast_art.hpp, "Complexity"): on npm-urls, insert_many loads ArenaArt at 1.40 M keys/s
+// against insert()'s 0.81 (3.77x and 2.19x std::map's inserts in the same run).
 //
 // Point index: memkv::ArenaArt<V> m(memkv::art_options{4096, true}) keeps a hash index of the
 // leaves beside the tree, in 32-bit slots (see "Point index" in memkv/fast_art.hpp). On npm-urls
@@ -1771,6 +1773,7 @@ static_assert(sizeof(TaggedPtr<void, void>) == sizeof(void*), "a tagged pointer 
 
 #include <algorithm>
 #include <array>
+#include <concepts>
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
@@ -3341,6 +3344,8 @@ public:
   std::size_t memory_usage() const noexcept { return index_.memory_usage(); }
   void reset() noexcept { index_.reset(); }
 
+  // Starts loading key's bucket (insert_many's warm-up).
+  void prefetch_key(std::string_view key) const noexcept { index_.prefetch(detail::hash_key(key)); }
   // Hashes key (prefetching its bucket) and codes it as make_key_leaf would store it.
   void make_key(std::string_view key, const key_code* code, Key& q) const noexcept {
     q.key = q.stored = key;
@@ -3479,6 +3484,29 @@ private:
 
   point_index index_;
 };
+
+// insert_many / insert_or_assign_many of both engines: keys 16 at a time, warm(batch) first
+// (interleaved descents that bring the batch's paths into the cache), then
+// upsert(key, value, assign) of each key in turn. Returns how many were inserted.
+template <class V, class Warm, class Upsert>
+std::size_t upsert_many(std::span<const std::string_view> keys, std::span<const V> values, bool assign,
+                        Warm&& warm, Upsert&& upsert) {
+  if (values.size() != keys.size())
+    detail::throw_error(std::string(assign ? "insert_or_assign_many" : "insert_many") + ": " +
+                        std::to_string(keys.size()) + " keys but " + std::to_string(values.size()) +
+                        " values");
+  constexpr std::size_t kBatch = 16;  // = the interleaved descents' lanes
+  std::size_t inserted = 0;
+  for (std::size_t s = 0; s < keys.size(); s += kBatch) {
+    const std::size_t len = std::min(kBatch, keys.size() - s);
+    warm(keys.subspan(s, len));
+    for (std::size_t i = s; i < s + len; ++i) {
+      V value = values[i];
+      inserted += upsert(keys[i], value, assign);
+    }
+  }
+  return inserted;
+}
 
 // Statistics of the tree's shape (tests, benchmarks).
 struct Stats {
@@ -3657,6 +3685,25 @@ public:
   // --- mutation -----------------------------------------------------------------------------
   bool insert(std::string_view key, V value) { return upsert_learn(key, value, false); }
   bool insert_or_assign(std::string_view key, V value) { return upsert_learn(key, value, true); }
+  // insert() of each (keys[i], values[i]) in turn, i = 0, 1, ...: the map ends as those calls
+  // leave it (of a key given twice the first value stays; insert_or_assign_many: the last), but
+  // the cache misses of different keys overlap. 16 keys at a time, their descents interleaved
+  // (as get_many's) only bring each path's nodes and its last leaf into the cache; then the 16
+  // inserts run one by one on those nodes. Returns how many keys were inserted. Throws
+  // memkv::error when values.size() != keys.size(), before inserting anything; when an insert
+  // throws, the keys before it are in the map and it and the keys after it are not.
+  std::size_t insert_many(std::span<const std::string_view> keys, std::span<const V> values)
+    requires std::copy_constructible<V>
+  {
+    return detail::art::upsert_many(keys, values, false, [this](auto batch) { warm_paths(batch); },
+                                    [this](std::string_view k, V& v, bool a) { return upsert_learn(k, v, a); });
+  }
+  std::size_t insert_or_assign_many(std::span<const std::string_view> keys, std::span<const V> values)
+    requires std::copy_constructible<V>
+  {
+    return detail::art::upsert_many(keys, values, true, [this](auto batch) { warm_paths(batch); },
+                                    [this](std::string_view k, V& v, bool a) { return upsert_learn(k, v, a); });
+  }
   bool erase(std::string_view key) {
     if (index_.usable()) {
       // The index says whether the key is held; its slot goes before the leaf (a shrinking
@@ -3958,6 +4005,18 @@ private:
   LeafTag* find_leaf(std::string_view key) noexcept;
   template <class Done>
   void find_leaves(std::span<const std::string_view> keys, Done&& done) noexcept(noexcept(done(0, nullptr)));
+  static Ref step_down(NodeHeader* h, std::size_t& depth, std::string_view key) noexcept;
+  void warm_paths(std::span<const std::string_view> keys) const noexcept;
+  // Starts loading what a descent reads at r: an inner node's first two lines, or the leaf.
+  void prefetch_ref(Ref r) const noexcept {
+    if (r.is_leaf()) {
+      detail::prefetch(store_.leaf(r));
+      return;
+    }
+    const auto* p = reinterpret_cast<const char*>(node(r));
+    detail::prefetch(p);
+    detail::prefetch(p + 64);
+  }
   bool erase_key(std::string_view key);
   bool upsert(std::string_view key, V& value, bool assign, Ref* added = nullptr);  // added: the new leaf
   // The tree's own lookup (find_leaf asks the point index when there is one).
@@ -3993,30 +4052,33 @@ auto Tree<V, Store>::find_leaf(std::string_view key) noexcept -> LeafTag* {
 template <class V, class Store>
 auto Tree<V, Store>::find_leaf_in_tree(std::string_view key) noexcept -> LeafTag* {
   detail::art::SearchKey search(key, code_.get());
-  auto is = [&](LeafTag* l) -> LeafTag* { return search.found_in<Leaf>(l) ? l : nullptr; };
   Ref r = root_;
   std::size_t depth = 0;
-  while (r) {
-    if (r.is_leaf()) return is(store_.leaf(r));
-    NodeHeader* h = node(r);
+  while (r.is_inner()) {
     search.step();
-    if (const std::size_t plen = h->prefix_len) {
-      if (key.size() - depth < plen) return nullptr;
-      const std::size_t stored = std::min<std::size_t>(plen, detail::art::kStoredPrefix);
-      if (std::memcmp(h->prefix, key.data() + depth, stored) != 0) return nullptr;
-      depth += plen;  // bytes past the stored ones are verified against the leaf
-    }
-    if (depth == key.size()) {
-      const Ref e = detail::art::end_leaf<Ref>(h);
-      if (!e) return nullptr;
-      return is(store_.leaf(e));
-    }
-    Ref* c = detail::art::find_child<Ref>(h, static_cast<std::uint8_t>(key[depth]));
-    if (c == nullptr) return nullptr;
-    r = *c;
-    ++depth;
+    r = step_down(node(r), depth, key);
   }
-  return nullptr;
+  if (!r) return nullptr;
+  LeafTag* l = store_.leaf(r);
+  return search.found_in<Leaf>(l) ? l : nullptr;
+}
+
+// The child of inner node h that a descent along key takes at depth (the end slot at the key's
+// end), depth advanced past h's compressed path and the child's byte; null when key leaves the
+// tree at h. Path bytes past the stored ones are not compared: the leaf reached verifies them.
+template <class V, class Store>
+auto Tree<V, Store>::step_down(NodeHeader* h, std::size_t& depth, std::string_view key) noexcept -> Ref {
+  if (const std::size_t plen = h->prefix_len) {
+    if (key.size() - depth < plen) return Ref{};
+    const std::size_t stored = std::min<std::size_t>(plen, detail::art::kStoredPrefix);
+    if (std::memcmp(h->prefix, key.data() + depth, stored) != 0) return Ref{};
+    depth += plen;
+  }
+  if (depth == key.size()) return detail::art::end_leaf<Ref>(h);
+  Ref* c = detail::art::find_child<Ref>(h, static_cast<std::uint8_t>(key[depth]));
+  if (c == nullptr) return Ref{};
+  ++depth;
+  return *c;
 }
 
 // find_leaf of every key, interleaved (see get_many): done(i, leaf or nullptr) as key i's
@@ -4032,15 +4094,6 @@ void Tree<V, Store>::find_leaves(std::span<const std::string_view> keys, Done&& 
     Ref r;
     std::size_t depth;
     std::size_t who;
-  };
-  auto ask = [this](Ref r) noexcept {  // the next node's first lines, or the leaf
-    if (r.is_leaf()) {
-      detail::prefetch(store_.leaf(r));
-      return;
-    }
-    const auto* p = reinterpret_cast<const char*>(node(r));
-    detail::prefetch(p);
-    detail::prefetch(p + 64);
   };
   detail::interleave<16, lane>(
       keys.size(),
@@ -4059,34 +4112,43 @@ void Tree<V, Store>::find_leaves(std::span<const std::string_view> keys, Done&& 
           const LeafTag* leaf = store_.leaf(x.r);
           if (detail::art::leaf_holds<Leaf>(leaf, code_.get(), key)) found = leaf;
         } else {
-          NodeHeader* h = node(x.r);
-          bool go = true;
-          if (const std::size_t plen = h->prefix_len) {
-            if (key.size() - x.depth < plen) {
-              go = false;
-            } else {
-              const std::size_t stored = std::min<std::size_t>(plen, detail::art::kStoredPrefix);
-              if (std::memcmp(h->prefix, key.data() + x.depth, stored) != 0) go = false;
-              x.depth += plen;  // bytes past the stored ones are verified against the leaf
-            }
-          }
-          if (go) {
-            if (x.depth == key.size()) {
-              x.r = detail::art::end_leaf<Ref>(h);
-            } else if (Ref* c = detail::art::find_child<Ref>(h, static_cast<std::uint8_t>(key[x.depth]))) {
-              x.r = *c;
-              ++x.depth;
-            } else {
-              x.r = Ref{};
-            }
-            if (x.r) {
-              ask(x.r);
-              return false;
-            }
+          x.r = step_down(node(x.r), x.depth, key);
+          if (x.r) {
+            prefetch_ref(x.r);
+            return false;
           }
         }
         done(x.who, found);
         return true;
+      });
+}
+
+// What inserting each key of keys will read, brought into the cache (insert_many): up to 16
+// descents interleaved as in find_leaves, each prefetching the next node of its path (or the
+// leaf where the path ends, which the insert compares with its key); with a usable point index,
+// also the key's bucket. Reads only: whatever the tree is, the inserts that follow are correct.
+template <class V, class Store>
+void Tree<V, Store>::warm_paths(std::span<const std::string_view> keys) const noexcept {
+  struct lane {
+    Ref r;
+    std::size_t depth;
+    std::size_t who;
+  };
+  detail::interleave<16, lane>(
+      keys.size(),
+      [&](lane& x, std::size_t i) {
+        const std::string_view k = keys[i];
+        detail::prefetch(k.data());
+        if (k.size() > 1) detail::prefetch(k.data() + k.size() - 1);
+        if (index_.usable()) index_.prefetch_key(k);
+        x = {root_, 0, i};
+      },
+      [&](lane& x) {
+        if (!x.r.is_inner()) return true;
+        x.r = step_down(node(x.r), x.depth, keys[x.who]);
+        if (!x.r) return true;
+        prefetch_ref(x.r);
+        return false;
       });
 }
 
@@ -4921,6 +4983,16 @@ using ArenaArt = detail::art::Tree<V, detail::art::ArenaStore>;
 // memkv-micro (100,000 keys, mostly in cache) lookup_hit vs lookup_hit_many: fast-art 4.10 ->
 // 5.61 M/s, arena-art 3.06 -> 3.06. find_many(keys, on_found): the same walk without copying
 // values, on_found(i, find(keys[i])) once per key in the order the descents end.
+// insert_many(keys, values) / insert_or_assign_many: insert() / insert_or_assign() of each pair
+// in turn (the map ends as those calls leave it), 16 keys at a time: their descents, interleaved
+// as get_many's, only bring each path's nodes and the leaf it ends at into the cache (with the
+// point index, the key's bucket too); then the 16 inserts run one by one on warm nodes. A new
+// key's insert is its descent's cache misses, so this overlaps most of its cost. memkv-compare,
+// npm-urls, spans of 1,024 (bench/results/npm-urls-insert-many-2026-12-04.md, medians of 3,
+// std::map 0.37 M inserts/s), insert -> insert_many, M keys/s: FastArt 0.93 -> 1.97 (5.31x
+// std::map's insert), ArenaArt 0.81 -> 1.40 (3.77x), ArenaArt+index 0.48 -> 0.81 (2.19x: the
+// index's growth rebuilds are not batched). memkv-micro insert vs insert_many (100,000 synthetic
+// URLs, mostly in cache): fast-art 1.75 -> 2.62 M/s, arena-art 1.36 -> 1.81.
 //
 // Point index (art_options::point_index, off by default; FastArt and ArenaArt): HotArt's hash
 // index of the leaves (memkv/detail/point_index.hpp, with the glue in detail::art::LeafIndex,
@@ -8290,6 +8362,14 @@ FrozenLayer FrozenLayer::build(R&& range) {
 // lookup_hit_many: hot-art 3.25 -> 3.83 M/s, arena-hot-art 3.80 -> 3.70. find_many(keys,
 // on_found): the same walk without copying values, on_found(i, find(keys[i])) once per key in
 // the order the descents end.
+// insert_many(keys, values) / insert_or_assign_many: the calls one by one, with 16 descents at
+// a time run first, interleaved, only to bring each path into the cache (FastArt's, see
+// memkv/fast_art.hpp). It helps HotArt less than the ART: its insert does more besides the
+// descent (the leaf's mismatch bit, rewriting a compound node). memkv-compare, npm-urls, spans of
+// 1,024 (bench/results/npm-urls-insert-many-2026-12-04.md, medians of 3, std::map 0.37 M
+// inserts/s), insert -> insert_many, M keys/s: HotArt 0.52 -> 0.64 (1.73x std::map's insert),
+// ArenaHotArt 0.55 -> 0.66 (1.77x), ArenaHotArt+index 0.32 -> 0.41 (1.12x). memkv-micro (100,000
+// synthetic URLs): hot-art 0.73 -> 0.90 M/s.
 //
 // Point index (hot_options::point_index, off by default): a hash index of the leaves beside the
 // trie (memkv/detail/point_index.hpp), for maps that are looked up much more than scanned.
@@ -9183,6 +9263,20 @@ public:
   // --- mutation -----------------------------------------------------------------------------
   bool insert(std::string_view key, V value) { return upsert_learn(key, value, false); }
   bool insert_or_assign(std::string_view key, V value) { return upsert_learn(key, value, true); }
+  // insert()/insert_or_assign() of each (keys[i], values[i]) in turn, with the cache misses of
+  // 16 keys at a time overlapped: the same contract as FastArt's (memkv/detail/art_engine.hpp).
+  std::size_t insert_many(std::span<const std::string_view> keys, std::span<const V> values)
+    requires std::copy_constructible<V>
+  {
+    return detail::art::upsert_many(keys, values, false, [this](auto batch) { warm_paths(batch); },
+                                    [this](std::string_view k, V& v, bool a) { return upsert_learn(k, v, a); });
+  }
+  std::size_t insert_or_assign_many(std::span<const std::string_view> keys, std::span<const V> values)
+    requires std::copy_constructible<V>
+  {
+    return detail::art::upsert_many(keys, values, true, [this](auto batch) { warm_paths(batch); },
+                                    [this](std::string_view k, V& v, bool a) { return upsert_learn(k, v, a); });
+  }
   bool erase(std::string_view key);
   void clear() noexcept {
     destroy(root_);
@@ -9392,15 +9486,7 @@ private:
         [&](lane& x) {
           const std::string_view key = keys[x.who];
           if (x.r.is_inner()) {
-            const NodeHeader* h = store_.node(x.r);
-            x.r = detail::hot::children<Ref>(h)[detail::hot::match(h, detail::hot::extract(h, key))];
-            if (x.r.is_inner()) {
-              const auto* p = reinterpret_cast<const char*>(store_.node(x.r));
-              detail::prefetch(p);
-              detail::prefetch(p + 64);
-            } else if (x.r) {
-              detail::prefetch(store_.leaf(x.r));
-            }
+            x.r = step_down(x.r, key);
             return false;
           }
           const LeafTag* found = nullptr;
@@ -9410,6 +9496,42 @@ private:
           }
           done(x.who, found);
           return true;
+        });
+  }
+  // The child of inner node r that key's descent takes, its first lines (or the leaf) prefetched.
+  Ref step_down(Ref r, std::string_view key) const noexcept {
+    const NodeHeader* h = store_.node(r);
+    const Ref c = detail::hot::children<Ref>(h)[detail::hot::match(h, detail::hot::extract(h, key))];
+    if (c.is_inner()) {
+      const auto* p = reinterpret_cast<const char*>(store_.node(c));
+      detail::prefetch(p);
+      detail::prefetch(p + 64);
+    } else if (c) {
+      detail::prefetch(store_.leaf(c));
+    }
+    return c;
+  }
+  // What inserting each key of keys will read, brought into the cache (insert_many): the nodes
+  // of its path and the leaf where it ends, 16 descents interleaved as in find_leaves, and with
+  // a usable point index the key's bucket. Reads only.
+  void warm_paths(std::span<const std::string_view> keys) const noexcept {
+    struct lane {
+      Ref r;
+      std::size_t who;
+    };
+    detail::interleave<16, lane>(
+        keys.size(),
+        [&](lane& x, std::size_t i) {
+          const std::string_view k = keys[i];
+          detail::prefetch(k.data());
+          if (k.size() > 1) detail::prefetch(k.data() + k.size() - 1);
+          if (index_.usable()) index_.prefetch_key(k);
+          x = {root_, i};
+        },
+        [&](lane& x) {
+          if (!x.r.is_inner()) return true;
+          x.r = step_down(x.r, keys[x.who]);
+          return false;
         });
   }
 

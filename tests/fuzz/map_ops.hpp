@@ -7,6 +7,8 @@
 //                     HybridStore: bits 1..4 = min_merge_keys - 1, bit 5 = auto_merge off
 //   then, repeatedly, one op byte (op = byte % 16) followed by its operands:
 //     0-3  insert(key)            4-5 insert_or_assign(key)   6-7 erase(key)
+//          (op 3, maps with insert_many: a count byte c, then c % 40 keys for insert_many,
+//          or for insert_or_assign_many when c >= 0x80)
 //     8    find/get/contains      9   lower_bound(key) scan   10  prefix(key) scan
 //     11   range(key, key) scan   12  assign through find()   13  copy (then keep, copy-assign,
 //                                                                 move-assign or swap it in)
@@ -192,6 +194,33 @@ private:
     }
   }
 
+  static constexpr bool has_insert_many =
+      requires(M& m, std::span<const std::string_view> ks, std::span<const V> vs) {
+        m.insert_many(ks, vs);
+        m.insert_or_assign_many(ks, vs);
+      };
+  // insert_many or insert_or_assign_many (op 3, maps that have them): a count byte c, then
+  // c % 40 keys; c >= 0x80 assigns. Checked against the same calls one by one on the reference.
+  void insert_many() {
+    const std::uint8_t c = in_.byte();
+    const bool assign = c >= 0x80;
+    std::vector<std::string> keys;
+    std::vector<V> values;
+    for (unsigned i = 0; i < c % 40u; ++i) {
+      keys.push_back(keys_.next(in_));
+      values.push_back(value());
+    }
+    const std::vector<std::string_view> views(keys.begin(), keys.end());
+    const std::size_t got = assign ? m_.insert_or_assign_many(views, values) : m_.insert_many(views, values);
+    std::size_t want = 0;
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      want += assign ? ref_.insert_or_assign(keys[i], values[i]).second : ref_.try_emplace(keys[i], values[i]).second;
+    if (got != want)
+      fail(std::string(assign ? "insert_or_assign_many" : "insert_many") + " returned " + std::to_string(got) +
+           ", expected " + std::to_string(want));
+    for (const std::string& k : keys) lookup(k);
+  }
+
   void check_emptied() {
     if (!ref_.empty()) return;
     if (!m_.empty() || m_.begin() != m_.end()) fail("the emptied map is not empty");
@@ -205,7 +234,13 @@ private:
     const unsigned op = opbyte % 16;
     static constexpr std::size_t kScan = 512;
     switch (op) {
-      case 0: case 1: case 2: case 3: {
+      case 3:
+        if constexpr (has_insert_many) {
+          insert_many();
+          break;
+        }
+        [[fallthrough]];
+      case 0: case 1: case 2: {
         const std::string k = keys_.next(in_);
         V v = value();
         const bool got = m_.insert(k, v);
