@@ -13,6 +13,7 @@
 #include <iterator>
 #include <optional>
 #include <string>
+#include <string_view>
 
 int main() {
   memkv::HybridStore<std::uint64_t> store;
@@ -40,6 +41,16 @@ int main() {
   store.insert("https://packages.example.org/new/release-1", 1);
   if (store.get("https://packages.example.org/5/release-5") != 555u) return 1;
   if (store.contains("https://packages.example.org/6/release-6")) return 1;
+
+  // Writes in a batch: insert_or_assign_many is insert_or_assign of each pair in turn (the last
+  // value of a repeated key wins), with the cache misses of 16 keys at a time overlapped.
+  const std::string_view batch_keys[] = {"https://packages.example.org/new/release-2",
+                                         "https://packages.example.org/7/release-7",
+                                         "https://packages.example.org/new/release-2"};
+  const std::uint64_t batch_values[] = {2, 777, 22};
+  const std::size_t added = store.insert_or_assign_many(batch_keys, batch_values);
+  std::printf("insert_or_assign_many: %zu of 3 keys new\n", added);
+  if (added != 1 || store.get(batch_keys[0]) != 22u || store.get(batch_keys[1]) != 777u) return 1;
 
   // Ordered prefix scan over the merged view (base + delta, tombstones hidden).
   std::size_t under_5 = 0;

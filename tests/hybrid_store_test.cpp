@@ -13,6 +13,7 @@
 #include <map>
 #include <random>
 #include <ranges>
+#include <span>
 #include <string>
 #include <thread>
 #include <type_traits>
@@ -58,6 +59,16 @@ public:
     tick();
     return r;
   }
+  std::size_t insert_many(std::span<const std::string_view> ks, std::span<const V> vs) {
+    const std::size_t r = Base::insert_many(ks, vs);
+    tick();
+    return r;
+  }
+  std::size_t insert_or_assign_many(std::span<const std::string_view> ks, std::span<const V> vs) {
+    const std::size_t r = Base::insert_or_assign_many(ks, vs);
+    tick();
+    return r;
+  }
 
 private:
   static memkv::hybrid_options small_options() {
@@ -83,6 +94,7 @@ void differential(const char* name, memkv_test::DiffOptions o, std::size_t seeds
     REQUIRE_NOTHROW(stats = memkv_test::run_differential<M>(run));
     CHECK(stats.inserted > 0);
     CHECK(stats.batches > 0);  // get_many was checked too
+    CHECK(stats.insert_batches > 0);  // and insert_many
   }
 }
 
