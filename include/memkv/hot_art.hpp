@@ -600,6 +600,23 @@ private:
       index_.find_many(store_, code_.get(), keys, done);
       return;
     }
+    descend_many(keys, false, [&](std::size_t i, Ref r) {
+      const LeafTag* leaf = r ? store_.leaf(r) : nullptr;
+      done(i, leaf && leaf_is(leaf, keys[i]) ? leaf : nullptr);
+    });
+  }
+  // What inserting each key of keys will read, brought into the cache (insert_many): the nodes
+  // of its path and the leaf where it ends, and with a usable point index the key's bucket.
+  // Reads only.
+  void warm_paths(std::span<const std::string_view> keys) const noexcept {
+    descend_many(keys, index_.usable(), [](std::size_t, Ref) noexcept {});
+  }
+  // The trie's descents along keys, up to 16 at a time, one node of each in turn, each
+  // prefetching what it reads next: end(i, r) once per key, in the order the descents end, with
+  // the leaf key i's descent ends at (prefetched a round before, not compared with the key) or
+  // null. bucket_too: each key's point-index bucket is prefetched as well.
+  template <class End>
+  void descend_many(std::span<const std::string_view> keys, bool bucket_too, End&& end) const {
     struct lane {
       Ref r;
       std::size_t who;
@@ -610,20 +627,15 @@ private:
           const std::string_view k = keys[i];
           detail::prefetch(k.data());  // the query's bytes: the nodes read them anywhere
           if (k.size() > 1) detail::prefetch(k.data() + k.size() - 1);
+          if (bucket_too) index_.prefetch_key(k);
           x = {root_, i};
         },
         [&](lane& x) {
-          const std::string_view key = keys[x.who];
           if (x.r.is_inner()) {
-            x.r = step_down(x.r, key);
+            x.r = step_down(x.r, keys[x.who]);
             return false;
           }
-          const LeafTag* found = nullptr;
-          if (x.r) {
-            const LeafTag* leaf = store_.leaf(x.r);
-            if (leaf_is(leaf, key)) found = leaf;
-          }
-          done(x.who, found);
+          end(x.who, x.r);
           return true;
         });
   }
@@ -639,29 +651,6 @@ private:
       detail::prefetch(store_.leaf(c));
     }
     return c;
-  }
-  // What inserting each key of keys will read, brought into the cache (insert_many): the nodes
-  // of its path and the leaf where it ends, 16 descents interleaved as in find_leaves, and with
-  // a usable point index the key's bucket. Reads only.
-  void warm_paths(std::span<const std::string_view> keys) const noexcept {
-    struct lane {
-      Ref r;
-      std::size_t who;
-    };
-    detail::interleave<16, lane>(
-        keys.size(),
-        [&](lane& x, std::size_t i) {
-          const std::string_view k = keys[i];
-          detail::prefetch(k.data());
-          if (k.size() > 1) detail::prefetch(k.data() + k.size() - 1);
-          if (index_.usable()) index_.prefetch_key(k);
-          x = {root_, i};
-        },
-        [&](lane& x) {
-          if (!x.r.is_inner()) return true;
-          x.r = step_down(x.r, keys[x.who]);
-          return false;
-        });
   }
 
   // --- allocation ---------------------------------------------------------------------------

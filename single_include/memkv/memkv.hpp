@@ -4007,6 +4007,9 @@ private:
   void find_leaves(std::span<const std::string_view> keys, Done&& done) noexcept(noexcept(done(0, nullptr)));
   static Ref step_down(NodeHeader* h, std::size_t& depth, std::string_view key) noexcept;
   void warm_paths(std::span<const std::string_view> keys) const noexcept;
+  template <class End>
+  void descend_many(std::span<const std::string_view> keys, bool bucket_too, End&& end) const
+      noexcept(noexcept(end(0, Ref{})));
   // Starts loading what a descent reads at r: an inner node's first two lines, or the leaf.
   void prefetch_ref(Ref r) const noexcept {
     if (r.is_leaf()) {
@@ -4090,6 +4093,30 @@ void Tree<V, Store>::find_leaves(std::span<const std::string_view> keys, Done&& 
     index_.find_many(store_, code_.get(), keys, done);
     return;
   }
+  descend_many(keys, false, [&](std::size_t i, Ref r) noexcept(noexcept(done(0, nullptr))) {
+    const LeafTag* leaf = r ? store_.leaf(r) : nullptr;
+    done(i, leaf && detail::art::leaf_holds<Leaf>(leaf, code_.get(), keys[i]) ? leaf : nullptr);
+  });
+}
+
+// What inserting each key of keys will read, brought into the cache (insert_many): the nodes of
+// its path and the leaf where the path ends, which the insert compares with its key; with a
+// usable point index, also the key's bucket. Reads only: whatever the tree is, the inserts that
+// follow are correct.
+template <class V, class Store>
+void Tree<V, Store>::warm_paths(std::span<const std::string_view> keys) const noexcept {
+  descend_many(keys, index_.usable(), [](std::size_t, Ref) noexcept {});
+}
+
+// The tree's descents along keys, up to 16 at a time, one node of each in turn, each
+// prefetching the node (or leaf) it reads next so that the cache misses of different keys
+// overlap: end(i, r) once per key, in the order the descents end, with the leaf reference key i's
+// descent ends at (prefetched a round before, not yet compared with the key) or null when the
+// key leaves the tree. bucket_too: each key's point-index bucket is prefetched as well.
+template <class V, class Store>
+template <class End>
+void Tree<V, Store>::descend_many(std::span<const std::string_view> keys, bool bucket_too, End&& end) const
+    noexcept(noexcept(end(0, Ref{}))) {
   struct lane {
     Ref r;
     std::size_t depth;
@@ -4101,54 +4128,19 @@ void Tree<V, Store>::find_leaves(std::span<const std::string_view> keys, Done&& 
         const std::string_view k = keys[i];
         detail::prefetch(k.data());  // the query's bytes
         if (k.size() > 1) detail::prefetch(k.data() + k.size() - 1);
+        if (bucket_too) index_.prefetch_key(k);
         x = {root_, 0, i};
       },
       [&](lane& x) {
-        const std::string_view key = keys[x.who];
-        const LeafTag* found = nullptr;
-        if (!x.r) {
-          // absent
-        } else if (x.r.is_leaf()) {
-          const LeafTag* leaf = store_.leaf(x.r);
-          if (detail::art::leaf_holds<Leaf>(leaf, code_.get(), key)) found = leaf;
-        } else {
-          x.r = step_down(node(x.r), x.depth, key);
+        if (x.r.is_inner()) {
+          x.r = step_down(node(x.r), x.depth, keys[x.who]);
           if (x.r) {
             prefetch_ref(x.r);
             return false;
           }
         }
-        done(x.who, found);
+        end(x.who, x.r);
         return true;
-      });
-}
-
-// What inserting each key of keys will read, brought into the cache (insert_many): up to 16
-// descents interleaved as in find_leaves, each prefetching the next node of its path (or the
-// leaf where the path ends, which the insert compares with its key); with a usable point index,
-// also the key's bucket. Reads only: whatever the tree is, the inserts that follow are correct.
-template <class V, class Store>
-void Tree<V, Store>::warm_paths(std::span<const std::string_view> keys) const noexcept {
-  struct lane {
-    Ref r;
-    std::size_t depth;
-    std::size_t who;
-  };
-  detail::interleave<16, lane>(
-      keys.size(),
-      [&](lane& x, std::size_t i) {
-        const std::string_view k = keys[i];
-        detail::prefetch(k.data());
-        if (k.size() > 1) detail::prefetch(k.data() + k.size() - 1);
-        if (index_.usable()) index_.prefetch_key(k);
-        x = {root_, 0, i};
-      },
-      [&](lane& x) {
-        if (!x.r.is_inner()) return true;
-        x.r = step_down(node(x.r), x.depth, keys[x.who]);
-        if (!x.r) return true;
-        prefetch_ref(x.r);
-        return false;
       });
 }
 
@@ -9471,6 +9463,23 @@ private:
       index_.find_many(store_, code_.get(), keys, done);
       return;
     }
+    descend_many(keys, false, [&](std::size_t i, Ref r) {
+      const LeafTag* leaf = r ? store_.leaf(r) : nullptr;
+      done(i, leaf && leaf_is(leaf, keys[i]) ? leaf : nullptr);
+    });
+  }
+  // What inserting each key of keys will read, brought into the cache (insert_many): the nodes
+  // of its path and the leaf where it ends, and with a usable point index the key's bucket.
+  // Reads only.
+  void warm_paths(std::span<const std::string_view> keys) const noexcept {
+    descend_many(keys, index_.usable(), [](std::size_t, Ref) noexcept {});
+  }
+  // The trie's descents along keys, up to 16 at a time, one node of each in turn, each
+  // prefetching what it reads next: end(i, r) once per key, in the order the descents end, with
+  // the leaf key i's descent ends at (prefetched a round before, not compared with the key) or
+  // null. bucket_too: each key's point-index bucket is prefetched as well.
+  template <class End>
+  void descend_many(std::span<const std::string_view> keys, bool bucket_too, End&& end) const {
     struct lane {
       Ref r;
       std::size_t who;
@@ -9481,20 +9490,15 @@ private:
           const std::string_view k = keys[i];
           detail::prefetch(k.data());  // the query's bytes: the nodes read them anywhere
           if (k.size() > 1) detail::prefetch(k.data() + k.size() - 1);
+          if (bucket_too) index_.prefetch_key(k);
           x = {root_, i};
         },
         [&](lane& x) {
-          const std::string_view key = keys[x.who];
           if (x.r.is_inner()) {
-            x.r = step_down(x.r, key);
+            x.r = step_down(x.r, keys[x.who]);
             return false;
           }
-          const LeafTag* found = nullptr;
-          if (x.r) {
-            const LeafTag* leaf = store_.leaf(x.r);
-            if (leaf_is(leaf, key)) found = leaf;
-          }
-          done(x.who, found);
+          end(x.who, x.r);
           return true;
         });
   }
@@ -9510,29 +9514,6 @@ private:
       detail::prefetch(store_.leaf(c));
     }
     return c;
-  }
-  // What inserting each key of keys will read, brought into the cache (insert_many): the nodes
-  // of its path and the leaf where it ends, 16 descents interleaved as in find_leaves, and with
-  // a usable point index the key's bucket. Reads only.
-  void warm_paths(std::span<const std::string_view> keys) const noexcept {
-    struct lane {
-      Ref r;
-      std::size_t who;
-    };
-    detail::interleave<16, lane>(
-        keys.size(),
-        [&](lane& x, std::size_t i) {
-          const std::string_view k = keys[i];
-          detail::prefetch(k.data());
-          if (k.size() > 1) detail::prefetch(k.data() + k.size() - 1);
-          if (index_.usable()) index_.prefetch_key(k);
-          x = {root_, i};
-        },
-        [&](lane& x) {
-          if (!x.r.is_inner()) return true;
-          x.r = step_down(x.r, keys[x.who]);
-          return false;
-        });
   }
 
   // --- allocation ---------------------------------------------------------------------------
