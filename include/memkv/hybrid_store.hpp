@@ -585,6 +585,7 @@ public:
   // FastArt::find_many's interleaved descents), then the inserts one by one. Returns how many
   // keys were inserted. Throws memkv::error when values.size() != keys.size(), before inserting
   // anything; when an insert throws, the keys before it are in the store, it and the rest are not.
+  // The keys must not view this store's own entries (inserts and merges invalidate them).
   std::size_t insert_many(std::span<const std::string_view> keys, std::span<const V> values)
     requires std::copy_constructible<V>
   {

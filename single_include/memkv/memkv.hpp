@@ -3691,7 +3691,8 @@ public:
   // (as get_many's) only bring each path's nodes and its last leaf into the cache; then the 16
   // inserts run one by one on those nodes. Returns how many keys were inserted. Throws
   // memkv::error when values.size() != keys.size(), before inserting anything; when an insert
-  // throws, the keys before it are in the map and it and the keys after it are not.
+  // throws, the keys before it are in the map and it and the keys after it are not. The keys
+  // must not view this map's own entries (an insert invalidates entry key views, as always).
   std::size_t insert_many(std::span<const std::string_view> keys, std::span<const V> values)
     requires std::copy_constructible<V>
   {
@@ -10673,6 +10674,7 @@ public:
   // FastArt::find_many's interleaved descents), then the inserts one by one. Returns how many
   // keys were inserted. Throws memkv::error when values.size() != keys.size(), before inserting
   // anything; when an insert throws, the keys before it are in the store, it and the rest are not.
+  // The keys must not view this store's own entries (inserts and merges invalidate them).
   std::size_t insert_many(std::span<const std::string_view> keys, std::span<const V> values)
     requires std::copy_constructible<V>
   {
