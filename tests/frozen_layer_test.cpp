@@ -525,6 +525,48 @@ TEST_CASE("FrozenLayer: files, bytes, copies and moves", "[frozen_layer]") {
   std::filesystem::remove(q);
 }
 
+TEST_CASE("FrozenLayer: a builder to memory and one to a file write the same bytes", "[frozen_layer][file]") {
+  // The memory builder keeps its output in chunks (64 KiB doubling to 2 MiB): an image of several
+  // MiB crosses every chunk size, and its value column (hashed values) crosses chunks too.
+  const std::size_t n = memkv_test::kSanitized ? 60000 : 250000;
+  const auto q = temp_path("same_bytes.fst");
+  FrozenLayerBuilder mem, file(q);
+  std::vector<std::pair<std::string, std::uint64_t>> kv;
+  std::mt19937_64 rng(17);
+  for (std::size_t i = 0; i < n; ++i) {  // random tails: little to share, ~8 bytes a key
+    char key[64];
+    std::snprintf(key, sizeof key, "https://host%03zu.example/%016llx", i % 997,
+                  static_cast<unsigned long long>(rng()));
+    kv.emplace_back(key, 0);
+  }
+  std::sort(kv.begin(), kv.end());
+  kv.erase(std::unique(kv.begin(), kv.end()), kv.end());
+  std::uint64_t h = 3;
+  for (auto& [k, v] : kv) {
+    h = h * 6364136223846793005ULL + 1442695040888963407ULL;
+    v = h;
+    mem.insert(k, v);
+    file.insert(k, v);
+  }
+  const FrozenLayer a = mem.finish();
+  const FrozenLayer b = file.finish();
+  REQUIRE(a.image_size() > (memkv_test::kSanitized ? std::size_t{1} << 20 : std::size_t{4} << 20));
+  CHECK(std::ranges::equal(a.bytes(), b.bytes()));
+  CHECK(a.size() == kv.size());
+  for (std::size_t i = 0; i < kv.size(); i += 97) {
+    REQUIRE(a.get(kv[i].first) == kv[i].second);
+    REQUIRE(b.get(kv[i].first) == kv[i].second);
+  }
+  std::size_t i = 0;
+  for (auto e : a) {
+    REQUIRE(e.key == kv[i].first);
+    REQUIRE(e.value == kv[i].second);
+    ++i;
+  }
+  CHECK(i == kv.size());
+  std::filesystem::remove(q);
+}
+
 TEST_CASE("FrozenLayer: smaller than the raw keys on URL-like keys", "[frozen_layer]") {
   std::mt19937_64 rng(9);
   const char* hosts[] = {"github.com", "gitlab.com", "bitbucket.org"};

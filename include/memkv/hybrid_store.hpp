@@ -329,12 +329,8 @@ struct hybrid_base<FrozenLayer> {
     // that the next automatic merge will rewrite anyway.
     builder(std::size_t expected_keys, bool thorough) : b_(options_for(expected_keys, thorough)) {}
     void insert(std::string_view key, std::uint64_t rank) { b_.insert(key, rank); }
-    FrozenLayer finish() {
-      FrozenLayer built = b_.finish();
-      // The builder's buffer grew by doubling: keep an exact copy instead (one pass over the
-      // compressed image, small next to the merge itself).
-      return FrozenLayer::from_bytes(built.bytes(), image_check::structure);
-    }
+    // The builder hands over an exact-size image (its chunks copied once into one block).
+    FrozenLayer finish() { return b_.finish(); }
 
   private:
     static frozen_layer_options options_for(std::size_t n, bool thorough) {

@@ -15,6 +15,7 @@
 //   std::vector<std::byte> begin_image();   // a vector holding 48 zero bytes to append after
 //   void finish_image(std::vector<std::byte>& image, std::uint64_t magic, std::uint32_t version,
 //                     std::uint32_t flags, std::uint64_t key_count);  // fills the header in
+//                                                                     // (also for a span)
 //   image_header parse_image_header(std::span<const std::byte> image, std::uint64_t magic,
 //                                   std::uint32_t max_version, bool verify_payload = true,
 //                                   bool verify_header = true);
@@ -167,7 +168,7 @@ inline constexpr std::size_t image_header_size = 48;
 inline std::vector<std::byte> begin_image() { return std::vector<std::byte>(image_header_size); }
 
 // Fills the first 48 bytes of `image` (which must hold at least that many) from its contents.
-inline void finish_image(std::vector<std::byte>& image, std::uint64_t magic, std::uint32_t version,
+inline void finish_image(std::span<std::byte> image, std::uint64_t magic, std::uint32_t version,
                          std::uint32_t flags, std::uint64_t key_count) {
   if (image.size() < image_header_size)
     memkv::detail::throw_error("finish_image: image smaller than its header");
@@ -180,6 +181,10 @@ inline void finish_image(std::vector<std::byte>& image, std::uint64_t magic, std
   store_le<std::uint64_t>(
       h + 32, checksum64(std::span<const std::byte>(image).subspan(image_header_size)));
   store_le<std::uint64_t>(h + 40, checksum64(std::span<const std::byte>(h, 40)));
+}
+inline void finish_image(std::vector<std::byte>& image, std::uint64_t magic, std::uint32_t version,
+                         std::uint32_t flags, std::uint64_t key_count) {
+  finish_image(std::span<std::byte>(image), magic, version, flags, key_count);
 }
 
 namespace detail {
