@@ -33,10 +33,11 @@
 // (memkv/core/huge_pages.hpp; chunk_bytes_ 0 marks them), counted whole.
 //
 // Zones: a caller may place blocks in zone 1 instead of zone 0, and then they are carved from
-// chunks of their own. ArenaHotArt puts its upper nodes there (those above the bottom level: ~0.5%
-// of its blocks), so that a lookup's first levels sit on a few hundred pages that stay in the
-// TLB and the caches, instead of one 4 KiB page each among the leaves (a free list per zone:
-// a block freed into the wrong zone is merely reused there).
+// chunks of their own. ArenaHotArt puts its upper nodes there (those above the bottom level:
+// ~0.5% of its blocks), so that a lookup's first levels sit on a few hundred pages that stay in
+// the TLB and the caches, instead of one 4 KiB page each among the leaves; ArenaArt puts all its
+// inner nodes there (memkv/arena_art.hpp, "Placement"). A free list per zone: a block freed into
+// the wrong zone is merely reused there.
 //
 // Limits: 2^14 - 1 chunks of up to 1 MiB of small and medium blocks, one chunk per large block
 // among them: about 16 GiB of blocks per arena, of which at most ~16,000 over 64 KiB (keys over
