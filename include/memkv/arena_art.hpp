@@ -36,7 +36,10 @@
 // Measured 2026-12-04 (scratch program, npm-urls, 1.69M shuffled inserts then every key looked
 // up in another order, CPU time, 3 alternating pairs of processes, 2 rounds each): insert
 // 1324-1555 -> 1217-1438 ns a key (medians 1483 -> 1373), get 1277-1607 -> 1238-1371 (medians
-// 1458 -> 1321); memory the same (95.44 MB).
+// 1458 -> 1321); memory the same (95.44 MB). memkv-compare, old and new builds in alternation,
+// 2 runs each (bench/results/npm-urls-ab-2026-12-04.md): inserts 2.13x/2.11x -> 2.55x/2.53x
+// std::map, lookups 1.67x/1.60x -> 1.90x/1.92x, 12.2 B/key both. With the point index, npm-urls
+// now ends at another point of the table's growth cycle: 17.2 -> 18.4 B/key.
 //
 // Memory given back: erased entries' blocks are reused by later inserts; the whole arena is
 // released when the map becomes empty (so erasing every key returns memory_usage() to the empty
