@@ -6647,8 +6647,8 @@ using FrontCodedSet = FrontCodedIndex<keys_only>;
 // to twice that while they grow) + the states written by one freeze pass but not yet registered
 // (at most 4,096) + the sample buffer (`sample_bytes`, 4 MiB by default) + (memory output) the
 // image itself, in chunks, and at finish() once more while they are copied into one block (the
-// peak is about twice the image). When writing to a file, the value column is spooled to an anonymous temporary
-// file, so memory does not grow with the key count.
+// peak is about twice the image). When writing to a file, the value column is spooled to an
+// anonymous temporary file, so memory does not grow with the key count.
 // Thread safety: const members may be called concurrently. Iterators hold a pointer to an
 // internal object that survives moves of the FrozenLayer; they are invalidated by its
 // destruction or assignment. An entry's key lives in the iterator and is valid until the
@@ -7190,10 +7190,12 @@ public:
   }
 
 private:
-  static constexpr std::size_t kFirstChunk = std::size_t{64} << 10, kMaxChunk = std::size_t{2} << 20;
+  static constexpr std::size_t kFirstChunk = std::size_t{64} << 10;
+  static constexpr std::size_t kMaxChunk = std::size_t{2} << 20;
   void next() {
     if (memory_) {
-      const std::size_t size = chunks_.empty() ? kFirstChunk : std::min(kMaxChunk, 2 * chunks_.back().size);
+      const std::size_t size =
+          chunks_.empty() ? kFirstChunk : std::min(kMaxChunk, 2 * chunks_.back().size);
       chunks_.push_back(huge_copy::allocate(size));
       pos_ = chunks_.back().data.get();
       end_ = pos_ + size;
@@ -7944,7 +7946,8 @@ public:
     hdr_.store(fh);
     FrozenLayer result(nullptr);
     if (sink_.in_memory()) {
-      detail::fst::huge_copy img = detail::fst::huge_copy::allocate(static_cast<std::size_t>(sink_.written));
+      detail::fst::huge_copy img =
+          detail::fst::huge_copy::allocate(static_cast<std::size_t>(sink_.written));
       sink_.copy_to(img.data.get());
       sink_.release();
       std::memcpy(img.data.get() + detail::fst::header_offset, fh, sizeof fh);
