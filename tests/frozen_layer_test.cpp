@@ -267,6 +267,38 @@ TEST_CASE("FrozenLayer: builder rejects unordered and repeated keys", "[frozen_l
   CHECK_THROWS_AS(FrozenLayer::build(bad), memkv::error);
 }
 
+TEST_CASE("FrozenLayer: a builder whose output cannot grow fails for good", "[frozen_layer][exceptions]") {
+  // bad_alloc while the image grows leaves the bit writer ahead of the bytes written: the
+  // builder must refuse to go on rather than finish a damaged image.
+  memkv::frozen_layer_options o;
+  o.sample_bytes = 0;  // no sampling: output from the first key on
+  FrozenLayerBuilder b(o);
+  memkv::detail::fst::g_sink_fail_allocations.store(1);
+  std::mt19937_64 rng(23);
+  bool threw = false;
+  std::size_t i = 0;
+  for (; i < 200000 && !threw; ++i) {  // the first 64 KiB chunk fills after a few thousand keys
+    char key[40];
+    std::snprintf(key, sizeof key, "%08zu/%016llx", i, static_cast<unsigned long long>(rng()));
+    try {
+      b.insert(key, rng());
+    } catch (const std::bad_alloc&) {
+      threw = true;
+    }
+  }
+  memkv::detail::fst::g_sink_fail_allocations.store(0);
+  REQUIRE(threw);
+  CHECK(i > 100);
+  CHECK_THROWS_AS(b.insert("~", 1), memkv::error);
+  CHECK_THROWS_AS(b.finish(), memkv::error);
+  // Nothing else is affected: the next builder works.
+  FrozenLayerBuilder c(o);
+  c.insert("a", 5);
+  c.insert("b", 6);
+  const FrozenLayer f = c.finish();
+  CHECK(f.get("b") == 6u);
+}
+
 TEST_CASE("FrozenLayer: build() over ranges of pairs", "[frozen_layer]") {
   std::vector<std::pair<std::string_view, int>> v{{"x", 1}, {"y", 2}, {"z", 3}};
   FrozenLayer fl = FrozenLayer::build(v);

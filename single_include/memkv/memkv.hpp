@@ -6654,6 +6654,8 @@ using FrontCodedSet = FrontCodedIndex<keys_only>;
 // destruction or assignment. An entry's key lives in the iterator and is valid until the
 // iterator moves on or dies. Exceptions: builder errors throw memkv::error (the builder is then
 // usable only for destruction); image errors throw memkv::format_error; bad_alloc passes through.
+// After any exception from insert() or finish() (bad_alloc included) the builder is failed:
+// later calls throw memkv::error, so a damaged image can never be finished.
 //
 // ## What open()/from_bytes() check, and what it costs
 // image_check::checksum (the default): the 48-byte memkv header (magic, version, header checksum,
@@ -6709,6 +6711,7 @@ using FrontCodedSet = FrontCodedIndex<keys_only>;
 // state = final + out[i]. Widths wo, wt <= 56.
 
 #include <algorithm>
+#include <atomic>
 #include <array>
 #include <bit>
 #include <cassert>
@@ -7121,6 +7124,10 @@ inline constexpr std::uint64_t target_mask = (std::uint64_t{1} << 56) - 1;
 // copied the image and faulted in fresh pages. Scratch program, npm-urls sorted, in memory, 3
 // builds each in one process: 1.55-1.60 s -> 1.38-1.43 s, minor page faults 6.5-13.7 thousand
 // -> 0.6-2.7 thousand.) File mode stages 64 KiB and write()s it.
+// Tests set this to make the next chunk allocations of an in-memory builder fail with
+// std::bad_alloc (each failing one counts it down).
+inline std::atomic<unsigned> g_sink_fail_allocations{0};
+
 class byte_sink {
 public:
   std::uint64_t written = 0;
@@ -7194,6 +7201,10 @@ private:
   static constexpr std::size_t kMaxChunk = std::size_t{2} << 20;
   void next() {
     if (memory_) {
+      if (unsigned f = g_sink_fail_allocations.load(std::memory_order_relaxed); f != 0) {
+        g_sink_fail_allocations.store(f - 1, std::memory_order_relaxed);
+        throw std::bad_alloc();
+      }
       const std::size_t size =
           chunks_.empty() ? kFirstChunk : std::min(kMaxChunk, 2 * chunks_.back().size);
       chunks_.push_back(huge_copy::allocate(size));
@@ -7908,16 +7919,25 @@ public:
     }
     if (key.size() >= (std::uint64_t{1} << 32) * 4)
       detail::throw_error("FrozenLayerBuilder: key too long at position " + std::to_string(count_));
-    if (sampling_) {
-      sample_off_.push_back(sample_.size());
-      sample_.append(key);
-      sample_values_.push_back(value);
+    // Anything thrown from here on (bad_alloc, a failed write) can leave the path, the bit writer
+    // or the output half updated: the builder is then failed, like after an order error, so
+    // that no later call can finish a damaged image.
+    try {
+      if (sampling_) {
+        sample_off_.push_back(sample_.size());
+        sample_.append(key);
+        sample_values_.push_back(value);
+        ++count_;
+        if (sample_.size() >= opt_.sample_bytes) end_sampling();
+        return;
+      }
+      add(key, value, lcp);
       ++count_;
-      if (sample_.size() >= opt_.sample_bytes) end_sampling();
-      return;
+    } catch (...) {
+      state_ = phase::failed;
+      discard();
+      throw;
     }
-    add(key, value, lcp);
-    ++count_;
   }
   template <class K>
   void insert(const std::pair<K, std::uint64_t>& kv) { insert(std::string_view(kv.first), kv.second); }
