@@ -1037,9 +1037,12 @@ TEST_CASE("FastArt: a map built with an allocator copy owns its own pool", "[fas
   Art m(pool);
   CHECK(m.memory_usage() == sizeof(Art));
   m.insert("k", 1);
-  CHECK(m.allocator().bytes_in_use() > 0);
+  CHECK(m.allocator().bytes_in_use() > 0);       // the leaf
+  CHECK(m.node_allocator().bytes_in_use() == 0);  // no inner node yet
+  m.insert("kz", 2);
+  CHECK(m.node_allocator().bytes_in_use() > 0);   // the Node4 above both leaves
   CHECK(pool.bytes_in_use() == 0);
-  CHECK(m.memory_usage() == m.allocator().bytes_in_use() + sizeof(Art));
+  CHECK(m.memory_usage() == m.allocator().bytes_in_use() + m.node_allocator().bytes_in_use() + sizeof(Art));
 }
 
 TEST_CASE("FastArt: compact keeps the content and gives back scattered memory", "[fast_art][memory]") {

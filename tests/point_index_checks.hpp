@@ -83,6 +83,18 @@ void check_point_index_life() {
   CHECK(m.keys_coded());
   CHECK(m.point_index_active());
   CHECK(m.point_index_bytes() > 0);
+  {
+    // Leaves inserted through the index are made from the coded form the index computed for
+    // its lookup (LeafIndex::make_leaf_for): they read back exactly as the plain map's.
+    auto a = m.begin(), b = plain.begin();
+    std::size_t n = 0;
+    for (; a != m.end() && b != plain.end(); ++a, ++b, ++n) {
+      REQUIRE((*a).key == (*b).key);
+      REQUIRE((*a).value == (*b).value);
+    }
+    CHECK((a == m.end() && b == plain.end()));
+    CHECK(n == keys.size());
+  }
   // 4.4-5.7 bytes a key with 32-bit slots (arena maps), twice that with 64-bit ones.
   CHECK(m.point_index_bytes() <= keys.size() * 12);
   // The rest is the same map (blocks over 256 bytes come from malloc, whose usable sizes depend

@@ -46,7 +46,8 @@
 //   };
 //   Ref, the tree's child reference (the root may be a leaf, or null when empty):
 //     HotArt<V, Alloc>:  TaggedPtr, 8 bytes: low bit 1 = leaf, else node; every node and leaf a
-//                        block from the allocator policy Alloc (default SlabAllocator)
+//                        block from the allocator policy Alloc (default SlabAllocator): nodes
+//                        from one pool (node_allocator()), leaves from another (allocator())
 //     ArenaHotArt<V>:    ArenaRef, 4 bytes: bit 0 = leaf, bits 1..31 = ChunkArena address
 //                        (memkv/core/arena.hpp: chunk << 17 | 8-byte unit); every node and leaf
 //                        a block of the map's ChunkArena
@@ -160,9 +161,10 @@
 //     the keys held then (code_sample_keys of them) into coded ones. If that rewrite cannot
 //     allocate, the insert still succeeds, the map stays raw and learns at twice the size.
 //   - const member functions may run concurrently; mutation needs exclusive access.
-//   - Copy is deep (each copy has its own allocator pool or arena); move and swap are noexcept.
+//   - Copy is deep (each copy has its own allocator pools or arena); move and swap are noexcept.
 //
-// Memory: memory_usage() is the allocator policy's bytes_in_use() plus sizeof(*this), plus the key
+// Memory: memory_usage() is the store's bytes_in_use() (HotArt: its two allocator pools, nodes
+// and leaves; ArenaHotArt: its arena) plus sizeof(*this), plus the key
 // code's tables (~17 KiB) once learnt, plus the point index's table when it is on. Erasing every
 // key gives all nodes, leaves and the index back (the SlabAllocator returns to its empty
 // footprint). On npm-urls (1.69M URLs, 44.5 B on average,
@@ -387,7 +389,13 @@ public:
   std::size_t point_index_bytes() const noexcept { return index_.memory_usage(); }
   // Whether the map has learnt its key code (keys it makes shorter are then stored coded).
   bool keys_coded() const noexcept { return code_.get() != nullptr; }
+  // HotArt: the leaves' pool; node_allocator(): the compound nodes' (two pools of the same policy).
   const allocator_type& allocator() const noexcept { return store_.allocator(); }
+  const allocator_type& node_allocator() const noexcept
+    requires requires(const Store& s) { s.node_allocator(); }
+  {
+    return store_.node_allocator();
+  }
 
   // --- mutation -----------------------------------------------------------------------------
   bool insert(std::string_view key, V value) { return upsert_learn(key, value, false); }
@@ -673,7 +681,10 @@ private:
 
   // Leaves: the format and the code FastArt's engine uses (detail/art_engine.hpp).
   // A key is stored coded when the map has a code and its coded form is shorter.
-  Ref alloc_leaf(std::string_view key, V& value) { return alloc_leaf(key, value, code_.get()); }
+  Ref alloc_leaf(std::string_view key, V& value, const typename Index::Key* coded = nullptr) {
+    if (coded != nullptr) return Index::make_leaf_for(store_, *coded, value, code_.get(), "HotArt's limit");
+    return alloc_leaf(key, value, code_.get());
+  }
   Ref alloc_leaf(std::string_view key, V& value, const KeyCode* code) {
     return detail::art::make_key_leaf<V, Leaf>(store_, key, value, code, "HotArt's limit");
   }
@@ -698,7 +709,9 @@ private:
     const bool inserted =
         index_.usable()
             ? index_.upsert(store_, code_.get(), key, value, assign,
-                            [&](Ref& leaf) { return upsert(key, value, assign, leaf); })
+                            [&](Ref& leaf, const typename Index::Key& q) {
+                              return upsert(key, value, assign, leaf, &q);
+                            })
             : upsert(key, value, assign, added);
     if (inserted && code_.due(size_)) learn_code();
     return inserted;
@@ -741,7 +754,9 @@ private:
     }
   };
 
-  bool upsert(std::string_view key, V& value, bool assign, Ref& added);  // added: the new leaf
+  // added: the new leaf; coded: key as the index's make_key coded it (the leaf is made from it)
+  bool upsert(std::string_view key, V& value, bool assign, Ref& added,
+              const typename Index::Key* coded = nullptr);
   Ref clone(const Store& from, Ref src);  // a deep copy of another tree's subtree
   void destroy(Ref r) noexcept;
 
@@ -782,9 +797,10 @@ auto BasicHotArt<V, Store>::locate(std::size_t depth, GetFrame&& frame, std::uin
 }
 
 template <class V, class Store>
-bool BasicHotArt<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref& added) {
+bool BasicHotArt<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref& added,
+                                   const typename Index::Key* coded) {
   if (!root_) {
-    root_ = added = alloc_leaf(key, value);
+    root_ = added = alloc_leaf(key, value, coded);
     ++size_;
     return true;
   }
@@ -803,7 +819,7 @@ bool BasicHotArt<V, Store>::upsert(std::string_view key, V& value, bool assign, 
   }
   const bool right = detail::hot::key_bit(key, m) != 0;
 
-  Fresh fresh(this, alloc_leaf(key, value));
+  Fresh fresh(this, alloc_leaf(key, value, coded));
   const Ref leaf = fresh.leaf;
   auto two = [&](Ref a, Ref b, std::uint64_t pos) {  // a node of a (left) and b (right) split at pos
     Decoded d;

@@ -18,7 +18,8 @@
 // ---- begin memkv/core/allocator.hpp ----
 // memkv/core/allocator.hpp - the allocator policies of the mutable maps.
 //
-// A policy is a template parameter of every mutable map and owns all of that map's memory:
+// A policy is a template parameter of every mutable map and owns all of that map's memory (FastArt
+// and HotArt hold two policy objects, one for their inner nodes and one for their leaves):
 //
 //   void*       allocate(std::size_t bytes);                   // throws std::bad_alloc; 8-aligned
 //   void        deallocate(void* p, std::size_t bytes) noexcept; // bytes as given to allocate
@@ -3397,8 +3398,9 @@ public:
     index_.remove(h, id, Source{&store, code});
   }
   // insert/insert_or_assign of a tree with a usable index: a key held is found (and, with
-  // assign, assigned) here; otherwise tree_upsert(Ref& added) inserts it into the tree, setting
-  // added to the new leaf, which is then indexed. Returns whether the key was inserted.
+  // assign, assigned) here; otherwise tree_upsert(Ref& added, const Key& q) inserts it into the
+  // tree, setting added to the new leaf (made by make_leaf_for(q)), which is then indexed.
+  // Returns whether the key was inserted.
   template <class V, class TreeUpsert>
   bool upsert(const Store& store, const key_code* code, std::string_view key, V& value, bool assign,
               TreeUpsert&& tree_upsert) {
@@ -3409,9 +3411,21 @@ public:
       return false;
     }
     Ref added{};
-    const bool inserted = tree_upsert(added);
+    const bool inserted = tree_upsert(added, q);
     if (added) index_.add(q.h, id_of(added), Source{&store, code});
     return inserted;
+  }
+  // The leaf make_key_leaf would make for q's key, from the coded form make_key already wrote
+  // (so an insert through the index codes its key once, not twice).
+  template <class V>
+  static Ref make_leaf_for(Store& store, const Key& q, V& value, const key_code* code, const char* limit_name) {
+    if (q.form == 1)
+      return make_leaf<V, Layout>(store, q.stored.size(), 1, value, limit_name,
+                                  [&](char* to) { std::memcpy(to, q.stored.data(), q.stored.size()); });
+    if (q.form == 0)
+      return make_leaf<V, Layout>(store, q.key.size(), 0, value, limit_name,
+                                  [&](char* to) { std::memcpy(to, q.key.data(), q.key.size()); });
+    return make_key_leaf<V, Layout>(store, q.key, value, code, limit_name);  // longer than kCoded
   }
   // Every leaf below root, n of them (after a copy, or once the leaves are coded):
   // children(r, push) calls push(c) for each child of inner node r. If that cannot allocate, the
@@ -3694,10 +3708,16 @@ public:
   // Whether the tree has learnt its key code (keys it makes shorter are then stored coded).
   bool keys_coded() const noexcept { return code_.get() != nullptr; }
   const Store& store() const noexcept { return store_; }
+  // FastArt: the leaves' pool; node_allocator(): the inner nodes' (two pools of the same policy).
   const auto& allocator() const noexcept
     requires requires(const Store& s) { s.allocator(); }
   {
     return store_.allocator();
+  }
+  const auto& node_allocator() const noexcept
+    requires requires(const Store& s) { s.node_allocator(); }
+  {
+    return store_.node_allocator();
   }
 
   // --- mutation -----------------------------------------------------------------------------
@@ -3978,7 +3998,8 @@ private:
   }
 
   // A key is stored coded when the tree has a code and its coded form is shorter.
-  Ref alloc_leaf(std::string_view key, V& value) {
+  Ref alloc_leaf(std::string_view key, V& value, const typename Index::Key* coded = nullptr) {
+    if (coded != nullptr) return Index::make_leaf_for(store_, *coded, value, code_.get(), "the limit");
     return detail::art::make_key_leaf<V, Leaf>(store_, key, value, code_.get(), "the limit");
   }
   Ref clone_leaf(const LeafTag* src) { return detail::art::clone_leaf<V, Store, Leaf>(store_, src); }
@@ -3990,7 +4011,9 @@ private:
     const bool inserted =
         index_.usable()
             ? index_.upsert(store_, code_.get(), key, value, assign,
-                            [&](Ref& added) { return upsert(key, value, assign, &added); })
+                            [&](Ref& added, const typename Index::Key& q) {
+                              return upsert(key, value, assign, &added, &q);
+                            })
             : upsert(key, value, assign);
     if (inserted && code_.due(size_)) learn_code();
     return inserted;
@@ -4040,7 +4063,9 @@ private:
     detail::prefetch(p + 64);
   }
   bool erase_key(std::string_view key);
-  bool upsert(std::string_view key, V& value, bool assign, Ref* added = nullptr);  // added: the new leaf
+  // added: the new leaf; coded: key as the index's make_key coded it (the leaf is made from it)
+  bool upsert(std::string_view key, V& value, bool assign, Ref* added = nullptr,
+              const typename Index::Key* coded = nullptr);
   // The tree's own lookup (find_leaf asks the point index when there is one).
   LeafTag* find_leaf_in_tree(std::string_view key) noexcept;
   // Every leaf into the point index (after a copy, or once the leaves are coded); if that
@@ -4164,7 +4189,8 @@ void Tree<V, Store>::descend_many(std::span<const std::string_view> keys, bool b
 }
 
 template <class V, class Store>
-bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref* added) {
+bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref* added,
+                            const typename Index::Key* coded) {
   Ref* slot = &root_;
   std::size_t depth = 0;
   // A leaf on key's path and its key, once a compressed path needs them (see leaf_on_path).
@@ -4172,7 +4198,7 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref* ad
   static thread_local std::string path_buf;
   const detail::scratch_trim trim_path{path_buf};
   if (!root_) {
-    root_ = alloc_leaf(key, value);
+    root_ = alloc_leaf(key, value, coded);
     if (added) *added = root_;
     ++size_;
     return true;
@@ -4189,7 +4215,7 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref* ad
       // Lazy expansion ends here: a Node4 holding both leaves below their common prefix.
       const std::size_t lcp = split - depth;
       const bool one_ends = old_next < 0 || key.size() == split;
-      LeafGuard guard{this, alloc_leaf(key, value)};
+      LeafGuard guard{this, alloc_leaf(key, value, coded)};
       const NewNode n = alloc_node(NodeType::N4, one_ends ? 1 : 2, one_ends);
       n.h->prefix_len = static_cast<std::uint32_t>(lcp);
       std::memcpy(n.h->prefix, key.data() + depth,
@@ -4217,7 +4243,7 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref* ad
         // bytes, h keeps what follows its branching byte.
         const std::uint8_t h_byte = prefix_byte(h, key, depth, m, path, path_buf);
         const bool key_ends = key.size() == depth + m;
-        LeafGuard guard{this, alloc_leaf(key, value)};
+        LeafGuard guard{this, alloc_leaf(key, value, coded)};
         const NewNode n = alloc_node(NodeType::N4, key_ends ? 1 : 2, key_ends);
         n.h->prefix_len = static_cast<std::uint32_t>(m);
         std::memcpy(n.h->prefix, key.data() + depth,
@@ -4249,7 +4275,7 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref* ad
         if (assign) Leaf::value(store_.leaf(e)) = std::move(value);
         return false;
       }
-      LeafGuard guard{this, alloc_leaf(key, value)};
+      LeafGuard guard{this, alloc_leaf(key, value, coded)};
       if (!detail::art::has_end_slot(h)) {
         const NewNode n = resized(h, h->type, detail::art::capacity(h), true);
         free_node(cur, h);
@@ -4269,7 +4295,7 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref* ad
       ++depth;
       continue;
     }
-    LeafGuard guard{this, alloc_leaf(key, value)};
+    LeafGuard guard{this, alloc_leaf(key, value, coded)};
     add_child(slot, b, guard.leaf);
     const Ref fresh = guard.release();
     if (added) *added = fresh;
@@ -5046,25 +5072,35 @@ using ArenaArt = detail::art::Tree<V, detail::art::ArenaStore>;
 //     the one insert that makes the tree learn its key code, which rebuilds the tree (if that
 //     rebuild cannot allocate, the insert still succeeds and the tree learns at twice the size).
 //   - const member functions may run concurrently; mutation needs exclusive access.
-//   - Copy is deep (each copy has its own allocator pool); move and swap are noexcept.
+//   - Copy is deep (each copy has its own allocator pools); move and swap are noexcept.
 //
-// Memory: memory_usage() is the allocator policy's bytes_in_use() (nodes, leaves with keys and
-// values, chunk slack, free slots) plus sizeof(*this), plus the key code's tables (~17 KiB) once
-// learnt. Erased leaves and nodes are returned to the
-// policy; the SlabAllocator reuses them and gives a size class's chunks back to malloc when the
-// class empties, so erasing every key returns the map to its empty footprint. Heap memory that a
+// Memory: memory_usage() is the bytes_in_use() of the map's two pools (nodes, leaves with keys
+// and values, chunk slack, free slots) plus sizeof(*this), plus the key code's tables (~17 KiB)
+// once learnt. The two pools are two objects of the allocator policy: one for the leaves
+// (allocator()), one for the inner nodes (node_allocator(); a copy of the policy passed in,
+// i.e. a new, empty pool with its settings). With one pool, a Node16 (68-156 bytes) shared the
+// SlabAllocator's size classes, and so its chunks and cache lines, with the leaves of URL-sized
+// keys; apart, a descent reads nodes packed among nodes. Scratch program (npm-urls, 1.69M
+// shuffled inserts into FastArt<>, then every key looked up in another order; CPU time; 7
+// alternating pairs of processes, 2026-12-04): insert median 1310 -> 1265 ns a key, get 1392 ->
+// 1283, and faster in all 7 pairs for both; memory 136.28 -> 137.03 MB (+0.44 B/key: a second
+// set of partly used chunks and huge-page region). HotArt (same store, 4 pairs): no change
+// beyond the noise (insert medians 2285 -> 2222 ns, get 944 -> 922) and 0.47 MB less.
+// Erased leaves and nodes are returned to their pool; the SlabAllocator reuses them and gives a
+// size class's chunks back to malloc when the class empties, so erasing every key returns the
+// map to its empty footprint. Heap memory that a
 // value owns itself (a long std::string's buffer) is the value's, not the map's: not counted.
-// Once the SlabAllocator holds 16 MiB its 64 KiB chunks come from 2 MiB regions on transparent
-// huge pages (memkv/core/huge_pages.hpp; memkv::set_huge_pages to change or turn off): lookups
-// in a big tree then miss the TLB far less often, for at most one partly used region (< 2 MiB)
-// more memory, counted by memory_usage().
+// Once a SlabAllocator pool holds 16 MiB its 64 KiB chunks come from 2 MiB regions on
+// transparent huge pages (memkv/core/huge_pages.hpp; memkv::set_huge_pages to change or turn
+// off): lookups in a big tree then miss the TLB far less often, for at most one partly used
+// region (< 2 MiB) per pool more memory, counted by memory_usage().
 //
 // compact() rewrites the tree into fresh memory densely (a deep copy swapped in).
 //
 // Limits: keys up to 2^32 - 1 bytes (longer ones throw memkv::error); alignof(V) <= 8.
 //
 // The engine (memkv/detail/art_engine.hpp) is shared with ArenaArt; FastArt is that tree over
-// PointerStore<Alloc>, which takes every node and leaf from the allocator policy.
+// PointerStore<Alloc>, which takes every node and leaf from the allocator policy (two pools).
 
 #include <cstddef>
 #include <cstdint>
@@ -5075,8 +5111,9 @@ namespace memkv {
 
 namespace detail::art {
 
-// FastArt's memory model: every node and leaf is its own block from the allocator policy, and a
-// child reference is a 64-bit tagged pointer (low bit = leaf). Node is the tree's node header
+// FastArt's memory model: every node and leaf is its own block from the allocator policy (inner
+// nodes from one pool, leaves from another: see "Memory" above), and a child reference is a
+// 64-bit tagged pointer (low bit = leaf). Node is the tree's node header
 // type (ART's NodeHeader here; HotArt uses the same store with its own compound-node header).
 template <class Alloc, class Node = NodeHeader>
 class PointerStore {
@@ -5085,8 +5122,8 @@ public:
   static_assert(sizeof(Ref) == 8);
 
   PointerStore() noexcept(std::is_nothrow_default_constructible_v<Alloc>) = default;
-  explicit PointerStore(const Alloc& alloc) : alloc_(alloc) {}
-  PointerStore(const PointerStore& other) : alloc_(other.alloc_) {}  // a new, empty pool
+  explicit PointerStore(const Alloc& alloc) : alloc_(alloc), nodes_(alloc) {}
+  PointerStore(const PointerStore& other) : alloc_(other.alloc_), nodes_(other.nodes_) {}  // new, empty pools
   PointerStore(PointerStore&&) noexcept = default;
   PointerStore& operator=(PointerStore&&) noexcept = default;
   PointerStore& operator=(const PointerStore&) = delete;
@@ -5094,20 +5131,22 @@ public:
   Node* node(Ref r) const noexcept { return r.inner(); }
   LeafTag* leaf(Ref r) const noexcept { return r.leaf(); }
   Ref new_node(std::size_t bytes, Node*& at, unsigned /*zone: a placement hint, unused here*/ = 0) {
-    at = static_cast<Node*>(alloc_.allocate(bytes));
+    at = static_cast<Node*>(nodes_.allocate(bytes));
     return Ref::from_inner(at);
   }
   Ref new_leaf(std::size_t bytes, LeafTag*& at) {
     at = static_cast<LeafTag*>(alloc_.allocate(bytes));
     return Ref::from_leaf(at);
   }
-  void delete_node(Ref r, std::size_t bytes, unsigned = 0) noexcept { alloc_.deallocate(r.inner(), bytes); }
+  void delete_node(Ref r, std::size_t bytes, unsigned = 0) noexcept { nodes_.deallocate(r.inner(), bytes); }
   void delete_leaf(Ref r, std::size_t bytes) noexcept { alloc_.deallocate(r.leaf(), bytes); }
-  std::size_t bytes_in_use() const noexcept { return alloc_.bytes_in_use(); }
-  const Alloc& allocator() const noexcept { return alloc_; }
+  std::size_t bytes_in_use() const noexcept { return alloc_.bytes_in_use() + nodes_.bytes_in_use(); }
+  const Alloc& allocator() const noexcept { return alloc_; }          // the leaves' pool
+  const Alloc& node_allocator() const noexcept { return nodes_; }     // the inner nodes' pool
 
 private:
-  Alloc alloc_{};
+  Alloc alloc_{};  // leaves
+  Alloc nodes_{};  // inner nodes: packed among themselves, not scattered among the leaves
 };
 
 }  // namespace detail::art
@@ -8406,7 +8445,8 @@ FrozenLayer FrozenLayer::build(R&& range) {
 //   };
 //   Ref, the tree's child reference (the root may be a leaf, or null when empty):
 //     HotArt<V, Alloc>:  TaggedPtr, 8 bytes: low bit 1 = leaf, else node; every node and leaf a
-//                        block from the allocator policy Alloc (default SlabAllocator)
+//                        block from the allocator policy Alloc (default SlabAllocator): nodes
+//                        from one pool (node_allocator()), leaves from another (allocator())
 //     ArenaHotArt<V>:    ArenaRef, 4 bytes: bit 0 = leaf, bits 1..31 = ChunkArena address
 //                        (memkv/core/arena.hpp: chunk << 17 | 8-byte unit); every node and leaf
 //                        a block of the map's ChunkArena
@@ -8520,9 +8560,10 @@ FrozenLayer FrozenLayer::build(R&& range) {
 //     the keys held then (code_sample_keys of them) into coded ones. If that rewrite cannot
 //     allocate, the insert still succeeds, the map stays raw and learns at twice the size.
 //   - const member functions may run concurrently; mutation needs exclusive access.
-//   - Copy is deep (each copy has its own allocator pool or arena); move and swap are noexcept.
+//   - Copy is deep (each copy has its own allocator pools or arena); move and swap are noexcept.
 //
-// Memory: memory_usage() is the allocator policy's bytes_in_use() plus sizeof(*this), plus the key
+// Memory: memory_usage() is the store's bytes_in_use() (HotArt: its two allocator pools, nodes
+// and leaves; ArenaHotArt: its arena) plus sizeof(*this), plus the key
 // code's tables (~17 KiB) once learnt, plus the point index's table when it is on. Erasing every
 // key gives all nodes, leaves and the index back (the SlabAllocator returns to its empty
 // footprint). On npm-urls (1.69M URLs, 44.5 B on average,
@@ -9358,7 +9399,13 @@ public:
   std::size_t point_index_bytes() const noexcept { return index_.memory_usage(); }
   // Whether the map has learnt its key code (keys it makes shorter are then stored coded).
   bool keys_coded() const noexcept { return code_.get() != nullptr; }
+  // HotArt: the leaves' pool; node_allocator(): the compound nodes' (two pools of the same policy).
   const allocator_type& allocator() const noexcept { return store_.allocator(); }
+  const allocator_type& node_allocator() const noexcept
+    requires requires(const Store& s) { s.node_allocator(); }
+  {
+    return store_.node_allocator();
+  }
 
   // --- mutation -----------------------------------------------------------------------------
   bool insert(std::string_view key, V value) { return upsert_learn(key, value, false); }
@@ -9644,7 +9691,10 @@ private:
 
   // Leaves: the format and the code FastArt's engine uses (detail/art_engine.hpp).
   // A key is stored coded when the map has a code and its coded form is shorter.
-  Ref alloc_leaf(std::string_view key, V& value) { return alloc_leaf(key, value, code_.get()); }
+  Ref alloc_leaf(std::string_view key, V& value, const typename Index::Key* coded = nullptr) {
+    if (coded != nullptr) return Index::make_leaf_for(store_, *coded, value, code_.get(), "HotArt's limit");
+    return alloc_leaf(key, value, code_.get());
+  }
   Ref alloc_leaf(std::string_view key, V& value, const KeyCode* code) {
     return detail::art::make_key_leaf<V, Leaf>(store_, key, value, code, "HotArt's limit");
   }
@@ -9669,7 +9719,9 @@ private:
     const bool inserted =
         index_.usable()
             ? index_.upsert(store_, code_.get(), key, value, assign,
-                            [&](Ref& leaf) { return upsert(key, value, assign, leaf); })
+                            [&](Ref& leaf, const typename Index::Key& q) {
+                              return upsert(key, value, assign, leaf, &q);
+                            })
             : upsert(key, value, assign, added);
     if (inserted && code_.due(size_)) learn_code();
     return inserted;
@@ -9712,7 +9764,9 @@ private:
     }
   };
 
-  bool upsert(std::string_view key, V& value, bool assign, Ref& added);  // added: the new leaf
+  // added: the new leaf; coded: key as the index's make_key coded it (the leaf is made from it)
+  bool upsert(std::string_view key, V& value, bool assign, Ref& added,
+              const typename Index::Key* coded = nullptr);
   Ref clone(const Store& from, Ref src);  // a deep copy of another tree's subtree
   void destroy(Ref r) noexcept;
 
@@ -9753,9 +9807,10 @@ auto BasicHotArt<V, Store>::locate(std::size_t depth, GetFrame&& frame, std::uin
 }
 
 template <class V, class Store>
-bool BasicHotArt<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref& added) {
+bool BasicHotArt<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref& added,
+                                   const typename Index::Key* coded) {
   if (!root_) {
-    root_ = added = alloc_leaf(key, value);
+    root_ = added = alloc_leaf(key, value, coded);
     ++size_;
     return true;
   }
@@ -9774,7 +9829,7 @@ bool BasicHotArt<V, Store>::upsert(std::string_view key, V& value, bool assign, 
   }
   const bool right = detail::hot::key_bit(key, m) != 0;
 
-  Fresh fresh(this, alloc_leaf(key, value));
+  Fresh fresh(this, alloc_leaf(key, value, coded));
   const Ref leaf = fresh.leaf;
   auto two = [&](Ref a, Ref b, std::uint64_t pos) {  // a node of a (left) and b (right) split at pos
     Decoded d;

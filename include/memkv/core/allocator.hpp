@@ -1,6 +1,7 @@
 // memkv/core/allocator.hpp - the allocator policies of the mutable maps.
 //
-// A policy is a template parameter of every mutable map and owns all of that map's memory:
+// A policy is a template parameter of every mutable map and owns all of that map's memory (FastArt
+// and HotArt hold two policy objects, one for their inner nodes and one for their leaves):
 //
 //   void*       allocate(std::size_t bytes);                   // throws std::bad_alloc; 8-aligned
 //   void        deallocate(void* p, std::size_t bytes) noexcept; // bytes as given to allocate

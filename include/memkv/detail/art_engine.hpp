@@ -599,8 +599,9 @@ public:
     index_.remove(h, id, Source{&store, code});
   }
   // insert/insert_or_assign of a tree with a usable index: a key held is found (and, with
-  // assign, assigned) here; otherwise tree_upsert(Ref& added) inserts it into the tree, setting
-  // added to the new leaf, which is then indexed. Returns whether the key was inserted.
+  // assign, assigned) here; otherwise tree_upsert(Ref& added, const Key& q) inserts it into the
+  // tree, setting added to the new leaf (made by make_leaf_for(q)), which is then indexed.
+  // Returns whether the key was inserted.
   template <class V, class TreeUpsert>
   bool upsert(const Store& store, const key_code* code, std::string_view key, V& value, bool assign,
               TreeUpsert&& tree_upsert) {
@@ -611,9 +612,21 @@ public:
       return false;
     }
     Ref added{};
-    const bool inserted = tree_upsert(added);
+    const bool inserted = tree_upsert(added, q);
     if (added) index_.add(q.h, id_of(added), Source{&store, code});
     return inserted;
+  }
+  // The leaf make_key_leaf would make for q's key, from the coded form make_key already wrote
+  // (so an insert through the index codes its key once, not twice).
+  template <class V>
+  static Ref make_leaf_for(Store& store, const Key& q, V& value, const key_code* code, const char* limit_name) {
+    if (q.form == 1)
+      return make_leaf<V, Layout>(store, q.stored.size(), 1, value, limit_name,
+                                  [&](char* to) { std::memcpy(to, q.stored.data(), q.stored.size()); });
+    if (q.form == 0)
+      return make_leaf<V, Layout>(store, q.key.size(), 0, value, limit_name,
+                                  [&](char* to) { std::memcpy(to, q.key.data(), q.key.size()); });
+    return make_key_leaf<V, Layout>(store, q.key, value, code, limit_name);  // longer than kCoded
   }
   // Every leaf below root, n of them (after a copy, or once the leaves are coded):
   // children(r, push) calls push(c) for each child of inner node r. If that cannot allocate, the
@@ -896,10 +909,16 @@ public:
   // Whether the tree has learnt its key code (keys it makes shorter are then stored coded).
   bool keys_coded() const noexcept { return code_.get() != nullptr; }
   const Store& store() const noexcept { return store_; }
+  // FastArt: the leaves' pool; node_allocator(): the inner nodes' (two pools of the same policy).
   const auto& allocator() const noexcept
     requires requires(const Store& s) { s.allocator(); }
   {
     return store_.allocator();
+  }
+  const auto& node_allocator() const noexcept
+    requires requires(const Store& s) { s.node_allocator(); }
+  {
+    return store_.node_allocator();
   }
 
   // --- mutation -----------------------------------------------------------------------------
@@ -1180,7 +1199,8 @@ private:
   }
 
   // A key is stored coded when the tree has a code and its coded form is shorter.
-  Ref alloc_leaf(std::string_view key, V& value) {
+  Ref alloc_leaf(std::string_view key, V& value, const typename Index::Key* coded = nullptr) {
+    if (coded != nullptr) return Index::make_leaf_for(store_, *coded, value, code_.get(), "the limit");
     return detail::art::make_key_leaf<V, Leaf>(store_, key, value, code_.get(), "the limit");
   }
   Ref clone_leaf(const LeafTag* src) { return detail::art::clone_leaf<V, Store, Leaf>(store_, src); }
@@ -1192,7 +1212,9 @@ private:
     const bool inserted =
         index_.usable()
             ? index_.upsert(store_, code_.get(), key, value, assign,
-                            [&](Ref& added) { return upsert(key, value, assign, &added); })
+                            [&](Ref& added, const typename Index::Key& q) {
+                              return upsert(key, value, assign, &added, &q);
+                            })
             : upsert(key, value, assign);
     if (inserted && code_.due(size_)) learn_code();
     return inserted;
@@ -1242,7 +1264,9 @@ private:
     detail::prefetch(p + 64);
   }
   bool erase_key(std::string_view key);
-  bool upsert(std::string_view key, V& value, bool assign, Ref* added = nullptr);  // added: the new leaf
+  // added: the new leaf; coded: key as the index's make_key coded it (the leaf is made from it)
+  bool upsert(std::string_view key, V& value, bool assign, Ref* added = nullptr,
+              const typename Index::Key* coded = nullptr);
   // The tree's own lookup (find_leaf asks the point index when there is one).
   LeafTag* find_leaf_in_tree(std::string_view key) noexcept;
   // Every leaf into the point index (after a copy, or once the leaves are coded); if that
@@ -1366,7 +1390,8 @@ void Tree<V, Store>::descend_many(std::span<const std::string_view> keys, bool b
 }
 
 template <class V, class Store>
-bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref* added) {
+bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref* added,
+                            const typename Index::Key* coded) {
   Ref* slot = &root_;
   std::size_t depth = 0;
   // A leaf on key's path and its key, once a compressed path needs them (see leaf_on_path).
@@ -1374,7 +1399,7 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref* ad
   static thread_local std::string path_buf;
   const detail::scratch_trim trim_path{path_buf};
   if (!root_) {
-    root_ = alloc_leaf(key, value);
+    root_ = alloc_leaf(key, value, coded);
     if (added) *added = root_;
     ++size_;
     return true;
@@ -1391,7 +1416,7 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref* ad
       // Lazy expansion ends here: a Node4 holding both leaves below their common prefix.
       const std::size_t lcp = split - depth;
       const bool one_ends = old_next < 0 || key.size() == split;
-      LeafGuard guard{this, alloc_leaf(key, value)};
+      LeafGuard guard{this, alloc_leaf(key, value, coded)};
       const NewNode n = alloc_node(NodeType::N4, one_ends ? 1 : 2, one_ends);
       n.h->prefix_len = static_cast<std::uint32_t>(lcp);
       std::memcpy(n.h->prefix, key.data() + depth,
@@ -1419,7 +1444,7 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref* ad
         // bytes, h keeps what follows its branching byte.
         const std::uint8_t h_byte = prefix_byte(h, key, depth, m, path, path_buf);
         const bool key_ends = key.size() == depth + m;
-        LeafGuard guard{this, alloc_leaf(key, value)};
+        LeafGuard guard{this, alloc_leaf(key, value, coded)};
         const NewNode n = alloc_node(NodeType::N4, key_ends ? 1 : 2, key_ends);
         n.h->prefix_len = static_cast<std::uint32_t>(m);
         std::memcpy(n.h->prefix, key.data() + depth,
@@ -1451,7 +1476,7 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref* ad
         if (assign) Leaf::value(store_.leaf(e)) = std::move(value);
         return false;
       }
-      LeafGuard guard{this, alloc_leaf(key, value)};
+      LeafGuard guard{this, alloc_leaf(key, value, coded)};
       if (!detail::art::has_end_slot(h)) {
         const NewNode n = resized(h, h->type, detail::art::capacity(h), true);
         free_node(cur, h);
@@ -1471,7 +1496,7 @@ bool Tree<V, Store>::upsert(std::string_view key, V& value, bool assign, Ref* ad
       ++depth;
       continue;
     }
-    LeafGuard guard{this, alloc_leaf(key, value)};
+    LeafGuard guard{this, alloc_leaf(key, value, coded)};
     add_child(slot, b, guard.leaf);
     const Ref fresh = guard.release();
     if (added) *added = fresh;
