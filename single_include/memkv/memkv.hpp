@@ -5085,7 +5085,10 @@ using ArenaArt = detail::art::Tree<V, detail::art::ArenaStore>;
 // alternating pairs of processes, 2026-12-04): insert median 1310 -> 1265 ns a key, get 1392 ->
 // 1283, and faster in all 7 pairs for both; memory 136.28 -> 137.03 MB (+0.44 B/key: a second
 // set of partly used chunks and huge-page region). HotArt (same store, 4 pairs): no change
-// beyond the noise (insert medians 2285 -> 2222 ns, get 944 -> 922) and 0.47 MB less.
+// beyond the noise (insert medians 2285 -> 2222 ns, get 944 -> 922) and 0.47 MB less. The
+// price for tiny maps: sizeof(FastArt<>) is 3,320 bytes (two SlabAllocators' size-class
+// tables), 1,712 with one; a map of a few short keys holds one 4 KiB chunk per size class used,
+// as before (nodes and leaves rarely share a class at that size).
 // Erased leaves and nodes are returned to their pool; the SlabAllocator reuses them and gives a
 // size class's chunks back to malloc when the class empties, so erasing every key returns the
 // map to its empty footprint. Heap memory that a
