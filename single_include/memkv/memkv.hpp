@@ -137,9 +137,9 @@ inline bool want_huge_chunk(std::size_t held) noexcept {
 }
 
 // `bytes` mapped outside malloc (so that unmapping gives them back to the system at once), and
-// counted in huge_page_bytes_mapped(): with `huge`, 2 MiB-aligned and marked for huge pages
-// (bytes: a multiple of 2 MiB), else page-aligned (bytes: a multiple of 4 KiB). Throws
-// std::bad_alloc.
+// counted in huge_page_bytes_mapped(): with `huge`, 2 MiB-aligned and marked for huge pages,
+// else page-aligned; bytes: a multiple of 4 KiB (with `huge`, usually of 2 MiB: a last part
+// under 2 MiB gets small pages; FrozenLayer's image copies end so). Throws std::bad_alloc.
 inline void* map_region_bytes(std::size_t bytes, bool huge) {
   constexpr std::size_t kAlign = std::size_t{2} << 20;
 #if MEMKV_HUGE_PAGES
@@ -6852,18 +6852,40 @@ struct state {
 
 // An in-memory copy of an image in 2 MiB-aligned memory advised to use transparent huge pages:
 // lookups jump between distant states, and with 4 KiB pages most jumps also miss the TLB.
+// From 2 MiB up (on Linux) it is a mapping of its own as long as the image rounded up to 4 KiB
+// (memkv/core/huge_pages.hpp's map_region_bytes, counted in huge_page_bytes_mapped()): the
+// whole 2 MiB parts get huge pages, the last part under 2 MiB small ones. Until 2026-12-04 it
+// was aligned_alloc'd and rounded up to a whole 2 MiB, which memory_usage() counted: up to
+// 2 MiB of slack (npm-urls' 24.3 MB base in HybridStore held 25.17 MB, 0.5 B/key).
+struct huge_copy_free {
+  std::size_t mapped = 0;  // length of a mapping of its own; 0: from aligned_alloc
+  void operator()(std::byte* p) const noexcept {
+    if (mapped != 0)
+      unmap_region_bytes(p, mapped);
+    else
+      std::free(p);
+  }
+};
 struct huge_copy {
-  struct free_bytes {
-    void operator()(std::byte* p) const noexcept { std::free(p); }
-  };
+  using free_bytes = huge_copy_free;
   std::unique_ptr<std::byte, free_bytes> data;
   std::size_t size = 0;
-  std::size_t allocated = 0;  // size rounded up to the alignment: what memory_usage() counts
+  std::size_t allocated = 0;  // what memory_usage() counts: the mapping, or the aligned block
 
   // `size` bytes, uninitialized: 2 MiB aligned on transparent huge pages from 2 MiB up.
   static huge_copy allocate(std::size_t size) {
     constexpr std::size_t huge = std::size_t{2} << 20;
     huge_copy h;
+#if MEMKV_HUGE_PAGES
+    if (size >= huge) {
+      const std::size_t bytes = (size + 4095) / 4096 * 4096;
+      h.data = std::unique_ptr<std::byte, free_bytes>(static_cast<std::byte*>(map_region_bytes(bytes, true)),
+                                                      free_bytes{bytes});
+      h.size = size;
+      h.allocated = bytes;
+      return h;
+    }
+#endif
     const std::size_t align = size >= huge ? huge : 64;
     const std::size_t allocated = (std::max<std::size_t>(size, 1) + align - 1) / align * align;
     void* p = std::aligned_alloc(align, allocated);
@@ -7781,13 +7803,10 @@ public:
 
   std::size_t size() const noexcept { return static_cast<std::size_t>(r_->n); }
   bool empty() const noexcept { return r_->n == 0; }
-  // Heap bytes of this object plus the image: an owned copy as allocated (since 2026-12-03: a
-  // copy of 2 MiB or more takes whole 2 MiB units, up to 2 MiB beyond the image, which the
-  // allocator's figure had shown and this one had not), a mapped one by its size, a borrowed
-  // one not at all.
+  // Heap bytes of this object plus the image: an owned copy as allocated (from 2 MiB up on
+  // Linux, the image rounded up to 4 KiB pages; see detail::fst::huge_copy), a mapped one by its
+  // size, a borrowed one not at all.
   std::size_t memory_usage() const noexcept {
-    // an owned copy counts as allocated (a copy of 2 MiB or more is rounded up to a multiple of
-    // 2 MiB, for huge pages); a mapped image counts its size; a borrowed one nothing
     std::size_t img = r_->owned.data ? r_->owned.allocated
                       : r_->source.kind() == io::byte_source::kind_type::borrowed ? 0
                                                                                    : r_->source.size();

@@ -79,9 +79,9 @@ inline bool want_huge_chunk(std::size_t held) noexcept {
 }
 
 // `bytes` mapped outside malloc (so that unmapping gives them back to the system at once), and
-// counted in huge_page_bytes_mapped(): with `huge`, 2 MiB-aligned and marked for huge pages
-// (bytes: a multiple of 2 MiB), else page-aligned (bytes: a multiple of 4 KiB). Throws
-// std::bad_alloc.
+// counted in huge_page_bytes_mapped(): with `huge`, 2 MiB-aligned and marked for huge pages,
+// else page-aligned; bytes: a multiple of 4 KiB (with `huge`, usually of 2 MiB: a last part
+// under 2 MiB gets small pages; FrozenLayer's image copies end so). Throws std::bad_alloc.
 inline void* map_region_bytes(std::size_t bytes, bool huge) {
   constexpr std::size_t kAlign = std::size_t{2} << 20;
 #if MEMKV_HUGE_PAGES
