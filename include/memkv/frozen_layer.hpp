@@ -276,8 +276,7 @@ struct huge_copy_free {
   }
 };
 struct huge_copy {
-  using free_bytes = huge_copy_free;
-  std::unique_ptr<std::byte, free_bytes> data;
+  std::unique_ptr<std::byte, huge_copy_free> data;
   std::size_t size = 0;
   std::size_t allocated = 0;  // what memory_usage() counts: the mapping, or the aligned block
 
@@ -288,8 +287,8 @@ struct huge_copy {
 #if MEMKV_HUGE_PAGES
     if (size >= huge) {
       const std::size_t bytes = (size + 4095) / 4096 * 4096;
-      h.data = std::unique_ptr<std::byte, free_bytes>(static_cast<std::byte*>(map_region_bytes(bytes, true)),
-                                                      free_bytes{bytes});
+      h.data = std::unique_ptr<std::byte, huge_copy_free>(
+          static_cast<std::byte*>(map_region_bytes(bytes, true)), huge_copy_free{bytes});
       h.size = size;
       h.allocated = bytes;
       return h;

@@ -3422,10 +3422,8 @@ public:
     if (q.form == 1)
       return make_leaf<V, Layout>(store, q.stored.size(), 1, value, limit_name,
                                   [&](char* to) { std::memcpy(to, q.stored.data(), q.stored.size()); });
-    if (q.form == 0)
-      return make_leaf<V, Layout>(store, q.key.size(), 0, value, limit_name,
-                                  [&](char* to) { std::memcpy(to, q.key.data(), q.key.size()); });
-    return make_key_leaf<V, Layout>(store, q.key, value, code, limit_name);  // longer than kCoded
+    // Stored raw (no code: not coded again), or coded longer than kCoded (coded here, as before).
+    return make_key_leaf<V, Layout>(store, q.key, value, q.form == 0 ? nullptr : code, limit_name);
   }
   // Every leaf below root, n of them (after a copy, or once the leaves are coded):
   // children(r, push) calls push(c) for each child of inner node r. If that cannot allocate, the
@@ -6867,8 +6865,7 @@ struct huge_copy_free {
   }
 };
 struct huge_copy {
-  using free_bytes = huge_copy_free;
-  std::unique_ptr<std::byte, free_bytes> data;
+  std::unique_ptr<std::byte, huge_copy_free> data;
   std::size_t size = 0;
   std::size_t allocated = 0;  // what memory_usage() counts: the mapping, or the aligned block
 
@@ -6879,8 +6876,8 @@ struct huge_copy {
 #if MEMKV_HUGE_PAGES
     if (size >= huge) {
       const std::size_t bytes = (size + 4095) / 4096 * 4096;
-      h.data = std::unique_ptr<std::byte, free_bytes>(static_cast<std::byte*>(map_region_bytes(bytes, true)),
-                                                      free_bytes{bytes});
+      h.data = std::unique_ptr<std::byte, huge_copy_free>(
+          static_cast<std::byte*>(map_region_bytes(bytes, true)), huge_copy_free{bytes});
       h.size = size;
       h.allocated = bytes;
       return h;

@@ -623,10 +623,8 @@ public:
     if (q.form == 1)
       return make_leaf<V, Layout>(store, q.stored.size(), 1, value, limit_name,
                                   [&](char* to) { std::memcpy(to, q.stored.data(), q.stored.size()); });
-    if (q.form == 0)
-      return make_leaf<V, Layout>(store, q.key.size(), 0, value, limit_name,
-                                  [&](char* to) { std::memcpy(to, q.key.data(), q.key.size()); });
-    return make_key_leaf<V, Layout>(store, q.key, value, code, limit_name);  // longer than kCoded
+    // Stored raw (no code: not coded again), or coded longer than kCoded (coded here, as before).
+    return make_key_leaf<V, Layout>(store, q.key, value, q.form == 0 ? nullptr : code, limit_name);
   }
   // Every leaf below root, n of them (after a copy, or once the leaves are coded):
   // children(r, push) calls push(c) for each child of inner node r. If that cannot allocate, the
