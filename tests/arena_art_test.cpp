@@ -193,6 +193,140 @@ TEST_CASE("ChunkArena: copies are new empty arenas, moves hand the blocks over",
   m.deallocate(x, 24);
 }
 
+namespace {
+// A block of a ChunkArena test and the bytes it was filled with.
+struct Filled {
+  std::uint32_t at;
+  std::size_t bytes;
+  unsigned zone;
+  unsigned char mark;
+};
+void fill_block(memkv::ChunkArena& a, const Filled& b) { std::memset(a.at(b.at), b.mark, b.bytes); }
+bool intact(const memkv::ChunkArena& a, const Filled& b) {
+  const auto* p = reinterpret_cast<const unsigned char*>(a.at(b.at));
+  for (std::size_t i = 0; i < b.bytes; ++i)
+    if (p[i] != b.mark) return false;
+  return true;
+}
+}  // namespace
+
+TEST_CASE("ChunkArena: chunks whose blocks are all freed are given back while other chunks stay in use", "[arena_art][arena][memory]") {
+  memkv::ChunkArena a;
+  std::mt19937_64 rng(11);
+  std::vector<Filled> blocks;
+  for (std::size_t i = 0; i < 400'000; ++i) {
+    const std::size_t bytes = i % 997 == 0 ? 2100 + rng() % 6000 : 9 + rng() % 120;  // some medium
+    const unsigned zone = i % 10 == 0 ? 1u : 0u;
+    blocks.push_back({a.allocate(bytes, zone), bytes, zone, static_cast<unsigned char>(1 + i % 251)});
+    fill_block(a, blocks.back());
+  }
+  const std::size_t full = a.bytes_in_use();
+  const std::size_t chunks = a.chunk_count();
+  // Free the first 90% in the order they came: their chunks empty one after another.
+  const std::size_t cut = blocks.size() * 9 / 10;
+  for (std::size_t i = 0; i < cut; ++i) a.deallocate(blocks[i].at, blocks[i].bytes, blocks[i].zone);
+  INFO("full " << full << " B in " << chunks << " chunks; after " << a.bytes_in_use() << " B in " << a.chunk_count()
+               << ", empty " << a.empty_chunk_bytes());
+  // What is left: the last tenth of the blocks, the chunks being carved, and (past 16 MiB, with
+  // huge pages) regions of 2 MiB that one chunk still in use keeps mapped, at most one per
+  // chunk left.
+  CHECK(a.chunk_count() < chunks / 4);
+  CHECK(a.bytes_in_use() < full / 5 + a.chunk_count() * memkv::ChunkArena::kChunkBytes);
+  const std::size_t before_sweep = a.bytes_in_use();
+  a.sweep();  // what was left empty below the thresholds goes too
+  CHECK(a.empty_chunk_bytes() == 0);
+  CHECK(a.bytes_in_use() <= before_sweep);
+  std::size_t damaged = 0;
+  for (std::size_t i = cut; i < blocks.size(); ++i) damaged += !intact(a, blocks[i]);
+  CHECK(damaged == 0);
+  // The free lists hold no block of a chunk given back: new blocks overlap nothing still in use.
+  blocks.erase(blocks.begin(), blocks.begin() + static_cast<std::ptrdiff_t>(cut));
+  for (std::size_t i = 0; i < 150'000; ++i) {
+    const std::size_t bytes = i % 501 == 0 ? 2100 + rng() % 9000 : 1 + rng() % 200;
+    const unsigned zone = static_cast<unsigned>(rng() % 2);
+    blocks.push_back({a.allocate(bytes, zone), bytes, zone, static_cast<unsigned char>(1 + i % 253)});
+    fill_block(a, blocks.back());
+  }
+  a.sweep();  // nothing empty to give back: a no-op
+  damaged = 0;
+  for (const Filled& b : blocks) damaged += !intact(a, b);
+  CHECK(damaged == 0);
+  for (const Filled& b : blocks) a.deallocate(b.at, b.bytes, b.zone);
+  CHECK(a.live_blocks() == 0);
+  CHECK(a.bytes_in_use() == 0);
+}
+
+TEST_CASE("ChunkArena: random allocations and frees with sweeps between them never lose or overlap a block", "[arena_art][arena][memory]") {
+  memkv::ChunkArena a;
+  std::mt19937_64 rng(memkv_test::base_seed() + 77);
+  std::vector<Filled> live;
+  std::size_t most = 0;
+  for (std::size_t step = 0; step < 320'000; ++step) {
+    // Phases of growth and of shrinking, so that chunks fill and empty over and over.
+    const bool grow = (step / 40'000) % 2 == 0;
+    if (live.empty() || rng() % 100 < (grow ? 70u : 25u)) {
+      const unsigned kind = static_cast<unsigned>(rng() % 100);
+      const std::size_t bytes = kind < 90 ? 1 + rng() % 160 : kind < 99 ? 2049 + rng() % 30000 : 70'000 + rng() % 50'000;
+      const unsigned zone = static_cast<unsigned>(rng() % 2);
+      live.push_back({a.allocate(bytes, zone), bytes, zone, static_cast<unsigned char>(1 + step % 254)});
+      fill_block(a, live.back());
+    } else {
+      // Mostly the oldest blocks (FIFO-like, which empties chunks), sometimes any.
+      const std::size_t i = rng() % 4 == 0 ? rng() % live.size() : rng() % std::min<std::size_t>(live.size(), 64);
+      REQUIRE(intact(a, live[i]));
+      a.deallocate(live[i].at, live[i].bytes, live[i].zone);
+      live[i] = live.back();
+      live.pop_back();
+    }
+    most = std::max(most, live.size());
+    if (step % 50'000 == 49'999) {
+      a.sweep();
+      std::size_t damaged = 0;
+      for (const Filled& b : live) damaged += !intact(a, b);
+      REQUIRE(damaged == 0);
+      REQUIRE(a.live_blocks() == live.size());
+    }
+  }
+  CHECK(most > 10'000);
+  for (const Filled& b : live) a.deallocate(b.at, b.bytes, b.zone);
+  CHECK(a.bytes_in_use() == 0);
+}
+
+TEST_CASE("ArenaArt: erasing keys in the order they came gives memory back without compact()", "[arena_art][memory]") {
+  Arena m;
+  std::map<std::string, std::uint64_t> ref;
+  std::vector<std::string> order;
+  std::mt19937_64 rng(5);
+  for (int i = 0; i < 300'000; ++i) {
+    std::string k = "https://example.com/" + std::to_string(rng() % 1'000'000'000) + "/" + std::to_string(i);
+    if (ref.emplace(k, i).second) {
+      REQUIRE(m.insert(k, static_cast<std::uint64_t>(i)));
+      order.push_back(std::move(k));
+    }
+  }
+  const std::size_t full = m.memory_usage();
+  const std::size_t cut = order.size() * 9 / 10;
+  for (std::size_t i = 0; i < cut; ++i) {
+    REQUIRE(m.erase(order[i]));
+    ref.erase(order[i]);
+  }
+  INFO("full " << full << " B, after erasing 90% in insertion order " << m.memory_usage() << " B, empty chunks "
+                << m.allocator().empty_chunk_bytes() << " B, chunks " << m.allocator().chunk_count());
+  CHECK(m.memory_usage() * 10 < full * 6);  // the leaves' chunks emptied and were given back
+  REQUIRE_NOTHROW(m.check_invariants());
+  REQUIRE(m.size() == ref.size());
+  auto it = m.begin();
+  for (const auto& [k, v] : ref) {
+    REQUIRE(it != m.end());
+    REQUIRE((*it).key == k);
+    REQUIRE((*it).value == v);
+    ++it;
+  }
+  for (std::size_t i = 0; i < cut; i += 3) REQUIRE(m.insert(order[i], 7));  // reuse works
+  for (std::size_t i = 0; i < cut; i += 3) REQUIRE(m.get(order[i]) == 7u);
+  REQUIRE_NOTHROW(m.check_invariants());
+}
+
 TEST_CASE("ArenaArt: basic operations, prefixes of each other, empty key", "[arena_art]") {
   Arena m;
   const std::size_t empty = m.memory_usage();

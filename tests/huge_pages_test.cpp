@@ -137,6 +137,52 @@ TEST_CASE("ChunkArena: past the threshold its 1 MiB chunks come from huge-page r
   CHECK(memkv::huge_page_bytes_mapped() == mapped_before);
 }
 
+TEST_CASE("ChunkArena: a huge-page region whose chunks all empty is unmapped while the arena lives on",
+          "[huge_pages][arena]") {
+  HugeSetting on(true, 0);
+  const std::size_t mapped_before = memkv::huge_page_bytes_mapped();
+  memkv::ChunkArena a;
+  std::vector<std::uint32_t> blocks;
+  for (std::size_t i = 0; i < 200'000; ++i) {  // 12.8 MB of 64-byte blocks: several regions
+    const std::uint32_t r = a.allocate(64);
+    std::uint64_t v = pattern(i);
+    std::memcpy(a.at(r), &v, 8);
+    blocks.push_back(r);
+  }
+  const std::size_t regions = a.huge_regions();
+  if (kHugeBuilt) REQUIRE(regions >= 5);
+  // Free the first 90%: the regions of their chunks go back to the system.
+  const std::size_t cut = blocks.size() * 9 / 10;
+  for (std::size_t i = 0; i < cut; ++i) a.deallocate(blocks[i], 64);
+  a.sweep();
+  INFO("regions " << regions << " -> " << a.huge_regions());
+  if (kHugeBuilt) {
+    CHECK(a.huge_regions() <= 2);
+    CHECK(memkv::huge_page_bytes_mapped() == mapped_before + a.huge_regions() * kRegion);
+    CHECK(a.bytes_in_use() >= a.huge_regions() * kRegion);
+  }
+  for (std::size_t i = cut; i < blocks.size(); ++i) {
+    std::uint64_t v;
+    std::memcpy(&v, a.at(blocks[i]), 8);
+    if (v != pattern(i)) FAIL("block " << i << " overwritten");
+  }
+  // Growing again maps new regions as needed.
+  for (std::size_t i = 0; i < cut; ++i) {
+    blocks[i] = a.allocate(64);
+    std::uint64_t v = pattern(i);
+    std::memcpy(a.at(blocks[i]), &v, 8);
+  }
+  for (std::size_t i = 0; i < blocks.size(); ++i) {
+    std::uint64_t v;
+    std::memcpy(&v, a.at(blocks[i]), 8);
+    if (v != pattern(i)) FAIL("block " << i << " overwritten after regrowth");
+  }
+  for (std::uint32_t r : blocks) a.deallocate(r, 64);
+  CHECK(a.huge_regions() == 0);
+  CHECK(a.bytes_in_use() == 0);
+  CHECK(memkv::huge_page_bytes_mapped() == mapped_before);
+}
+
 namespace {
 template <class M>
 void big_map_round_trip(const char* name) {

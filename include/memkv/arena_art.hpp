@@ -41,9 +41,17 @@
 // std::map, lookups 1.67x/1.60x -> 1.90x/1.92x, 12.2 B/key both. With the point index, npm-urls
 // now ends at another point of the table's growth cycle: 17.2 -> 18.4 B/key.
 //
-// Memory given back: erased entries' blocks are reused by later inserts; the whole arena is
-// released when the map becomes empty (so erasing every key returns memory_usage() to the empty
-// map's); compact() rewrites the map densely into a fresh arena after heavy erasure.
+// Memory given back: erased entries' blocks are reused by later inserts; a chunk none of whose
+// blocks is in use any more goes back to malloc (or to its huge-page region, unmapped once both
+// its chunks are back) once such chunks make up 1/8 of the arena and enough to pay for the sweep
+// that finds them (ChunkArena's sweeps,
+// memkv/core/arena.hpp, "Memory given back"); the whole arena is released when the map becomes
+// empty (so erasing every key returns memory_usage() to the empty map's); compact() rewrites the
+// map densely into a fresh arena after heavy, scattered erasure, which leaves every chunk partly
+// used. Measured 2026-12-04 (scratch program, npm-urls, 1.69M shuffled inserts, then the first
+// 90% of them erased in insertion order, 3 alternating pairs of processes, CPU time): 95.4 MB
+// after the load, then 45.1 MB after the erasures (95.4 MB before sweeps existed; 10.5 MB after
+// compact()); erase medians 1240 -> 1315 ns a key (the sweeps' walks of the free lists).
 //
 // Limits: an arena addresses 2^14 - 1 chunks of 1 MiB, about 16 GiB of nodes, leaves and keys
 // (roughly 300 million 45-byte URLs coded, 230 million raw), of which at most ~16,000 leaves

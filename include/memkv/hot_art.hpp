@@ -167,7 +167,9 @@
 // and leaves; ArenaHotArt: its arena) plus sizeof(*this), plus the key
 // code's tables (~17 KiB) once learnt, plus the point index's table when it is on. Erasing every
 // key gives all nodes, leaves and the index back (the SlabAllocator returns to its empty
-// footprint). On npm-urls (1.69M URLs, 44.5 B on average,
+// footprint); in between, ArenaHotArt's arena gives back each chunk none of whose blocks is in use
+// once such chunks make up 1/8 of it and pay for the sweep (memkv/core/arena.hpp, "Memory given
+// back"). On npm-urls (1.69M URLs, 44.5 B on average,
 // shuffled inserts; bench/results/npm-urls.md, 2026-12-02 10:40 UTC, medians of 3) HotArt holds
 // 11.2 B/key beyond the raw key bytes and ArenaHotArt 6.0, 8-byte values included (27.8 and 23.4
 // with raw keys, the 07:26 UTC table). ArenaHotArt's 6.0: leaves 12.5 + the coded key, which is

@@ -19,6 +19,8 @@
 //     char* bump_, *end_;              // the region being carved
 //     std::size_t live_;               // chunks handed out; all regions unmapped when it drops to 0
 //   };
+// release_free_regions() unmaps the regions whose chunks have all been given back while others
+// are still in use (ChunkArena's sweeps call it).
 //
 // Memory: a region counts whole in bytes() (the allocator's bytes_in_use(), so the maps'
 // memory_usage()) from the moment it is mapped: with huge pages its untouched part is resident
@@ -35,6 +37,7 @@
 // without mmap/madvise (not Linux).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -171,6 +174,47 @@ public:
     free_ = p;
     if (--live_ == 0) release_all();
   }
+  // Unmaps every region all of whose chunks have been given back (but the one being carved),
+  // taking its chunks off the free list: for an allocator whose chunks empty while others stay
+  // in use (ChunkArena's sweeps). O((free chunks + regions) log regions) time and that much
+  // scratch memory; if the scratch cannot be had, nothing is unmapped. Returns the regions
+  // unmapped.
+  std::size_t release_free_regions() noexcept {
+    if (free_ == nullptr || regions_.empty()) return 0;
+    try {
+      std::vector<char*> sorted(regions_);
+      std::sort(sorted.begin(), sorted.end());
+      auto region_of = [&sorted](const void* p) {
+        const auto it = std::upper_bound(sorted.begin(), sorted.end(), static_cast<const char*>(p));
+        return static_cast<std::size_t>(it - sorted.begin()) - 1;  // the region holding p
+      };
+      std::vector<std::size_t> free_in(sorted.size(), 0);
+      for (void* p = free_; p != nullptr; p = *static_cast<void**>(p)) ++free_in[region_of(p)];
+      const char* carving = bump_ != end_ ? end_ - kRegion : nullptr;
+      std::vector<char> drop(sorted.size(), 0);
+      std::size_t dropped = 0;
+      for (std::size_t i = 0; i < sorted.size(); ++i)
+        if (free_in[i] == kRegion / chunk_ && sorted[i] != carving) {
+          drop[i] = 1;
+          ++dropped;
+        }
+      if (dropped == 0) return 0;
+      for (void** link = &free_; *link != nullptr;) {  // unlink the dropped regions' chunks
+        void* p = *link;
+        if (drop[region_of(p)]) *link = *static_cast<void**>(p);
+        else link = static_cast<void**>(p);
+      }
+      regions_.erase(std::remove_if(regions_.begin(), regions_.end(),
+                                    [&](char* r) { return drop[region_of(r)] != 0; }),
+                     regions_.end());
+      for (std::size_t i = 0; i < sorted.size(); ++i)
+        if (drop[i]) unmap_region(sorted[i]);
+      return dropped;
+    } catch (...) {  // std::bad_alloc of the scratch: keep everything
+      return 0;
+    }
+  }
+
   // Everything held: the regions and the table of them.
   std::size_t bytes() const noexcept {
     return regions_.size() * kRegion + regions_.capacity() * sizeof(char*);
