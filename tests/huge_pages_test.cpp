@@ -33,6 +33,18 @@ struct HugeSetting {
 };
 
 std::uint64_t pattern(std::size_t i) { return 0x9e3779b97f4a7c15ull * (i + 1); }
+// A 64-byte block of arena a holding pattern(i) in its first 8 bytes, and the check of one.
+std::uint32_t patterned_block(memkv::ChunkArena& a, std::size_t i) {
+  const std::uint32_t r = a.allocate(64);
+  const std::uint64_t v = pattern(i);
+  std::memcpy(a.at(r), &v, 8);
+  return r;
+}
+bool has_pattern(const memkv::ChunkArena& a, std::uint32_t r, std::size_t i) {
+  std::uint64_t v;
+  std::memcpy(&v, a.at(r), 8);
+  return v == pattern(i);
+}
 
 }  // namespace
 
@@ -111,22 +123,14 @@ TEST_CASE("ChunkArena: past the threshold its 1 MiB chunks come from huge-page r
   memkv::ChunkArena a;
   std::vector<std::uint32_t> blocks;
   // 4 + 8 + ... + 512 KiB from malloc (~1 MiB), then 1 MiB chunks, two to a region.
-  for (std::size_t i = 0; i < 100'000; ++i) {
-    const std::uint32_t r = a.allocate(64);
-    std::uint64_t v = pattern(i);
-    std::memcpy(a.at(r), &v, 8);
-    blocks.push_back(r);
-  }
+  for (std::size_t i = 0; i < 100'000; ++i) blocks.push_back(patterned_block(a, i));
   if (kHugeBuilt) {
     REQUIRE(a.huge_regions() >= 1);
     CHECK(a.bytes_in_use() >= a.huge_regions() * kRegion);
     CHECK(memkv::huge_page_bytes_mapped() == mapped_before + a.huge_regions() * kRegion);
   }
-  for (std::size_t i = 0; i < blocks.size(); ++i) {
-    std::uint64_t v;
-    std::memcpy(&v, a.at(blocks[i]), 8);
-    if (v != pattern(i)) FAIL("block " << i << " overwritten");
-  }
+  for (std::size_t i = 0; i < blocks.size(); ++i)
+    if (!has_pattern(a, blocks[i], i)) FAIL("block " << i << " overwritten");
   // A large block (its own malloc'd chunk) among them, freed first.
   const std::uint32_t big = a.allocate(100'000);
   std::memset(a.at(big), 0x5a, 100'000);
@@ -143,12 +147,7 @@ TEST_CASE("ChunkArena: a huge-page region whose chunks all empty is unmapped whi
   const std::size_t mapped_before = memkv::huge_page_bytes_mapped();
   memkv::ChunkArena a;
   std::vector<std::uint32_t> blocks;
-  for (std::size_t i = 0; i < 200'000; ++i) {  // 12.8 MB of 64-byte blocks: several regions
-    const std::uint32_t r = a.allocate(64);
-    std::uint64_t v = pattern(i);
-    std::memcpy(a.at(r), &v, 8);
-    blocks.push_back(r);
-  }
+  for (std::size_t i = 0; i < 200'000; ++i) blocks.push_back(patterned_block(a, i));  // 12.8 MB: several regions
   const std::size_t regions = a.huge_regions();
   if (kHugeBuilt) REQUIRE(regions >= 5);
   // Free the first 90%: the regions of their chunks go back to the system.
@@ -161,22 +160,12 @@ TEST_CASE("ChunkArena: a huge-page region whose chunks all empty is unmapped whi
     CHECK(memkv::huge_page_bytes_mapped() == mapped_before + a.huge_regions() * kRegion);
     CHECK(a.bytes_in_use() >= a.huge_regions() * kRegion);
   }
-  for (std::size_t i = cut; i < blocks.size(); ++i) {
-    std::uint64_t v;
-    std::memcpy(&v, a.at(blocks[i]), 8);
-    if (v != pattern(i)) FAIL("block " << i << " overwritten");
-  }
+  for (std::size_t i = cut; i < blocks.size(); ++i)
+    if (!has_pattern(a, blocks[i], i)) FAIL("block " << i << " overwritten");
   // Growing again maps new regions as needed.
-  for (std::size_t i = 0; i < cut; ++i) {
-    blocks[i] = a.allocate(64);
-    std::uint64_t v = pattern(i);
-    std::memcpy(a.at(blocks[i]), &v, 8);
-  }
-  for (std::size_t i = 0; i < blocks.size(); ++i) {
-    std::uint64_t v;
-    std::memcpy(&v, a.at(blocks[i]), 8);
-    if (v != pattern(i)) FAIL("block " << i << " overwritten after regrowth");
-  }
+  for (std::size_t i = 0; i < cut; ++i) blocks[i] = patterned_block(a, i);
+  for (std::size_t i = 0; i < blocks.size(); ++i)
+    if (!has_pattern(a, blocks[i], i)) FAIL("block " << i << " overwritten after regrowth");
   for (std::uint32_t r : blocks) a.deallocate(r, 64);
   CHECK(a.huge_regions() == 0);
   CHECK(a.bytes_in_use() == 0);
