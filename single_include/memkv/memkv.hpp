@@ -100,6 +100,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <new>
 #include <utility>
 #include <vector>
@@ -241,9 +242,10 @@ public:
     if (free_ == nullptr || regions_.empty()) return 0;
     try {
       std::vector<char*> sorted(regions_);
-      std::sort(sorted.begin(), sorted.end());
+      // std::less: a total order on pointers into different regions (plain < leaves it unspecified).
+      std::sort(sorted.begin(), sorted.end(), std::less<>{});
       auto region_of = [&sorted](const void* p) {
-        const auto it = std::upper_bound(sorted.begin(), sorted.end(), static_cast<const char*>(p));
+        const auto it = std::upper_bound(sorted.begin(), sorted.end(), static_cast<const char*>(p), std::less<>{});
         return static_cast<std::size_t>(it - sorted.begin()) - 1;  // the region holding p
       };
       std::vector<std::size_t> free_in(sorted.size(), 0);
