@@ -152,12 +152,7 @@ public:
       push_free(zones_[kMediumZone].medium_free[m.cls], address);
       units = m.units;
     } else if (bytes > kMaxSmall) {
-      std::free(chunks_[chunk]);
-      chunks_[chunk] = nullptr;
-      bytes_ -= chunk_bytes_[chunk];
-      chunk_bytes_[chunk] = 0;
-      live_units_[chunk] = 0;
-      spare_.push_back(chunk);  // capacity reserved when the chunk was made: cannot throw
+      release_chunk(chunk);  // a large block's own chunk
     } else {
       assert(zone < kZones);
       units = units_of(bytes);
@@ -208,19 +203,8 @@ public:
       }
     if (any) {
       drop_releasing();
-      for (std::uint32_t c = 1; c < chunks_.size(); ++c) {
-        if (live_units_[c] != kReleasing) continue;
-        if (huge_pool(c) != 0) {
-          huge_[huge_pool(c) - 1].give(chunks_[c]);  // a chunk of a huge-page region
-        } else {
-          std::free(chunks_[c]);
-          bytes_ -= chunk_bytes_[c];
-        }
-        chunks_[c] = nullptr;
-        chunk_bytes_[c] = 0;
-        live_units_[c] = 0;
-        spare_.push_back(c);  // capacity reserved when the chunk was made: cannot throw
-      }
+      for (std::uint32_t c = 1; c < chunks_.size(); ++c)
+        if (live_units_[c] == kReleasing) release_chunk(c);
       for (detail::HugeChunks& h : huge_) h.release_free_regions();
     }
     empty_bytes_ = 0;
@@ -270,6 +254,20 @@ private:
     live_units_[z.cur] += units;
     ++live_;
     return a;
+  }
+
+  // Gives chunk c's memory back (to malloc, or to its huge-page pool) and its index to spare_.
+  void release_chunk(std::uint32_t c) noexcept {
+    if (const unsigned pool = huge_pool(c)) {
+      huge_[pool - 1].give(chunks_[c]);
+    } else {
+      std::free(chunks_[c]);
+      bytes_ -= chunk_bytes_[c];
+    }
+    chunks_[c] = nullptr;
+    chunk_bytes_[c] = 0;
+    live_units_[c] = 0;
+    spare_.push_back(c);  // capacity reserved when the chunk was made: cannot throw
   }
 
   // Whether chunk c is some zone's chunk being carved (never given back by a sweep).
