@@ -4,6 +4,7 @@
 // whole contract again through the shared differential harness.
 #include <memkv/arena_art.hpp>
 #include <memkv/fast_art.hpp>
+#include <memkv/hot_art.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -325,6 +326,60 @@ TEST_CASE("ArenaArt: erasing keys in the order they came gives memory back witho
   for (std::size_t i = 0; i < cut; i += 3) REQUIRE(m.insert(order[i], 7));  // reuse works
   for (std::size_t i = 0; i < cut; i += 3) REQUIRE(m.get(order[i]) == 7u);
   REQUIRE_NOTHROW(m.check_invariants());
+}
+
+namespace {
+// A value that counts its live instances (and owns heap memory, so a value never destroyed is
+// also a leak under LeakSanitizer).
+struct Counted {
+  static inline long live = 0;
+  std::string payload;
+  explicit Counted(std::uint64_t v = 0) : payload(40, static_cast<char>('a' + v % 26)) { ++live; }
+  Counted(const Counted& o) : payload(o.payload) { ++live; }
+  Counted(Counted&& o) noexcept : payload(std::move(o.payload)) { ++live; }
+  Counted& operator=(const Counted&) = default;
+  Counted& operator=(Counted&&) noexcept = default;
+  ~Counted() { --live; }
+};
+}  // namespace
+
+// The arena maps drop every block at once when destroyed or cleared (ChunkArena::clear), after a
+// walk that runs only the values' destructors; the pointer maps free block by block. Either way
+// every value is destroyed exactly once and the memory returns to the empty map's.
+TEMPLATE_TEST_CASE("Arena and pointer maps: clear() and destruction destroy every value once and give all memory back",
+                   "[arena_art][hot_art][memory]", memkv::ArenaArt<Counted>, memkv::ArenaHotArt<Counted>,
+                   memkv::FastArt<Counted>, memkv::HotArt<Counted>) {
+  const std::size_t empty_bytes = TestType().memory_usage();
+  std::mt19937_64 rng(memkv_test::base_seed());
+  auto fill = [&](TestType& m, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      std::string k = "https://example.org/" + std::to_string(rng() % (4 * n)) + "/x";
+      if (i % 97 == 0) k.append(3000 + i % 5000, 'z');  // medium and large leaves too
+      m.insert(k, Counted(i));
+    }
+  };
+  REQUIRE(Counted::live == 0);
+  {
+    TestType m;
+    fill(m, 30000);
+    const long held = Counted::live;
+    CHECK(held == static_cast<long>(m.size()));
+    m.clear();
+    CHECK(Counted::live == 0);
+    CHECK(m.size() == 0);
+    CHECK(m.memory_usage() == empty_bytes);
+    CHECK(m.begin() == m.end());
+    fill(m, 20000);  // usable again after clear()
+    CHECK(Counted::live == static_cast<long>(m.size()));
+    REQUIRE_NOTHROW(m.check_invariants());
+    TestType other;
+    fill(other, 5000);
+    m = std::move(other);  // the old contents go, the moved-in ones stay
+    CHECK(Counted::live == static_cast<long>(m.size()));
+    m = TestType(m);  // copy-assignment through a temporary: the old tree is destroyed
+    CHECK(Counted::live == static_cast<long>(m.size()));
+  }
+  CHECK(Counted::live == 0);
 }
 
 TEST_CASE("ArenaArt: basic operations, prefixes of each other, empty key", "[arena_art]") {

@@ -52,6 +52,10 @@
 // 90% of them erased in insertion order, 3 alternating pairs of processes, CPU time): 95.4 MB
 // after the load, then 45.1 MB after the erasures (95.4 MB before sweeps existed; 10.5 MB after
 // compact()); erase medians 1240 -> 1315 ns a key (the sweeps' walks of the free lists).
+// Destruction and clear() drop the whole arena at once (ChunkArena::clear), after a walk of the
+// tree only when V has a destructor to run: O(chunks) for ArenaArt<> instead of a free per node
+// and leaf (with sweeps as the chunks emptied). Scratch program, npm-urls, 1.69M keys: destroying
+// the map took 0.61-0.67 s CPU before (a quarter of its load time), 0.001 s after (2026-12-04).
 //
 // Limits: an arena addresses 2^14 - 1 chunks of 1 MiB, about 16 GiB of nodes, leaves and keys
 // (roughly 300 million 45-byte URLs coded, 230 million raw), of which at most ~16,000 leaves
@@ -131,6 +135,8 @@ public:
   void delete_leaf(Ref r, std::size_t bytes) noexcept { arena_.deallocate(r.address(), bytes); }
   std::size_t bytes_in_use() const noexcept { return arena_.bytes_in_use(); }
   const ChunkArena& allocator() const noexcept { return arena_; }
+  // Drops every node and leaf at once (the tree's destructor and clear(): see destroy_all).
+  void release_all() noexcept { arena_.clear(); }
 
 private:
   ChunkArena arena_;

@@ -169,7 +169,8 @@
 // key gives all nodes, leaves and the index back (the SlabAllocator returns to its empty
 // footprint); in between, ArenaHotArt's arena gives back each chunk none of whose blocks is in use
 // once such chunks make up 1/8 of it and pay for the sweep (memkv/core/arena.hpp, "Memory given
-// back"). On npm-urls (1.69M URLs, 44.5 B on average,
+// back"); its destructor and clear() drop the whole arena at once (a walk only to run V's
+// destructors, when it has any), where HotArt frees each node and leaf. On npm-urls (1.69M URLs, 44.5 B on average,
 // shuffled inserts; bench/results/npm-urls.md, 2026-12-02 10:40 UTC, medians of 3) HotArt holds
 // 11.2 B/key beyond the raw key bytes and ArenaHotArt 6.0, 8-byte values included (27.8 and 23.4
 // with raw keys, the 07:26 UTC table). ArenaHotArt's 6.0: leaves 12.5 + the coded key, which is
@@ -322,7 +323,7 @@ public:
     }
     return *this;
   }
-  ~BasicHotArt() { destroy(root_); }
+  ~BasicHotArt() { destroy_all(); }
 
   void swap(BasicHotArt& other) noexcept {
     std::swap(root_, other.root_);
@@ -418,7 +419,7 @@ public:
   }
   bool erase(std::string_view key);
   void clear() noexcept {
-    destroy(root_);
+    destroy_all();
     root_ = Ref{};
     size_ = 0;
     forget_code();
@@ -760,7 +761,19 @@ private:
   bool upsert(std::string_view key, V& value, bool assign, Ref& added,
               const typename Index::Key* coded = nullptr);
   Ref clone(const Store& from, Ref src);  // a deep copy of another tree's subtree
+  template <bool kFree = true>
   void destroy(Ref r) noexcept;
+  // Frees the whole trie (the destructor, clear()): ArenaHotArt's arena drops every block at
+  // once, after a walk that only runs the values' destructors (none for trivially destructible
+  // values); HotArt frees each node and leaf (destroy). As Tree::destroy_all in art_engine.hpp.
+  void destroy_all() noexcept {
+    if constexpr (requires(Store& st) { st.release_all(); }) {
+      if constexpr (!std::is_trivially_destructible_v<V>) destroy<false>(root_);
+      store_.release_all();
+    } else {
+      destroy(root_);
+    }
+  }
 
   Ref root_{};
   std::size_t size_ = 0;
@@ -1093,14 +1106,20 @@ auto BasicHotArt<V, Store>::clone(const Store& from, Ref src) -> Ref {
 
 // Frees a whole subtree without allocating: a node being taken apart keeps its parent in child
 // slot 0 (whose entry is handled first) and its cursor over the other children in `base`.
+// kFree = false: only the leaves' values are destroyed, nothing is freed (the store then drops
+// every block at once).
 template <class V, class Store>
+template <bool kFree>
 void BasicHotArt<V, Store>::destroy(Ref r) noexcept {
   Ref pending = r;
   Ref cur{};  // the node being taken apart
   for (;;) {
     if (pending) {
       if (pending.is_leaf()) {
-        free_leaf(pending);
+        if constexpr (kFree)
+          free_leaf(pending);
+        else
+          Leaf::value(store_.leaf(pending)).~V();
         pending = Ref{};
       } else {
         NodeHeader* n = store_.node(pending);
@@ -1121,7 +1140,7 @@ void BasicHotArt<V, Store>::destroy(Ref r) noexcept {
       continue;
     }
     const Ref up = c[0];
-    free_node(cur);
+    if constexpr (kFree) free_node(cur);
     cur = up;
   }
 }

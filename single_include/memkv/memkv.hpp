@@ -571,7 +571,8 @@ private:
 // block (a tree's leaves, or its nodes) and tend to empty together.
 //
 // Memory given back. When the last block is freed the whole arena is given back (memory_usage
-// returns to zero). In between, a freed block goes on a free list for reuse, and each chunk counts
+// returns to zero); clear() gives it all back at once, for an owner dropping everything (the
+// arena maps' destructors and clear(): no free per block). In between, a freed block goes on a free list for reuse, and each chunk counts
 // the units of its blocks in use: a chunk whose count drops to zero (and that is not being carved)
 // is empty. Once the empty chunks hold at least kSweepMinBytes (16 KiB), 1/8 of bytes_in_use()
 // and 16 bytes for each block on the free lists, deallocate() sweeps: it walks every free list
@@ -797,6 +798,11 @@ public:
       }
     }
   }
+
+  // Gives every block back at once, as if each had been deallocated: O(chunks), for an owner
+  // that drops all it holds (a map's destructor or clear()) instead of freeing block by block
+  // (which also sweeps, over and over, as the chunks empty). No block may be used afterwards.
+  void clear() noexcept { release_all(); }
 
   // Everything held: chunks as malloc counts them, and the chunk tables.
   std::size_t bytes_in_use() const noexcept {
@@ -2053,6 +2059,10 @@ static_assert(sizeof(TaggedPtr<void, void>) == sizeof(void*), "a tagged pointer 
 // 90% of them erased in insertion order, 3 alternating pairs of processes, CPU time): 95.4 MB
 // after the load, then 45.1 MB after the erasures (95.4 MB before sweeps existed; 10.5 MB after
 // compact()); erase medians 1240 -> 1315 ns a key (the sweeps' walks of the free lists).
+// Destruction and clear() drop the whole arena at once (ChunkArena::clear), after a walk of the
+// tree only when V has a destructor to run: O(chunks) for ArenaArt<> instead of a free per node
+// and leaf (with sweeps as the chunks emptied). Scratch program, npm-urls, 1.69M keys: destroying
+// the map took 0.61-0.67 s CPU before (a quarter of its load time), 0.001 s after (2026-12-04).
 //
 // Limits: an arena addresses 2^14 - 1 chunks of 1 MiB, about 16 GiB of nodes, leaves and keys
 // (roughly 300 million 45-byte URLs coded, 230 million raw), of which at most ~16,000 leaves
@@ -3871,7 +3881,7 @@ public:
     }
     return *this;
   }
-  ~Tree() { destroy(root_); }
+  ~Tree() { destroy_all(); }
 
   void swap(Tree& other) noexcept {
     std::swap(root_, other.root_);
@@ -3997,7 +4007,7 @@ public:
     return erased;
   }
   void clear() noexcept {
-    destroy(root_);
+    destroy_all();
     root_ = Ref{};
     size_ = 0;
     forget_code();
@@ -4308,7 +4318,20 @@ private:
   void index_build() noexcept;
 
   Ref clone(const Tree& other);
+  template <bool kFree = true>
   void destroy(Ref r) noexcept;
+  // Frees the whole tree (the destructor, clear()). A store that can drop all its blocks at once
+  // (ArenaArt's arena) does so, after a walk that only runs the values' destructors (no walk at
+  // all for trivially destructible values): destroying ArenaArt<> of npm-urls' 1.69M keys took
+  // 0.61-0.67 s block by block. Other stores free each node and leaf (destroy).
+  void destroy_all() noexcept {
+    if constexpr (requires(Store& st) { st.release_all(); }) {
+      if constexpr (!std::is_trivially_destructible_v<V>) destroy<false>(root_);
+      store_.release_all();
+    } else {
+      destroy(root_);
+    }
+  }
 
   Ref root_{};
   std::size_t size_ = 0;
@@ -4941,12 +4964,20 @@ auto Tree<V, Store>::clone(const Tree& other) -> Ref {
 // Frees a whole subtree without allocating: the walk keeps its way back up in the path bytes
 // (prefix_len and prefix) of the nodes it is taking apart (they are dead by then; the parent's
 // reference fits in those 8 bytes), and a node's count serves as the cursor over its remaining
-// children (counting down; in a Node256, up over its 256 slots).
+// children (counting down; in a Node256, up over its 256 slots). kFree = false: only the leaves'
+// values are destroyed, nothing is freed (the store then drops every block at once).
 template <class V, class Store>
+template <bool kFree>
 void Tree<V, Store>::destroy(Ref r) noexcept {
+  auto drop_leaf = [this](Ref l) noexcept {
+    if constexpr (kFree)
+      free_leaf(l);
+    else
+      Leaf::value(store_.leaf(l)).~V();
+  };
   if (!r) return;
   if (r.is_leaf()) {
-    free_leaf(r);
+    drop_leaf(r);
     return;
   }
   constexpr std::size_t path_at = offsetof(NodeHeader, prefix_len);
@@ -4989,12 +5020,12 @@ void Tree<V, Store>::destroy(Ref r) noexcept {
     const Ref next = take_child(h);
     if (!next) {
       const Ref parent = parent_of(h);
-      free_node(cur, h);
+      if constexpr (kFree) free_node(cur, h);
       if (!parent) return;
       cur = parent;
       h = node(cur);
     } else if (next.is_leaf()) {
-      free_leaf(next);
+      drop_leaf(next);
     } else {
       NodeHeader* c = node(next);
       set_parent(c, cur);
@@ -5179,6 +5210,8 @@ public:
   void delete_leaf(Ref r, std::size_t bytes) noexcept { arena_.deallocate(r.address(), bytes); }
   std::size_t bytes_in_use() const noexcept { return arena_.bytes_in_use(); }
   const ChunkArena& allocator() const noexcept { return arena_; }
+  // Drops every node and leaf at once (the tree's destructor and clear(): see destroy_all).
+  void release_all() noexcept { arena_.clear(); }
 
 private:
   ChunkArena arena_;
@@ -8824,7 +8857,8 @@ FrozenLayer FrozenLayer::build(R&& range) {
 // key gives all nodes, leaves and the index back (the SlabAllocator returns to its empty
 // footprint); in between, ArenaHotArt's arena gives back each chunk none of whose blocks is in use
 // once such chunks make up 1/8 of it and pay for the sweep (memkv/core/arena.hpp, "Memory given
-// back"). On npm-urls (1.69M URLs, 44.5 B on average,
+// back"); its destructor and clear() drop the whole arena at once (a walk only to run V's
+// destructors, when it has any), where HotArt frees each node and leaf. On npm-urls (1.69M URLs, 44.5 B on average,
 // shuffled inserts; bench/results/npm-urls.md, 2026-12-02 10:40 UTC, medians of 3) HotArt holds
 // 11.2 B/key beyond the raw key bytes and ArenaHotArt 6.0, 8-byte values included (27.8 and 23.4
 // with raw keys, the 07:26 UTC table). ArenaHotArt's 6.0: leaves 12.5 + the coded key, which is
@@ -9588,7 +9622,7 @@ public:
     }
     return *this;
   }
-  ~BasicHotArt() { destroy(root_); }
+  ~BasicHotArt() { destroy_all(); }
 
   void swap(BasicHotArt& other) noexcept {
     std::swap(root_, other.root_);
@@ -9684,7 +9718,7 @@ public:
   }
   bool erase(std::string_view key);
   void clear() noexcept {
-    destroy(root_);
+    destroy_all();
     root_ = Ref{};
     size_ = 0;
     forget_code();
@@ -10026,7 +10060,19 @@ private:
   bool upsert(std::string_view key, V& value, bool assign, Ref& added,
               const typename Index::Key* coded = nullptr);
   Ref clone(const Store& from, Ref src);  // a deep copy of another tree's subtree
+  template <bool kFree = true>
   void destroy(Ref r) noexcept;
+  // Frees the whole trie (the destructor, clear()): ArenaHotArt's arena drops every block at
+  // once, after a walk that only runs the values' destructors (none for trivially destructible
+  // values); HotArt frees each node and leaf (destroy). As Tree::destroy_all in art_engine.hpp.
+  void destroy_all() noexcept {
+    if constexpr (requires(Store& st) { st.release_all(); }) {
+      if constexpr (!std::is_trivially_destructible_v<V>) destroy<false>(root_);
+      store_.release_all();
+    } else {
+      destroy(root_);
+    }
+  }
 
   Ref root_{};
   std::size_t size_ = 0;
@@ -10359,14 +10405,20 @@ auto BasicHotArt<V, Store>::clone(const Store& from, Ref src) -> Ref {
 
 // Frees a whole subtree without allocating: a node being taken apart keeps its parent in child
 // slot 0 (whose entry is handled first) and its cursor over the other children in `base`.
+// kFree = false: only the leaves' values are destroyed, nothing is freed (the store then drops
+// every block at once).
 template <class V, class Store>
+template <bool kFree>
 void BasicHotArt<V, Store>::destroy(Ref r) noexcept {
   Ref pending = r;
   Ref cur{};  // the node being taken apart
   for (;;) {
     if (pending) {
       if (pending.is_leaf()) {
-        free_leaf(pending);
+        if constexpr (kFree)
+          free_leaf(pending);
+        else
+          Leaf::value(store_.leaf(pending)).~V();
         pending = Ref{};
       } else {
         NodeHeader* n = store_.node(pending);
@@ -10387,7 +10439,7 @@ void BasicHotArt<V, Store>::destroy(Ref r) noexcept {
       continue;
     }
     const Ref up = c[0];
-    free_node(cur);
+    if constexpr (kFree) free_node(cur);
     cur = up;
   }
 }

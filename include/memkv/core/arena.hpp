@@ -36,7 +36,8 @@
 // block (a tree's leaves, or its nodes) and tend to empty together.
 //
 // Memory given back. When the last block is freed the whole arena is given back (memory_usage
-// returns to zero). In between, a freed block goes on a free list for reuse, and each chunk counts
+// returns to zero); clear() gives it all back at once, for an owner dropping everything (the
+// arena maps' destructors and clear(): no free per block). In between, a freed block goes on a free list for reuse, and each chunk counts
 // the units of its blocks in use: a chunk whose count drops to zero (and that is not being carved)
 // is empty. Once the empty chunks hold at least kSweepMinBytes (16 KiB), 1/8 of bytes_in_use()
 // and 16 bytes for each block on the free lists, deallocate() sweeps: it walks every free list
@@ -172,6 +173,11 @@ public:
       }
     }
   }
+
+  // Gives every block back at once, as if each had been deallocated: O(chunks), for an owner
+  // that drops all it holds (a map's destructor or clear()) instead of freeing block by block
+  // (which also sweeps, over and over, as the chunks empty). No block may be used afterwards.
+  void clear() noexcept { release_all(); }
 
   // Everything held: chunks as malloc counts them, and the chunk tables.
   std::size_t bytes_in_use() const noexcept {

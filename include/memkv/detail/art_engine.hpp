@@ -835,7 +835,7 @@ public:
     }
     return *this;
   }
-  ~Tree() { destroy(root_); }
+  ~Tree() { destroy_all(); }
 
   void swap(Tree& other) noexcept {
     std::swap(root_, other.root_);
@@ -961,7 +961,7 @@ public:
     return erased;
   }
   void clear() noexcept {
-    destroy(root_);
+    destroy_all();
     root_ = Ref{};
     size_ = 0;
     forget_code();
@@ -1272,7 +1272,20 @@ private:
   void index_build() noexcept;
 
   Ref clone(const Tree& other);
+  template <bool kFree = true>
   void destroy(Ref r) noexcept;
+  // Frees the whole tree (the destructor, clear()). A store that can drop all its blocks at once
+  // (ArenaArt's arena) does so, after a walk that only runs the values' destructors (no walk at
+  // all for trivially destructible values): destroying ArenaArt<> of npm-urls' 1.69M keys took
+  // 0.61-0.67 s block by block. Other stores free each node and leaf (destroy).
+  void destroy_all() noexcept {
+    if constexpr (requires(Store& st) { st.release_all(); }) {
+      if constexpr (!std::is_trivially_destructible_v<V>) destroy<false>(root_);
+      store_.release_all();
+    } else {
+      destroy(root_);
+    }
+  }
 
   Ref root_{};
   std::size_t size_ = 0;
@@ -1905,12 +1918,20 @@ auto Tree<V, Store>::clone(const Tree& other) -> Ref {
 // Frees a whole subtree without allocating: the walk keeps its way back up in the path bytes
 // (prefix_len and prefix) of the nodes it is taking apart (they are dead by then; the parent's
 // reference fits in those 8 bytes), and a node's count serves as the cursor over its remaining
-// children (counting down; in a Node256, up over its 256 slots).
+// children (counting down; in a Node256, up over its 256 slots). kFree = false: only the leaves'
+// values are destroyed, nothing is freed (the store then drops every block at once).
 template <class V, class Store>
+template <bool kFree>
 void Tree<V, Store>::destroy(Ref r) noexcept {
+  auto drop_leaf = [this](Ref l) noexcept {
+    if constexpr (kFree)
+      free_leaf(l);
+    else
+      Leaf::value(store_.leaf(l)).~V();
+  };
   if (!r) return;
   if (r.is_leaf()) {
-    free_leaf(r);
+    drop_leaf(r);
     return;
   }
   constexpr std::size_t path_at = offsetof(NodeHeader, prefix_len);
@@ -1953,12 +1974,12 @@ void Tree<V, Store>::destroy(Ref r) noexcept {
     const Ref next = take_child(h);
     if (!next) {
       const Ref parent = parent_of(h);
-      free_node(cur, h);
+      if constexpr (kFree) free_node(cur, h);
       if (!parent) return;
       cur = parent;
       h = node(cur);
     } else if (next.is_leaf()) {
-      free_leaf(next);
+      drop_leaf(next);
     } else {
       NodeHeader* c = node(next);
       set_parent(c, cur);
