@@ -763,16 +763,10 @@ private:
   Ref clone(const Store& from, Ref src);  // a deep copy of another tree's subtree
   template <bool kFree = true>
   void destroy(Ref r) noexcept;
-  // Frees the whole trie (the destructor, clear()): ArenaHotArt's arena drops every block at
-  // once, after a walk that only runs the values' destructors (none for trivially destructible
-  // values); HotArt frees each node and leaf (destroy). As Tree::destroy_all in art_engine.hpp.
+  // Frees the whole trie (the destructor, clear()): ArenaHotArt drops its arena at once, walking
+  // the trie only for V's destructors; HotArt frees each node and leaf (detail::art::destroy_tree).
   void destroy_all() noexcept {
-    if constexpr (requires(Store& st) { st.release_all(); }) {
-      if constexpr (!std::is_trivially_destructible_v<V>) destroy<false>(root_);
-      store_.release_all();
-    } else {
-      destroy(root_);
-    }
+    detail::art::destroy_tree<V>(store_, [this](auto free) noexcept { destroy<decltype(free)::value>(root_); });
   }
 
   Ref root_{};

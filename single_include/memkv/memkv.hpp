@@ -3398,6 +3398,20 @@ void free_leaf(Store& store, typename Store::Ref r) noexcept {
   store.delete_leaf(r, bytes);
 }
 
+// Frees a whole tree (Tree's and BasicHotArt's destructors and clear()): a store that can drop
+// all its blocks at once (an arena: BasicArenaStore::release_all) does so, after walk(false_type)
+// runs the values' destructors, if V has any, without freeing anything; any other store frees
+// each node and leaf, walk(true_type).
+template <class V, class Store, class Walk>
+void destroy_tree(Store& store, Walk&& walk) noexcept {
+  if constexpr (requires(Store& st) { st.release_all(); }) {
+    if constexpr (!std::is_trivially_destructible_v<V>) walk(std::false_type{});
+    store.release_all();
+  } else {
+    walk(std::true_type{});
+  }
+}
+
 // --- coded keys (detail/key_code.hpp), shared by Tree below and BasicHotArt (hot_art.hpp) -----
 // Their leaves are LeafLayout<V, 1>: flag 1 says the stored bytes are the key's coded form.
 
@@ -4320,17 +4334,11 @@ private:
   Ref clone(const Tree& other);
   template <bool kFree = true>
   void destroy(Ref r) noexcept;
-  // Frees the whole tree (the destructor, clear()). A store that can drop all its blocks at once
-  // (ArenaArt's arena) does so, after a walk that only runs the values' destructors (no walk at
-  // all for trivially destructible values): destroying ArenaArt<> of npm-urls' 1.69M keys took
-  // 0.61-0.67 s block by block. Other stores free each node and leaf (destroy).
+  // Frees the whole tree (the destructor, clear()): ArenaArt drops its arena at once, walking
+  // the tree only for V's destructors (destroying ArenaArt<> of npm-urls' 1.69M keys block by
+  // block took 0.61-0.67 s); FastArt frees each node and leaf (detail::art::destroy_tree).
   void destroy_all() noexcept {
-    if constexpr (requires(Store& st) { st.release_all(); }) {
-      if constexpr (!std::is_trivially_destructible_v<V>) destroy<false>(root_);
-      store_.release_all();
-    } else {
-      destroy(root_);
-    }
+    detail::art::destroy_tree<V>(store_, [this](auto free) noexcept { destroy<decltype(free)::value>(root_); });
   }
 
   Ref root_{};
@@ -10062,16 +10070,10 @@ private:
   Ref clone(const Store& from, Ref src);  // a deep copy of another tree's subtree
   template <bool kFree = true>
   void destroy(Ref r) noexcept;
-  // Frees the whole trie (the destructor, clear()): ArenaHotArt's arena drops every block at
-  // once, after a walk that only runs the values' destructors (none for trivially destructible
-  // values); HotArt frees each node and leaf (destroy). As Tree::destroy_all in art_engine.hpp.
+  // Frees the whole trie (the destructor, clear()): ArenaHotArt drops its arena at once, walking
+  // the trie only for V's destructors; HotArt frees each node and leaf (detail::art::destroy_tree).
   void destroy_all() noexcept {
-    if constexpr (requires(Store& st) { st.release_all(); }) {
-      if constexpr (!std::is_trivially_destructible_v<V>) destroy<false>(root_);
-      store_.release_all();
-    } else {
-      destroy(root_);
-    }
+    detail::art::destroy_tree<V>(store_, [this](auto free) noexcept { destroy<decltype(free)::value>(root_); });
   }
 
   Ref root_{};
