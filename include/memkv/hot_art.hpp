@@ -170,8 +170,9 @@
 // footprint); in between, ArenaHotArt's arena gives back each chunk none of whose blocks is in use
 // once such chunks make up 1/8 of it and pay for the sweep (memkv/core/arena.hpp, "Memory given
 // back"); its destructor and clear() drop the whole arena at once (a walk only to run V's
-// destructors, when it has any), where HotArt frees each node and leaf. On npm-urls (1.69M URLs, 44.5 B on average,
-// shuffled inserts; bench/results/npm-urls.md, 2026-12-02 10:40 UTC, medians of 3) HotArt holds
+// destructors, when it has any), where HotArt frees each node and leaf. On npm-urls (1.69M URLs,
+// 44.5 B on average, shuffled inserts; bench/results/npm-urls.md, 2026-12-02 10:40 UTC, medians
+// of 3) HotArt holds
 // 11.2 B/key beyond the raw key bytes and ArenaHotArt 6.0, 8-byte values included (27.8 and 23.4
 // with raw keys, the 07:26 UTC table). ArenaHotArt's 6.0: leaves 12.5 + the coded key, which is
 // 17.3 B shorter than the key (27.15 B against 44.47 on average), so -4.8 net (value 8, length 1,
@@ -766,7 +767,8 @@ private:
   // Frees the whole trie (the destructor, clear()): ArenaHotArt drops its arena at once, walking
   // the trie only for V's destructors; HotArt frees each node and leaf (detail::art::destroy_tree).
   void destroy_all() noexcept {
-    detail::art::destroy_tree<V>(store_, [this](auto free) noexcept { destroy<decltype(free)::value>(root_); });
+    detail::art::destroy_tree<V>(store_,
+                                 [this](auto frees) noexcept { destroy<decltype(frees)::value>(root_); });
   }
 
   Ref root_{};

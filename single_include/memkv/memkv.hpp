@@ -571,8 +571,7 @@ private:
 // block (a tree's leaves, or its nodes) and tend to empty together.
 //
 // Memory given back. When the last block is freed the whole arena is given back (memory_usage
-// returns to zero); clear() gives it all back at once, for an owner dropping everything (the
-// arena maps' destructors and clear(): no free per block). In between, a freed block goes on a free list for reuse, and each chunk counts
+// returns to zero). In between, a freed block goes on a free list for reuse, and each chunk counts
 // the units of its blocks in use: a chunk whose count drops to zero (and that is not being carved)
 // is empty. Once the empty chunks hold at least kSweepMinBytes (16 KiB), 1/8 of bytes_in_use()
 // and 16 bytes for each block on the free lists, deallocate() sweeps: it walks every free list
@@ -585,7 +584,8 @@ private:
 // that. Measured (scratch program, npm-urls, 1.69M shuffled inserts into ArenaArt with raw keys,
 // 124.8 MB, then the first 90% of them erased in insertion order): 124.8 MB before, 44.0 MB
 // after (what the leaves' chunks held went back; the inner nodes' chunks stay mostly in use),
-// 13.6 MB after compact().
+// 13.6 MB after compact(). clear() gives every chunk back at once, for an owner dropping all it
+// holds (the arena maps' destructors and clear()): no free per block, and no sweeps.
 //
 // Zones: a caller may place blocks in zone 1 instead of zone 0, and then they are carved from
 // chunks of their own. ArenaHotArt puts its upper nodes there (those above the bottom level:
@@ -4338,7 +4338,8 @@ private:
   // the tree only for V's destructors (destroying ArenaArt<> of npm-urls' 1.69M keys block by
   // block took 0.61-0.67 s); FastArt frees each node and leaf (detail::art::destroy_tree).
   void destroy_all() noexcept {
-    detail::art::destroy_tree<V>(store_, [this](auto free) noexcept { destroy<decltype(free)::value>(root_); });
+    detail::art::destroy_tree<V>(store_,
+                                 [this](auto frees) noexcept { destroy<decltype(frees)::value>(root_); });
   }
 
   Ref root_{};
@@ -8866,8 +8867,9 @@ FrozenLayer FrozenLayer::build(R&& range) {
 // footprint); in between, ArenaHotArt's arena gives back each chunk none of whose blocks is in use
 // once such chunks make up 1/8 of it and pay for the sweep (memkv/core/arena.hpp, "Memory given
 // back"); its destructor and clear() drop the whole arena at once (a walk only to run V's
-// destructors, when it has any), where HotArt frees each node and leaf. On npm-urls (1.69M URLs, 44.5 B on average,
-// shuffled inserts; bench/results/npm-urls.md, 2026-12-02 10:40 UTC, medians of 3) HotArt holds
+// destructors, when it has any), where HotArt frees each node and leaf. On npm-urls (1.69M URLs,
+// 44.5 B on average, shuffled inserts; bench/results/npm-urls.md, 2026-12-02 10:40 UTC, medians
+// of 3) HotArt holds
 // 11.2 B/key beyond the raw key bytes and ArenaHotArt 6.0, 8-byte values included (27.8 and 23.4
 // with raw keys, the 07:26 UTC table). ArenaHotArt's 6.0: leaves 12.5 + the coded key, which is
 // 17.3 B shorter than the key (27.15 B against 44.47 on average), so -4.8 net (value 8, length 1,
@@ -10073,7 +10075,8 @@ private:
   // Frees the whole trie (the destructor, clear()): ArenaHotArt drops its arena at once, walking
   // the trie only for V's destructors; HotArt frees each node and leaf (detail::art::destroy_tree).
   void destroy_all() noexcept {
-    detail::art::destroy_tree<V>(store_, [this](auto free) noexcept { destroy<decltype(free)::value>(root_); });
+    detail::art::destroy_tree<V>(store_,
+                                 [this](auto frees) noexcept { destroy<decltype(frees)::value>(root_); });
   }
 
   Ref root_{};

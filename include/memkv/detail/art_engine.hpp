@@ -1292,7 +1292,8 @@ private:
   // the tree only for V's destructors (destroying ArenaArt<> of npm-urls' 1.69M keys block by
   // block took 0.61-0.67 s); FastArt frees each node and leaf (detail::art::destroy_tree).
   void destroy_all() noexcept {
-    detail::art::destroy_tree<V>(store_, [this](auto free) noexcept { destroy<decltype(free)::value>(root_); });
+    detail::art::destroy_tree<V>(store_,
+                                 [this](auto frees) noexcept { destroy<decltype(frees)::value>(root_); });
   }
 
   Ref root_{};
