@@ -1112,10 +1112,7 @@ void BasicHotArt<V, Store>::destroy(Ref r) noexcept {
   for (;;) {
     if (pending) {
       if (pending.is_leaf()) {
-        if constexpr (kFree)
-          free_leaf(pending);
-        else
-          Leaf::value(store_.leaf(pending)).~V();
+        detail::art::drop_leaf<kFree, V, Store, Leaf>(store_, pending);
         pending = Ref{};
       } else {
         NodeHeader* n = store_.node(pending);

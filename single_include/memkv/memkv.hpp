@@ -3397,6 +3397,15 @@ void free_leaf(Store& store, typename Store::Ref r) noexcept {
   Layout::value(l).~V();
   store.delete_leaf(r, bytes);
 }
+// A leaf in a walk that takes a whole tree apart (destroy<kFree>): freed, or, when the store will
+// drop every block at once (kFree = false), only its value destroyed.
+template <bool kFree, class V, class Store, class Layout = LeafLayout<V>>
+void drop_leaf(Store& store, typename Store::Ref r) noexcept {
+  if constexpr (kFree)
+    free_leaf<V, Store, Layout>(store, r);
+  else
+    Layout::value(store.leaf(r)).~V();
+}
 
 // Frees a whole tree (Tree's and BasicHotArt's destructors and clear()): a store that can drop
 // all its blocks at once (an arena: BasicArenaStore::release_all) does so, after walk(false_type)
@@ -4978,12 +4987,7 @@ auto Tree<V, Store>::clone(const Tree& other) -> Ref {
 template <class V, class Store>
 template <bool kFree>
 void Tree<V, Store>::destroy(Ref r) noexcept {
-  auto drop_leaf = [this](Ref l) noexcept {
-    if constexpr (kFree)
-      free_leaf(l);
-    else
-      Leaf::value(store_.leaf(l)).~V();
-  };
+  auto drop_leaf = [this](Ref l) noexcept { detail::art::drop_leaf<kFree, V, Store, Leaf>(store_, l); };
   if (!r) return;
   if (r.is_leaf()) {
     drop_leaf(r);
@@ -10420,10 +10424,7 @@ void BasicHotArt<V, Store>::destroy(Ref r) noexcept {
   for (;;) {
     if (pending) {
       if (pending.is_leaf()) {
-        if constexpr (kFree)
-          free_leaf(pending);
-        else
-          Leaf::value(store_.leaf(pending)).~V();
+        detail::art::drop_leaf<kFree, V, Store, Leaf>(store_, pending);
         pending = Ref{};
       } else {
         NodeHeader* n = store_.node(pending);
