@@ -17,10 +17,10 @@
 # [#<file>_test]) into one valgrind process per file, MEMKV_VALGRIND_JOBS of them at once, the
 # slowest files first. Measured 2026-12-05 (one process, -d yes): 473 s of tests, of which
 # frozen_layer 146, hot_art 88, arena_art 82, core 66, fast_art 36, huge_pages 21,
-# front_coded_index 21, hybrid_store 14, file_io 1: two at a time end in ~240 s instead of 473,
-# which leaves CI's 30 minutes room for its fuzz stage. Each process's output is printed when it
-# ends; any failing one fails the script. With MEMKV_VALGRIND_FILTER set, one process runs that
-# filter instead.
+# front_coded_index 21, hybrid_store 14, file_io 1. Two at a time they took 252 s (377 s with the
+# build, against 614 for the single process), which leaves CI's 30 minutes room for its fuzz
+# stage. Each process's output is printed when it ends; any failing one fails the script. With
+# MEMKV_VALGRIND_FILTER set, one process runs that filter instead.
 #
 #   bash .ci/valgrind.sh                   # from the repository root
 #   MEMKV_VALGRIND_FILTER='[hybrid]' bash .ci/valgrind.sh   # a subset, in one process
