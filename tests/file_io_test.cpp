@@ -183,6 +183,19 @@ TEST_CASE("atomic_write_file, mapped_file and byte_source", "[file_io]") {
   REQUIRE_THROWS_AS(mapped_file(dir), memkv::error);
   REQUIRE_THROWS_WITH(atomic_write_file(dir / "no" / "such" / "dir.bin", data),
                       Catch::Contains("dir.bin"));
+  // The final rename fails (the target is a directory, empty or not): an error naming the target,
+  // the directory as it was, and the temporary file removed.
+  const auto sub = dir / "sub";
+  std::filesystem::create_directories(sub / "inner");
+  REQUIRE_THROWS_WITH(atomic_write_file(sub, data), Catch::Contains("cannot rename") && Catch::Contains("sub"));
+  REQUIRE_THROWS_AS(atomic_write_file(sub / "inner", data), memkv::error);
+  REQUIRE(std::filesystem::is_directory(sub / "inner"));
+  std::size_t entries = 0;
+  for (auto& e : std::filesystem::directory_iterator(dir)) (void)e, ++entries;
+  REQUIRE(entries == 3);  // image.bin, empty.bin, sub: no temporary file left
+  entries = 0;
+  for (auto& e : std::filesystem::directory_iterator(sub)) (void)e, ++entries;
+  REQUIRE(entries == 1);
 
   auto owned = byte_source::owned(data);
   const auto* before = owned.data();

@@ -717,3 +717,70 @@ TEST_CASE("FrozenLayer: error messages name the offset and the path", "[frozen_l
   }
   std::filesystem::remove(p);
 }
+
+TEST_CASE("FrozenLayer: header fields that disagree with the image are rejected at open", "[frozen_layer]") {
+  // image_check::structure skips the payload checksum, so these reach the FST header's own checks
+  // (the default check rejects them earlier, by the checksum).
+  using memkv::image_check;
+  constexpr std::size_t kFst = memkv::detail::fst::header_offset;  // the FST header: offset 48
+  auto reject = [](const std::vector<std::byte>& img, const char* what) {
+    INFO(what);
+    CHECK_THROWS_AS(FrozenLayer::from_bytes(img, image_check::structure), memkv::format_error);
+    CHECK_THROWS_AS(FrozenLayer::from_bytes(img), memkv::format_error);
+    try {
+      (void)FrozenLayer::from_bytes(img, image_check::structure);
+    } catch (const memkv::format_error& e) {
+      CHECK_THAT(e.what(), Catch::Contains(what));
+    }
+  };
+  {
+    // An empty map whose root is not the final leaf.
+    const FrozenLayer empty = build_from({});
+    std::vector<std::byte> img(empty.bytes().begin(), empty.bytes().end());
+    REQUIRE(FrozenLayer::from_bytes(img, image_check::structure).size() == 0);
+    // The 16 bytes after the FST region's padding, split 8 + 8 between FST and values (so the
+    // region sizes still add up and the root fits in the region), and a root at bit 1.
+    REQUIRE(memkv::io::load_le<std::uint64_t>(img.data() + kFst) == 0);        // fst_bytes
+    REQUIRE(memkv::io::load_le<std::uint64_t>(img.data() + kFst + 32) == 16);  // values_bytes
+    memkv::io::store_le<std::uint64_t>(img.data() + kFst, 8);
+    memkv::io::store_le<std::uint64_t>(img.data() + kFst + 32, 8);
+    memkv::io::store_le<std::uint64_t>(img.data() + kFst + 8, 1);  // root
+    reject(img, "empty image with a root state");
+  }
+  {
+    // Values packed narrower than the header claims: the column is too short for them.
+    Ref m;
+    for (int i = 0; i < 200; ++i) m.emplace("k" + std::to_string(1000 + i), static_cast<std::uint64_t>(i) * 7919 % 1000);
+    const FrozenLayer fl = build_from(m);
+    std::vector<std::byte> img(fl.bytes().begin(), fl.bytes().end());
+    REQUIRE(std::to_integer<unsigned>(img[kFst + 40]) == 1);  // value mode packed
+    REQUIRE(std::to_integer<unsigned>(img[kFst + 41]) < 16);  // value width
+    img[kFst + 41] = std::byte{64};
+    reject(img, "value column shorter than key count x width");
+    img[kFst + 41] = std::byte{65};
+    reject(img, "bad value mode/width");
+  }
+  {
+    // A valid 48-byte header over fewer bytes than the fixed parts that follow it.
+    std::vector<std::byte> img(100);
+    memkv::io::finish_image(img, memkv::detail::fst::magic, memkv::detail::fst::version, 0, 0);
+    reject(img, "shorter than its fixed parts");
+  }
+}
+
+TEST_CASE("FrozenLayer: a builder whose file cannot be put in place throws and leaves no temporary", "[frozen_layer][file]") {
+  const auto dir = temp_path("builder_dir");
+  std::filesystem::create_directories(dir / "inner");  // the target is a non-empty directory
+  {
+    FrozenLayerBuilder b(dir);
+    b.insert("a", 1);
+    b.insert("b", 2);
+    CHECK_THROWS_WITH(b.finish(), Catch::Contains("cannot rename") && Catch::Contains(dir.string()));
+  }
+  CHECK(std::filesystem::is_directory(dir / "inner"));
+  std::size_t leftovers = 0;
+  for (auto& e : std::filesystem::directory_iterator(dir.parent_path()))
+    leftovers += e.path().filename().string().rfind(dir.filename().string() + ".tmp.", 0) == 0;
+  CHECK(leftovers == 0);
+  std::filesystem::remove_all(dir);
+}

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -456,6 +457,130 @@ TEMPLATE_TEST_CASE("HybridStore: copies are deep, moves leave an empty store", "
   Store m = std::move(s);
   CHECK(m.size() == 2);
   CHECK(s.empty());  // NOLINT(bugprone-use-after-move): documented moved-from state
+}
+
+TEMPLATE_TEST_CASE("HybridStore: copy and move assignment, swap, with a mapped base too", "[hybrid]", memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
+  using Store = TestType;
+  // A store in every state at once: base keys, a delta, a tombstone, an overwritten base value.
+  auto fill = [](Store& s, const std::string& tag) {
+    for (int i = 0; i < 300; ++i) s.insert(tag + std::to_string(i), i);
+    s.merge();
+    s.insert(tag + "delta", 1000);
+    s.erase(tag + "7");
+    s.insert_or_assign(tag + "8", 888);
+  };
+  auto expect = [](const Store& s, const std::string& tag) {
+    CHECK(s.size() == 300);
+    CHECK(s.get(tag + "delta") == 1000u);
+    CHECK_FALSE(s.contains(tag + "7"));
+    CHECK(s.get(tag + "8") == 888u);
+    CHECK(s.get(tag + "299") == 299u);
+    std::size_t n = 0;
+    for (auto e : s) n += e.key.substr(0, tag.size()) == tag;
+    CHECK(n == 300);
+    s.check_invariants();
+  };
+  Store a, b;
+  fill(a, "a/");
+  fill(b, "b/");
+  b = a;  // copy assignment over a non-empty store
+  expect(b, "a/");
+  CHECK_FALSE(b.contains("b/1"));
+  b.insert("a/new", 1);  // deep: a is untouched
+  CHECK_FALSE(a.contains("a/new"));
+  const Store& same = b;
+  b = same;  // self-assignment keeps everything
+  CHECK(b.size() == 301);
+  CHECK(b.get("a/new") == 1u);
+  Store c;
+  fill(c, "c/");
+  b = std::move(c);  // move assignment releases b's old contents
+  expect(b, "c/");
+  CHECK_FALSE(b.contains("a/new"));
+  CHECK(c.empty());  // NOLINT(bugprone-use-after-move): documented moved-from state
+  c.insert("again", 2);  // and it is usable
+  CHECK(c.size() == 1);
+
+  // An opened store's base views its mapping: swap and assignment carry the mapping along.
+  const auto path = temp_path("assign");
+  a.save(path);
+  {
+    Store other;
+    fill(other, "o/");
+    {
+      Store opened = Store::open(path);
+      swap(opened, other);
+      expect(opened, "o/");
+    }  // the store that opened the file is gone: other must hold the mapping now
+    expect(other, "a/");
+    Store copy;
+    copy = other;  // a deep copy of a mapped base
+    Store moved;
+    fill(moved, "m/");
+    moved = std::move(other);
+    { Store gone = std::move(other); }  // NOLINT(bugprone-use-after-move): moved-from, empty
+    expect(moved, "a/");
+    { Store drop = std::move(moved); }
+    expect(copy, "a/");
+  }
+  std::filesystem::remove(path);
+}
+
+TEMPLATE_TEST_CASE("HybridStore: files whose checksum holds but whose parts disagree throw format_error", "[hybrid][file]", memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
+  // Fields changed and the header resealed (a new checksum), so that open() gets past the
+  // checksum to the checks of the body's own fields.
+  using Store = TestType;
+  const auto path = temp_path("resealed");
+  Store s;
+  for (int i = 0; i < 400; ++i) s.insert("key/" + std::to_string(i), i);
+  s.save(path);
+  std::vector<std::byte> good;
+  {
+    std::ifstream f(path, std::ios::binary);
+    std::vector<char> chars((std::istreambuf_iterator<char>(f)), {});
+    good.resize(chars.size());
+    std::memcpy(good.data(), chars.data(), chars.size());
+  }
+  const auto magic = memkv::io::load_le<std::uint64_t>(good.data());
+  const auto version = memkv::io::load_le<std::uint32_t>(good.data() + 8);
+  const auto flags = memkv::io::load_le<std::uint32_t>(good.data() + 12);
+  const auto keys = memkv::io::load_le<std::uint64_t>(good.data() + 24);
+  REQUIRE(keys == 400);
+  auto reseal_and_open = [&](std::vector<std::byte> bytes, std::uint64_t key_count) {
+    memkv::io::finish_image(bytes, magic, version, flags, key_count);
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+    f.close();
+    return Store::open(path);
+  };
+  CHECK(reseal_and_open(good, keys).size() == 400);  // resealing alone changes nothing
+  {
+    auto bad = good;  // the base image's length runs past the end
+    memkv::io::store_le<std::uint64_t>(bad.data() + 48, bad.size());
+    CHECK_THROWS_WITH(reseal_and_open(bad, keys), Catch::Contains("runs past the end"));
+  }
+  {
+    auto bad = good;  // one value too many
+    bad.resize(bad.size() + 8);
+    CHECK_THROWS_WITH(reseal_and_open(bad, keys), Catch::Contains("does not hold exactly 400 values"));
+  }
+  {
+    auto bad = good;  // a value cut in half
+    bad.resize(bad.size() - 4);
+    CHECK_THROWS_AS(reseal_and_open(bad, keys), memkv::format_error);
+  }
+  {
+    auto bad = good;  // a key count that agrees with the value column but not with the base
+    bad.resize(bad.size() + 8);
+    CHECK_THROWS_WITH(reseal_and_open(bad, keys + 1), Catch::Contains("key count at offset 24"));
+  }
+  {
+    auto bad = good;  // the base image's length cuts the base short
+    const auto base_len = memkv::io::load_le<std::uint64_t>(good.data() + 48);
+    memkv::io::store_le<std::uint64_t>(bad.data() + 48, base_len - 8);
+    CHECK_THROWS_AS(reseal_and_open(bad, keys), memkv::format_error);
+  }
+  std::filesystem::remove(path);
 }
 
 TEMPLATE_TEST_CASE("HybridStore: save and open round-trip, the delta starts empty", "[hybrid][file]", memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
