@@ -89,6 +89,16 @@ TEST_CASE("FrontCodedIndex: empty", "[front_coded_index]") {
     REQUIRE(idx.prefix("").empty());
     REQUIRE(idx.range("", "z").empty());
     REQUIRE_THROWS_AS(idx.nth(0), memkv::error);
+    // Batches over the empty index: every answer absent (the slots held something before).
+    const std::vector<std::string_view> qs{"", "a", "a", std::string_view("\0\xff", 2)};
+    std::vector<std::optional<std::uint64_t>> got(qs.size(), 7u), ranks(qs.size(), 7u);
+    idx.get_many(qs, got);
+    idx.rank_many(qs, ranks);
+    for (std::size_t i = 0; i < qs.size(); ++i) {
+      REQUIRE_FALSE(got[i].has_value());
+      REQUIRE_FALSE(ranks[i].has_value());
+    }
+    idx.get_many({}, std::span<std::optional<std::uint64_t>>{});
     idx.check_invariants();
     const auto copy = Index::from_bytes(idx.bytes());
     REQUIRE(copy.size() == 0);
@@ -96,6 +106,16 @@ TEST_CASE("FrontCodedIndex: empty", "[front_coded_index]") {
   const Index def;
   REQUIRE(def.empty());
   REQUIRE(def.begin() == def.end());
+  // Answer slots that do not match the keys are an error, named, before anything is written.
+  const auto idx = Index::build(std::map<std::string, std::uint64_t>{{"a", 1}, {"b", 2}}, 16);
+  const std::vector<std::string_view> qs{"a", "b", "c"};
+  std::vector<std::optional<std::uint64_t>> two(2, 9u), four(4, 9u);
+  REQUIRE_THROWS_WITH(idx.get_many(qs, two), Catch::Contains("get_many") && Catch::Contains("3 keys but 2"));
+  REQUIRE_THROWS_AS(idx.get_many(qs, four), memkv::error);
+  REQUIRE_THROWS_WITH(idx.rank_many(qs, two), Catch::Contains("rank_many"));
+  REQUIRE(two == std::vector<std::optional<std::uint64_t>>(2, 9u));
+  REQUIRE(four == std::vector<std::optional<std::uint64_t>>(4, 9u));
+  REQUIRE_THROWS_AS(def.get_many(qs, two), memkv::error);
 }
 
 TEST_CASE("FrontCodedIndex: basic queries", "[front_coded_index]") {
