@@ -1422,6 +1422,16 @@ TEMPLATE_TEST_CASE("FastArt and ArenaArt: moves and swaps carry the key code and
   moved.check_invariants();
 }
 
+TEMPLATE_TEST_CASE("FastArt and ArenaArt: values whose copies throw, in a key code's rebuild and in a copy", "[fast_art][arena_art][key_code][exceptions]",
+                   memkv::FastArt<memkv_test::FragileValue>, memkv::ArenaArt<memkv_test::FragileValue>) {
+  memkv_test::check_fragile_values<TestType>(memkv::art_options{64});
+}
+
+TEST_CASE("FastArt and ArenaArt: move-only values keep their keys raw", "[fast_art][arena_art][key_code]") {
+  memkv_test::check_move_only_values<memkv::FastArt<std::unique_ptr<int>>>(memkv::art_options{16});
+  memkv_test::check_move_only_values<memkv::ArenaArt<std::unique_ptr<int>>>(memkv::art_options{16});
+}
+
 TEST_CASE("FastArt and ArenaArt: keys stored coded once the tree holds code_sample_keys keys", "[fast_art][arena_art][key_code]") {
   std::vector<std::string> urls;
   for (int i = 0; i < 60000; ++i)

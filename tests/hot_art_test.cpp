@@ -8,6 +8,7 @@
 #include <bit>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <new>
 #include <ranges>
 #include <string>
@@ -1189,6 +1190,16 @@ TEMPLATE_TEST_CASE("HotArt: moves and swaps carry the key code and the options",
   CHECK_FALSE(target.keys_coded());
   target.check_invariants();
   raw.check_invariants();
+}
+
+TEST_CASE("HotArt and ArenaHotArt: values whose copies throw, in a key code's rebuild and in a copy", "[hot_art][key_code][exceptions]") {
+  memkv_test::check_fragile_values<memkv::HotArt<memkv_test::FragileValue>>(memkv::hot_options{64});
+  memkv_test::check_fragile_values<memkv::ArenaHotArt<memkv_test::FragileValue>>(memkv::hot_options{64});
+}
+
+TEST_CASE("HotArt and ArenaHotArt: move-only values keep their keys raw", "[hot_art][key_code]") {
+  memkv_test::check_move_only_values<memkv::HotArt<std::unique_ptr<int>>>(memkv::hot_options{16});
+  memkv_test::check_move_only_values<memkv::ArenaHotArt<std::unique_ptr<int>>>(memkv::hot_options{16});
 }
 
 TEST_CASE("HotArt: a key code that cannot be learnt for lack of memory is learnt later", "[hot_art][key_code][exceptions]") {
