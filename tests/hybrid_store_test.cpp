@@ -37,6 +37,16 @@ std::filesystem::path temp_path(const std::string& name) {
          ("memkv_hybrid_" + std::to_string(::getpid()) + "_" + name);
 }
 
+// A store of n keys "key/<i>" -> i saved to `path`; returns the file's bytes.
+template <class Store>
+std::vector<char> saved_file(const std::filesystem::path& path, int n) {
+  Store s;
+  for (int i = 0; i < n; ++i) s.insert("key/" + std::to_string(i), static_cast<std::uint64_t>(i));
+  s.save(path);
+  std::ifstream f(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), {}};
+}
+
 // A HybridStore that also merges at random points (1 in `period` mutations), so the differential
 // harness sees every mix of base, delta, tombstones and merges.
 template <class V, class BaseLayer>
@@ -531,16 +541,9 @@ TEMPLATE_TEST_CASE("HybridStore: files whose checksum holds but whose parts disa
   // checksum to the checks of the body's own fields.
   using Store = TestType;
   const auto path = temp_path("resealed");
-  Store s;
-  for (int i = 0; i < 400; ++i) s.insert("key/" + std::to_string(i), i);
-  s.save(path);
-  std::vector<std::byte> good;
-  {
-    std::ifstream f(path, std::ios::binary);
-    std::vector<char> chars((std::istreambuf_iterator<char>(f)), {});
-    good.resize(chars.size());
-    std::memcpy(good.data(), chars.data(), chars.size());
-  }
+  const std::vector<char> chars = saved_file<Store>(path, 400);
+  std::vector<std::byte> good(chars.size());
+  std::memcpy(good.data(), chars.data(), chars.size());
   const auto magic = memkv::io::load_le<std::uint64_t>(good.data());
   const auto version = memkv::io::load_le<std::uint32_t>(good.data() + 8);
   const auto flags = memkv::io::load_le<std::uint32_t>(good.data() + 12);
@@ -647,14 +650,7 @@ TEMPLATE_TEST_CASE("HybridStore: a 16 MiB key through the delta, merges, scans a
 TEMPLATE_TEST_CASE("HybridStore: corrupt, truncated or foreign files throw format_error", "[hybrid][file]", memkv::HybridStore<>, memkv::FrontCodedHybridStore<>) {
   using Store = TestType;
   const auto path = temp_path("corrupt");
-  Store s;
-  for (int i = 0; i < 500; ++i) s.insert("key/" + std::to_string(i), i);
-  s.save(path);
-  std::vector<char> good;
-  {
-    std::ifstream f(path, std::ios::binary);
-    good.assign(std::istreambuf_iterator<char>(f), {});
-  }
+  const std::vector<char> good = saved_file<Store>(path, 500);
   auto write = [&](const std::vector<char>& bytes) {
     std::ofstream f(path, std::ios::binary | std::ios::trunc);
     f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
