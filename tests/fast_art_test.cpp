@@ -25,6 +25,7 @@
 #endif
 
 #include "differential.hpp"
+#include "value_checks.hpp"
 
 namespace {
 

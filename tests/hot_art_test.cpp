@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "differential.hpp"
+#include "value_checks.hpp"
 #include "point_index_checks.hpp"
 
 namespace {
