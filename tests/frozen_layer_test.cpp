@@ -726,12 +726,8 @@ TEST_CASE("FrozenLayer: header fields that disagree with the image are rejected 
   auto reject = [](const std::vector<std::byte>& img, const char* what) {
     INFO(what);
     CHECK_THROWS_AS(FrozenLayer::from_bytes(img, image_check::structure), memkv::format_error);
+    CHECK_THROWS_WITH(FrozenLayer::from_bytes(img, image_check::structure), Catch::Contains(what));
     CHECK_THROWS_AS(FrozenLayer::from_bytes(img), memkv::format_error);
-    try {
-      (void)FrozenLayer::from_bytes(img, image_check::structure);
-    } catch (const memkv::format_error& e) {
-      CHECK_THAT(e.what(), Catch::Contains(what));
-    }
   };
   {
     // An empty map whose root is not the final leaf.

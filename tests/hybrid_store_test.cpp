@@ -551,9 +551,7 @@ TEMPLATE_TEST_CASE("HybridStore: files whose checksum holds but whose parts disa
   REQUIRE(keys == 400);
   auto reseal_and_open = [&](std::vector<std::byte> bytes, std::uint64_t key_count) {
     memkv::io::finish_image(bytes, magic, version, flags, key_count);
-    std::ofstream f(path, std::ios::binary | std::ios::trunc);
-    f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    f.close();
+    memkv::io::atomic_write_file(path, bytes);
     return Store::open(path);
   };
   CHECK(reseal_and_open(good, keys).size() == 400);  // resealing alone changes nothing
